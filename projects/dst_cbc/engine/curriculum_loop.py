@@ -1,0 +1,341 @@
+"""The class-balanced curriculum: a supervised round 0, then self-training rounds.
+
+Round 0 trains on the labeled images only. Each round r = 1..R then
+
+1. loads the best checkpoint so far (by validation metric, round 0 included),
+2. resets the optimizer (momentum cleared, learning rate back to its initial
+   value) and starts fresh parameter schedules over the round's iterations,
+3. calls the ``before_train_epoch`` hooks, where :class:`PseudoLabelHook`
+   labels the unlabeled images with ratio ``alphas[r - 1]`` and hands the
+   folder to :meth:`CurriculumTrainLoop.set_pseudo_labels`,
+4. rebuilds the train dataloader over labeled + pseudo-labeled images and
+   trains ``epochs_per_round`` passes over the unlabeled images,
+5. validates every ``val_interval`` iterations and at the end of the round,
+   keeping the round's best checkpoint as ``round_<r>_best.pth``.
+
+Parameter schedulers in the config describe *one round*: every scheduler
+without an ``end`` is stretched to the round's length, so ``PolyLR`` without
+``end`` gives the paper's fresh poly schedule per round.
+"""
+import copy
+import math
+import os.path as osp
+from typing import Dict, Iterator, List, Optional, Sequence, Union
+
+from mmengine.dist import barrier
+from mmengine.logging import print_log
+from mmengine.runner.base_loop import BaseLoop
+from torch.utils.data import DataLoader
+
+from mmseg.registry import LOOPS
+from .summary import format_summary, write_summary
+
+
+def epochs_from_ratio(labeled_ratio: float, base_epochs: float = 30.) -> float:
+    """The paper's supervised-baseline length: ``30 * sqrt(1 / ratio)`` epochs.
+
+    Args:
+        labeled_ratio (float): Labeled share of the training set, in (0, 1].
+        base_epochs (float): Epochs at full labels (30 in the paper; use 60
+            for Cityscapes, which trains twice as long).
+
+    Returns:
+        float: Epochs over the labeled set.
+    """
+    if not 0 < labeled_ratio <= 1:
+        raise ValueError(f'labeled_ratio must be in (0, 1], got {labeled_ratio}')
+    return base_epochs * math.sqrt(1. / labeled_ratio)
+
+
+@LOOPS.register_module()
+class CurriculumTrainLoop(BaseLoop):
+    """Train the DST-CBC curriculum: baseline round, then self-training rounds.
+
+    Args:
+        runner (Runner): The runner.
+        dataloader (dict): Train dataloader config whose dataset is a
+            ``SemiSegDataset`` and whose sampler is a ``MixedBatchSampler``.
+            It is rebuilt at every round with that round's pseudo labels.
+        alphas (Sequence[float]): Pseudo-label ratio of each self-training
+            round, each in (0, 1]. Defaults to the paper's 0.2 .. 1.0.
+        epochs_per_round (float): Passes over the unlabeled set per round.
+        baseline_iters (int, optional): Iterations of round 0.
+        baseline_epochs (float, optional): Epochs over the labeled set in
+            round 0, used when ``baseline_iters`` is not given. When neither
+            is given, :func:`epochs_from_ratio` of the labeled share.
+        round_iters (int, optional): Iterations per self-training round,
+            overriding ``epochs_per_round``.
+        val_interval (int): Validate every this many iterations of a round
+            (and always at a round's end).
+        metric (str): Validation metric that picks the best checkpoint.
+    """
+
+    def __init__(self,
+                 runner,
+                 dataloader: Union[DataLoader, Dict],
+                 alphas: Sequence[float] = (0.2, 0.4, 0.6, 0.8, 1.0),
+                 epochs_per_round: float = 6,
+                 baseline_iters: Optional[int] = None,
+                 baseline_epochs: Optional[float] = None,
+                 round_iters: Optional[int] = None,
+                 val_interval: int = 1000,
+                 metric: str = 'mIoU') -> None:
+        if not isinstance(dataloader, dict):
+            raise TypeError('CurriculumTrainLoop rebuilds its dataloader every '
+                            'round and needs train_dataloader as a config dict')
+        for alpha in alphas:
+            if not 0 < alpha <= 1:
+                raise ValueError('train_cfg.alphas must lie in (0, 1], '
+                                 f'got {list(alphas)}')
+        if val_interval < 1:
+            raise ValueError(f'train_cfg.val_interval must be >= 1, '
+                             f'got {val_interval}')
+        self._dataloader_cfg = copy.deepcopy(dataloader)
+        super().__init__(runner, self._round_dataloader_cfg(None))
+        self.alphas = list(alphas)
+        self.val_interval = val_interval
+        self.metric = metric
+        self._round = 0
+        self._epoch = 0
+        self._iter = 0
+        self._pseudo_label_dir: Optional[str] = None
+        self._pseudo_label_stats: Optional[dict] = None
+        self.results: List[dict] = []
+
+        dataset = self.dataloader.dataset
+        if hasattr(dataset, 'metainfo'):
+            runner.visualizer.dataset_meta = dataset.metainfo
+        self.round_iters = self._count_round_iters(
+            baseline_iters, baseline_epochs, round_iters, epochs_per_round)
+
+    # -- properties the runner, hooks and loggers read -------------------------
+    @property
+    def max_epochs(self) -> int:
+        """int: Number of rounds, the baseline included."""
+        return len(self.alphas) + 1
+
+    @property
+    def max_iters(self) -> int:
+        """int: Iterations of the whole curriculum."""
+        return sum(self.round_iters)
+
+    @property
+    def epoch(self) -> int:
+        """int: The current round (MMEngine's epoch counter)."""
+        return self._epoch
+
+    @property
+    def iter(self) -> int:
+        """int: Iterations done in the whole curriculum."""
+        return self._iter
+
+    @property
+    def round(self) -> int:
+        """int: The current round: 0 is the supervised baseline."""
+        return self._round
+
+    @property
+    def alpha(self) -> Optional[float]:
+        """float | None: Pseudo-label ratio of the current round."""
+        return None if self._round == 0 else self.alphas[self._round - 1]
+
+    @property
+    def unlabeled_cfg(self) -> dict:
+        """dict: Config of the unlabeled images (for the pseudo-labeler)."""
+        return copy.deepcopy(self._dataloader_cfg['dataset']['unlabeled'])
+
+    @property
+    def best(self) -> Optional[dict]:
+        """dict | None: The best round result so far."""
+        scored = [r for r in self.results if r['mIoU'] is not None]
+        return max(scored, key=lambda r: r['mIoU']) if scored else None
+
+    def set_pseudo_labels(self, label_dir: str, stats: dict) -> None:
+        """Hand this round's pseudo-label folder to the loop.
+
+        Args:
+            label_dir (str): Folder of the round's label PNGs.
+            stats (dict): The labeler's statistics (coverage, thresholds...).
+        """
+        self._pseudo_label_dir = label_dir
+        self._pseudo_label_stats = stats
+
+    # -- the curriculum -------------------------------------------------------
+    def run(self) -> None:
+        """Run round 0 (unless a baseline was loaded) and every later round."""
+        self.runner.call_hook('before_train')
+        skip_baseline = bool(self.runner.cfg.get('load_from'))
+        for rnd in range(self.max_epochs):
+            self._round = self._epoch = rnd
+            if rnd == 0 and skip_baseline:
+                self._record_loaded_baseline()
+                continue
+            if rnd > 0:
+                self._load_best()
+            self._reset_optimization(self.round_iters[rnd])
+            self._pseudo_label_dir = None
+            self.runner.call_hook('before_train_epoch')
+            if rnd > 0 and self._pseudo_label_dir is None:
+                raise RuntimeError(
+                    f'round {rnd} has no pseudo labels: add '
+                    "dict(type='PseudoLabelHook') to custom_hooks")
+            self.dataloader = self.runner.build_dataloader(
+                self._round_dataloader_cfg(self._pseudo_label_dir),
+                seed=self.runner.seed)
+            best = self._train_round(self.round_iters[rnd])
+            self.runner.call_hook('after_train_epoch')
+            self._record_round(best)
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def _train_round(self, num_iters: int) -> Optional[float]:
+        """Train one round; validate and keep its best checkpoint.
+
+        Returns:
+            float | None: The round's best metric (None without validation).
+        """
+        best_score = None
+        batches = self._batches()
+        for i in range(1, num_iters + 1):
+            self.runner.model.train()
+            self._run_iter(next(batches))
+            if self.runner.val_loop is None or (
+                    i % self.val_interval and i != num_iters):
+                continue
+            score = self._validate()
+            if best_score is None or score > best_score:
+                best_score = score
+                self.runner.save_checkpoint(
+                    self.runner.work_dir,
+                    self._round_checkpoint_name(self._round),
+                    save_optimizer=False,
+                    save_param_scheduler=False,
+                    by_epoch=False)
+        return best_score
+
+    def _run_iter(self, data_batch: Sequence[dict]) -> None:
+        """Run one training iteration with the usual hook calls."""
+        self.runner.call_hook(
+            'before_train_iter', batch_idx=self._iter, data_batch=data_batch)
+        outputs = self.runner.model.train_step(
+            data_batch, optim_wrapper=self.runner.optim_wrapper)
+        self.runner.call_hook(
+            'after_train_iter',
+            batch_idx=self._iter,
+            data_batch=data_batch,
+            outputs=outputs)
+        self._iter += 1
+
+    def _batches(self) -> Iterator[Sequence[dict]]:
+        """Endless batches of the round's dataloader, one epoch after another."""
+        epoch = 0
+        while True:
+            sampler = self.dataloader.sampler
+            if hasattr(sampler, 'set_epoch'):
+                sampler.set_epoch(epoch)
+            yield from self.dataloader
+            epoch += 1
+
+    def _validate(self) -> float:
+        """Run the val loop and return the selection metric."""
+        metrics = self.runner.val_loop.run()
+        if self.metric not in metrics:
+            raise KeyError(f'train_cfg.metric "{self.metric}" is not among the '
+                           f'validation metrics {sorted(metrics)}')
+        return float(metrics[self.metric])
+
+    def _load_best(self) -> None:
+        """Load the best checkpoint so far into the model."""
+        best = self.best
+        if best is None:
+            raise RuntimeError('no validated checkpoint to start round '
+                               f'{self._round} from; is val_dataloader set?')
+        barrier()
+        self.runner.load_checkpoint(best['checkpoint'], map_location='cpu')
+
+    def _reset_optimization(self, num_iters: int) -> None:
+        """Clear optimizer state, restore initial lrs, fresh schedules."""
+        optim_wrapper = self.runner.optim_wrapper
+        wrappers = (optim_wrapper.values()
+                    if hasattr(optim_wrapper, 'values') else [optim_wrapper])
+        for wrapper in wrappers:
+            optimizer = wrapper.optimizer
+            optimizer.state.clear()
+            for group in optimizer.param_groups:
+                for key in [k for k in group if k.startswith('initial_')]:
+                    group[key[len('initial_'):]] = group[key]
+        scheduler_cfg = self.runner.cfg.get('param_scheduler')
+        if scheduler_cfg is None:
+            return
+        scheduler_cfg = copy.deepcopy(scheduler_cfg)
+        for cfg in (scheduler_cfg
+                    if isinstance(scheduler_cfg, list) else [scheduler_cfg]):
+            if cfg.get('by_epoch', True):
+                raise ValueError('CurriculumTrainLoop steps schedules per '
+                                 'iteration: set by_epoch=False in '
+                                 'param_scheduler')
+            cfg.setdefault('end', num_iters)
+        self.runner.param_schedulers = self.runner.build_param_scheduler(
+            scheduler_cfg)
+
+    def _round_dataloader_cfg(self, pseudo_label_dir: Optional[str]) -> dict:
+        """The train dataloader config of a round."""
+        cfg = copy.deepcopy(self._dataloader_cfg)
+        cfg['dataset']['pseudo_label_dir'] = pseudo_label_dir
+        return cfg
+
+    def _count_round_iters(self, baseline_iters: Optional[int],
+                           baseline_epochs: Optional[float],
+                           round_iters: Optional[int],
+                           epochs_per_round: float) -> List[int]:
+        """Iterations of round 0 and of every self-training round."""
+        dataset = self.dataloader.dataset
+        sampler = self.dataloader.sampler
+        if baseline_iters is None:
+            if baseline_epochs is None:
+                baseline_epochs = epochs_from_ratio(
+                    dataset.num_labeled /
+                    (dataset.num_labeled + dataset.num_unlabeled))
+            baseline_iters = math.ceil(baseline_epochs * sampler.num_batches)
+        if round_iters is None:
+            round_iters = math.ceil(epochs_per_round *
+                                    sampler.num_batches_with_pseudo_labels)
+        return [int(baseline_iters)] + [int(round_iters)] * len(self.alphas)
+
+    # -- bookkeeping ------------------------------------------------------------
+    @staticmethod
+    def _round_checkpoint_name(rnd: int) -> str:
+        return f'round_{rnd}_best.pth'
+
+    def _record_loaded_baseline(self) -> None:
+        """Validate the ``load_from`` model and record it as round 0."""
+        score = self._validate() if self.runner.val_loop is not None else None
+        self.results.append(
+            dict(round=0, alpha=None, iters=0, mIoU=score, coverage=None,
+                 pseudo_mIoU=None, checkpoint=self.runner.cfg.load_from))
+        self._log_round()
+
+    def _record_round(self, score: Optional[float]) -> None:
+        """Store the round's result, write summary.json and log the table."""
+        stats = self._pseudo_label_stats if self._round > 0 else None
+        self.results.append(
+            dict(
+                round=self._round,
+                alpha=self.alpha,
+                iters=self.round_iters[self._round],
+                mIoU=score,
+                coverage=None if stats is None else stats['coverage'],
+                pseudo_mIoU=None if stats is None else stats.get('pseudo_miou'),
+                checkpoint=osp.join(self.runner.work_dir,
+                                    self._round_checkpoint_name(self._round))
+                if score is not None else None))
+        self._log_round()
+
+    def _log_round(self) -> None:
+        self.runner.message_hub.update_info('curriculum_results',
+                                            copy.deepcopy(self.results))
+        write_summary(
+            osp.join(self.runner.work_dir, 'summary.json'), self.results,
+            self.metric)
+        print_log(
+            '\n' + format_summary(self.results, self.metric), logger='current')

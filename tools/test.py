@@ -1,0 +1,70 @@
+"""Test (and evaluate) a segmentor, MMSeg-style.
+
+Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
+       [--show] [--show-dir DIR] [--tta] [--cfg-options k=v ...]
+       [--launcher none|pytorch|slurm|mpi]
+"""
+import argparse
+
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+import dst_cbc  # noqa: F401  (registers the extension's modules)
+from dst_cbc.cli import add_common_args, load_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='MMSeg test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='the directory to save output prediction for offline evaluation')
+    parser.add_argument(
+        '--show', action='store_true', help='show prediction results')
+    parser.add_argument(
+        '--show-dir',
+        help='directory where painted images will be saved (inside the '
+        'work_dir/timestamp folder)')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='the interval of show (s)')
+    parser.add_argument(
+        '--tta', action='store_true', help='test time augmentation')
+    add_common_args(parser)
+    return parser.parse_args()
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Turn on the visualization hook for ``--show`` / ``--show-dir``."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise RuntimeError('--show/--show-dir need default_hooks.visualization'
+                           ' (dict(type="SegVisualizationHook")) in the config')
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        cfg.visualizer['save_dir'] = args.show_dir
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    cfg.load_from = args.checkpoint
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args)
+    if args.tta:
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
+    if args.out is not None:
+        cfg.test_evaluator['output_dir'] = args.out
+        cfg.test_evaluator['keep_results'] = True
+    runner = Runner.from_cfg(cfg)
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
