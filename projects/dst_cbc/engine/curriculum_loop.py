@@ -282,6 +282,11 @@ class CurriculumTrainLoop(BaseLoop):
         """The train dataloader config of a round."""
         cfg = copy.deepcopy(self._dataloader_cfg)
         cfg['dataset']['pseudo_label_dir'] = pseudo_label_dir
+        sampler = cfg['sampler']
+        if sampler.setdefault('batch_size', cfg['batch_size']) != cfg['batch_size']:
+            raise ValueError(
+                f'train_dataloader.sampler.batch_size={sampler["batch_size"]} '
+                f'differs from train_dataloader.batch_size={cfg["batch_size"]}')
         return cfg
 
     def _count_round_iters(self, baseline_iters: Optional[int],

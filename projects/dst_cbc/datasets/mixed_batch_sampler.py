@@ -1,0 +1,169 @@
+"""Every batch: a fixed number of labeled and pseudo-labeled images; an epoch
+is one pass over the unlabeled set while the labeled set is cycled."""
+import math
+from typing import Iterator, List, Optional
+
+import torch
+from mmengine.dist import get_dist_info, sync_random_seed
+from torch.utils.data import Sampler
+
+from mmseg.registry import DATA_SAMPLERS
+from .semi_dataset import SemiSegDataset
+
+
+@DATA_SAMPLERS.register_module()
+class MixedBatchSampler(Sampler):
+    """Sampler of batches with a fixed labeled / pseudo-labeled split.
+
+    Like MMDetection's ``MultiSourceSampler``, it yields one flat stream of
+    indices of a :class:`SemiSegDataset` in which every consecutive chunk of
+    ``batch_size`` indices is one batch, so the data loader's own
+    ``batch_size`` must equal this one (``len(self)`` is a multiple of it).
+
+    - Without pseudo labels (round 0), or with ``num_pseudo=0``, a batch is
+      ``batch_size`` labeled indices and an epoch is one pass over the
+      labeled set, padded by wrapping around so that every rank gets
+      ``num_batches`` full batches.
+    - Otherwise a batch is ``batch_size - num_pseudo`` labeled indices
+      followed by ``num_pseudo`` unlabeled ones. An epoch is one pass over
+      the unlabeled set (a permutation, padded by wrapping around to a
+      multiple of ``world_size * num_pseudo``); the labeled set is cycled as
+      a stream of fresh permutations. Both streams are split between ranks
+      by taking every ``world_size``-th index from ``rank`` on, so ranks
+      never share an unlabeled index except for the padding.
+
+    The order depends only on ``(seed, epoch, rank, world_size)``.
+
+    Args:
+        dataset (SemiSegDataset): The dataset to sample from (anything with
+            ``num_labeled``, ``num_unlabeled`` and ``has_pseudo_labels``).
+        batch_size (int): Images per batch on each rank.
+        num_pseudo (int, optional): Pseudo-labeled images per batch.
+            Defaults to ``batch_size // 2``.
+        shuffle (bool): Whether to shuffle; if False both streams are in
+            index order. Defaults to True.
+        seed (int, optional): Random seed, identical on every rank. Defaults
+            to None (a seed synchronized across ranks).
+        rank (int, optional): This process's rank. Defaults to None (from
+            :func:`mmengine.dist.get_dist_info`).
+        world_size (int, optional): Number of processes. Defaults to None
+            (from :func:`mmengine.dist.get_dist_info`).
+    """
+
+    def __init__(self,
+                 dataset: SemiSegDataset,
+                 batch_size: int,
+                 num_pseudo: Optional[int] = None,
+                 shuffle: bool = True,
+                 seed: Optional[int] = None,
+                 rank: Optional[int] = None,
+                 world_size: Optional[int] = None) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError('MixedBatchSampler: `batch_size` must be an '
+                             f'integer >= 1, got {batch_size!r}.')
+        if num_pseudo is None:
+            num_pseudo = batch_size // 2
+        if not isinstance(num_pseudo, int) or not 0 <= num_pseudo < batch_size:
+            raise ValueError(
+                'MixedBatchSampler: `num_pseudo` must be an integer in '
+                f'[0, batch_size={batch_size}), got {num_pseudo!r}.')
+        for attr in ('num_labeled', 'num_unlabeled', 'has_pseudo_labels'):
+            if not hasattr(dataset, attr):
+                raise TypeError(
+                    'MixedBatchSampler: `dataset` must be a SemiSegDataset '
+                    f'(missing `{attr}`), got {type(dataset).__name__}.')
+        dist_rank, dist_world_size = get_dist_info()
+        self.rank = dist_rank if rank is None else rank
+        self.world_size = (
+            dist_world_size if world_size is None else world_size)
+        if self.world_size < 1 or not 0 <= self.rank < self.world_size:
+            raise ValueError(
+                f'MixedBatchSampler: invalid `rank`={self.rank} for '
+                f'`world_size`={self.world_size}.')
+
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.requested_num_pseudo = num_pseudo
+        self.num_pseudo = num_pseudo if dataset.has_pseudo_labels else 0
+        self.num_labeled_per_batch = batch_size - self.num_pseudo
+        self.shuffle = shuffle
+        self.seed = sync_random_seed() if seed is None else seed
+        self.epoch = 0
+
+        if dataset.num_labeled < 1:
+            raise ValueError('MixedBatchSampler: the dataset has no labeled '
+                             'images.')
+        if self.num_pseudo > 0 and dataset.num_unlabeled < 1:
+            raise ValueError('MixedBatchSampler: the dataset has no '
+                             'unlabeled images.')
+        self._num_batches = self._count_batches(self.num_pseudo)
+
+    def _count_batches(self, num_pseudo: int) -> int:
+        """Batches per rank and epoch with ``num_pseudo`` pseudo-labeled
+        images per batch (0: labeled-only batches)."""
+        if num_pseudo > 0:
+            return math.ceil(self.dataset.num_unlabeled /
+                             (self.world_size * num_pseudo))
+        return math.ceil(self.dataset.num_labeled /
+                         (self.world_size * self.batch_size))
+
+    @property
+    def num_batches(self) -> int:
+        """int: Batches this rank yields per epoch."""
+        return self._num_batches
+
+    @property
+    def num_batches_with_pseudo_labels(self) -> int:
+        """int: Batches this rank yields per epoch once the dataset has
+        pseudo labels (what a self-training round's epoch will be)."""
+        return self._count_batches(self.requested_num_pseudo)
+
+    def __len__(self) -> int:
+        """Number of indices this rank yields per epoch."""
+        return self._num_batches * self.batch_size
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch, which reseeds the shuffling.
+
+        Args:
+            epoch (int): Epoch number.
+        """
+        self.epoch = epoch
+
+    def _permutation(self, n: int, generator: torch.Generator) -> List[int]:
+        """A permutation of ``range(n)``; identity when not shuffling."""
+        if self.shuffle:
+            return torch.randperm(n, generator=generator).tolist()
+        return list(range(n))
+
+    def _rank_share(self, stream: List[int], total: int) -> List[int]:
+        """Wrap ``stream`` around to ``total`` indices; keep this rank's."""
+        repeats = math.ceil(total / len(stream))
+        return (stream * repeats)[:total][self.rank::self.world_size]
+
+    def __iter__(self) -> Iterator[int]:
+        """Yield this rank's indices of one epoch, batch after batch."""
+        generator = torch.Generator()
+        generator.manual_seed(self.seed + self.epoch)
+        num_labeled = self.dataset.num_labeled
+        if self.num_pseudo == 0:
+            total = self._num_batches * self.batch_size * self.world_size
+            yield from self._rank_share(
+                self._permutation(num_labeled, generator), total)
+            return
+
+        unlabeled = self._rank_share(
+            self._permutation(self.dataset.num_unlabeled, generator),
+            self._num_batches * self.num_pseudo * self.world_size)
+        labeled_total = (
+            self._num_batches * self.num_labeled_per_batch * self.world_size)
+        labeled_stream: List[int] = []
+        while len(labeled_stream) < labeled_total:
+            labeled_stream += self._permutation(num_labeled, generator)
+        labeled = self._rank_share(labeled_stream, labeled_total)
+
+        for b in range(self._num_batches):
+            step = self.num_labeled_per_batch
+            yield from labeled[b * step:(b + 1) * step]
+            for u in unlabeled[b * self.num_pseudo:(b + 1) * self.num_pseudo]:
+                yield num_labeled + u

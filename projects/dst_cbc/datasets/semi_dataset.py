@@ -1,0 +1,323 @@
+"""A labeled set and an unlabeled set whose labels are this round's pseudo
+labels, seen as one index space.
+
+Indices ``[0, num_labeled)`` are the labeled images, indices
+``[num_labeled, num_labeled + num_unlabeled)`` the unlabeled ones. Every
+sample carries ``data_samples.metainfo['is_pseudo']`` so that the loss can
+weight pseudo-labeled pixels (the dynamic self-training loss).
+"""
+import copy
+import os.path as osp
+from typing import List, Optional, Sequence, Union
+
+import mmengine.fileio as fileio
+from mmengine.dataset import BaseDataset
+from torch.utils.data import Dataset
+
+from mmseg.registry import DATASETS
+
+
+def pseudo_label_dataset_cfg(unlabeled_cfg: dict,
+                             pseudo_label_dir: str) -> dict:
+    """Turn the unlabeled set's config into one that reads pseudo labels.
+
+    The image paths stay as they are; the segmentation maps are read from
+    ``pseudo_label_dir`` with the dataset's own naming (``<name>`` +
+    ``seg_map_suffix``, sub-folders of the list file kept), so the pseudo
+    label of the image listed as ``<name>`` is
+    ``pseudo_label_dir/<name><seg_map_suffix>``. Building a dataset from the
+    returned config and reading ``get_data_info(i)['seg_map_path']`` gives
+    the path where the pseudo-labeler must write image ``i``'s label.
+    Pseudo labels are class ids of the model already (255 = ignore), so
+    ``reduce_zero_label`` is switched off.
+
+    Args:
+        unlabeled_cfg (dict): Dataset config of the unlabeled images, in the
+            MMSeg layout (``data_root``, ``data_prefix``, ``ann_file``...).
+        pseudo_label_dir (str): Folder of the pseudo labels. A relative local
+            path is made absolute (relative to the working directory), so it
+            is not joined to ``data_root``.
+
+    Returns:
+        dict: A deep copy of ``unlabeled_cfg`` with
+        ``data_prefix['seg_map_path'] = pseudo_label_dir`` and
+        ``reduce_zero_label=False``.
+    """
+    if '://' not in pseudo_label_dir:
+        pseudo_label_dir = osp.abspath(pseudo_label_dir)
+    cfg = copy.deepcopy(unlabeled_cfg)
+    data_prefix = dict(cfg.get('data_prefix', None) or {})
+    data_prefix['seg_map_path'] = pseudo_label_dir
+    cfg['data_prefix'] = data_prefix
+    cfg['reduce_zero_label'] = False
+    return cfg
+
+
+def _describe(dataset: BaseDataset) -> str:
+    """Name the files a dataset was listed from, for error messages."""
+    ann_file = getattr(dataset, 'ann_file', None)
+    data_prefix = getattr(dataset, 'data_prefix', None) or {}
+    return (f'ann_file={ann_file!r}, '
+            f'img_path={data_prefix.get("img_path", None)!r}')
+
+
+def _normalize_path(path: str) -> str:
+    """Normalize a local path so two spellings of one file compare equal."""
+    return path if '://' in path else osp.abspath(osp.normpath(path))
+
+
+def _img_paths(dataset: BaseDataset) -> List[str]:
+    """Normalized ``img_path`` of every entry of ``dataset``'s data list."""
+    return [
+        _normalize_path(dataset.get_data_info(i)['img_path'])
+        for i in range(len(dataset))
+    ]
+
+
+def _same_classes(a: Optional[Sequence], b: Optional[Sequence]) -> bool:
+    """Whether two ``classes`` entries of metainfo name the same classes."""
+    if a is None or b is None:
+        return a is None and b is None
+    return list(a) == list(b)
+
+
+@DATASETS.register_module()
+class SemiSegDataset(Dataset):
+    """Labeled images followed by unlabeled (pseudo-labeled) images.
+
+    Both halves are ordinary MMSeg datasets with the same training pipeline.
+    When ``pseudo_label_dir`` is given, the unlabeled half is built by
+    :func:`pseudo_label_dataset_cfg`, so ``LoadAnnotations`` reads the
+    round's pseudo labels instead of any ground truth. Without it (round 0
+    of the curriculum) only the labeled indices can be read. If the unlabeled
+    config names no ``classes``, it gets the labeled half's classes and
+    palette. MMEngine's serialized data lists are used as they are (nothing
+    is copied), so data loader workers share them.
+
+    Args:
+        labeled (dict | BaseDataset): The labeled dataset or its config.
+        unlabeled (dict | BaseDataset): The unlabeled dataset or its config.
+            Must be a config when ``pseudo_label_dir`` is given.
+        pseudo_label_dir (str, optional): Folder holding one pseudo label PNG
+            per unlabeled image (class ids, 255 = ignore). Defaults to None
+            (no pseudo labels yet).
+
+    Raises:
+        ValueError: If either half is empty, an image is in both halves, the
+            two halves name different classes, ``unlabeled`` is a built
+            dataset while ``pseudo_label_dir`` is given, or the pseudo
+            labeled half would remap class ids (``label_map``).
+        FileNotFoundError: If ``pseudo_label_dir`` or the pseudo label of an
+            unlabeled image does not exist.
+    """
+
+    def __init__(self,
+                 labeled: Union[dict, BaseDataset],
+                 unlabeled: Union[dict, BaseDataset],
+                 pseudo_label_dir: Optional[str] = None) -> None:
+        self._labeled = self._build(labeled, 'labeled')
+        if isinstance(unlabeled, dict):
+            self._unlabeled_cfg: Optional[dict] = copy.deepcopy(unlabeled)
+            self._unlabeled = self._build(
+                self._unlabeled_build_cfg(unlabeled, pseudo_label_dir),
+                'unlabeled')
+        elif pseudo_label_dir is not None:
+            raise ValueError(
+                'SemiSegDataset: `pseudo_label_dir` needs `unlabeled` as a '
+                'dataset config (dict) so it can be rebuilt to read the '
+                f'pseudo labels, but got a built {type(unlabeled).__name__}.')
+        else:
+            self._unlabeled_cfg = None
+            self._unlabeled = self._build(unlabeled, 'unlabeled')
+        self._pseudo_label_dir = pseudo_label_dir
+        self._num_labeled = len(self._labeled)
+        self._num_unlabeled = len(self._unlabeled)
+        self._validate()
+
+    @staticmethod
+    def _build(dataset: Union[dict, BaseDataset], name: str) -> BaseDataset:
+        """Build a dataset from its config; pass a built one through.
+
+        Args:
+            dataset (dict | BaseDataset): The dataset or its config.
+            name (str): ``'labeled'`` or ``'unlabeled'``, for errors.
+
+        Returns:
+            BaseDataset: The fully initialized, non-empty dataset.
+        """
+        if isinstance(dataset, dict):
+            # Built lazily: MMEngine cannot serialize an empty data list,
+            # so emptiness must be caught before ``full_init``.
+            dataset = DATASETS.build(dict(dataset, lazy_init=True))
+            empty = not dataset.load_data_list()
+            if not empty:
+                dataset.full_init()
+        else:
+            empty = len(dataset) == 0
+        if empty:
+            raise ValueError(f'SemiSegDataset: the {name} dataset is empty '
+                             f'({_describe(dataset)}).')
+        return dataset
+
+    def _unlabeled_build_cfg(self, unlabeled_cfg: dict,
+                             pseudo_label_dir: Optional[str]) -> dict:
+        """The config the unlabeled half is built from.
+
+        Args:
+            unlabeled_cfg (dict): The unlabeled config as given.
+            pseudo_label_dir (str, optional): Folder of the pseudo labels.
+
+        Returns:
+            dict: A copy reading pseudo labels when ``pseudo_label_dir`` is
+            given, with the labeled half's classes and palette when it names
+            no classes itself.
+        """
+        if pseudo_label_dir is None:
+            cfg = copy.deepcopy(unlabeled_cfg)
+        else:
+            if '://' not in pseudo_label_dir and not osp.isdir(
+                    pseudo_label_dir):
+                raise FileNotFoundError(
+                    'SemiSegDataset: `pseudo_label_dir` '
+                    f'{pseudo_label_dir!r} is not a directory.')
+            cfg = pseudo_label_dataset_cfg(unlabeled_cfg, pseudo_label_dir)
+        metainfo = dict(cfg.get('metainfo', None) or {})
+        labeled_meta = self._labeled.metainfo
+        if 'classes' not in metainfo and 'classes' in labeled_meta:
+            metainfo['classes'] = labeled_meta['classes']
+            if 'palette' in labeled_meta:
+                metainfo['palette'] = labeled_meta['palette']
+            cfg['metainfo'] = metainfo
+        return cfg
+
+    def _validate(self) -> None:
+        """Check the halves agree on classes and share no image."""
+        labeled_classes = self._labeled.metainfo.get('classes', None)
+        unlabeled_classes = self._unlabeled.metainfo.get('classes', None)
+        if not _same_classes(labeled_classes, unlabeled_classes):
+            raise ValueError(
+                'SemiSegDataset: the labeled and unlabeled datasets name '
+                f'different classes: labeled {labeled_classes}, unlabeled '
+                f'{unlabeled_classes}.')
+        labeled_paths = set(_img_paths(self._labeled))
+        for path in _img_paths(self._unlabeled):
+            if path in labeled_paths:
+                raise ValueError(
+                    f'SemiSegDataset: image {path!r} is in both the labeled '
+                    f'({_describe(self._labeled)}) and the unlabeled '
+                    f'({_describe(self._unlabeled)}) dataset.')
+        if self.has_pseudo_labels:
+            self._check_pseudo_labels()
+
+    def _check_pseudo_labels(self) -> None:
+        """Check every unlabeled image has a pseudo label, used unmapped."""
+        if getattr(self._unlabeled, 'label_map', None) is not None:
+            raise ValueError(
+                'SemiSegDataset: pseudo labels are class ids of the model, '
+                'but the unlabeled dataset would remap them with label_map '
+                f'{self._unlabeled.label_map} (its `metainfo` classes differ '
+                'from those of its dataset type); selecting a subset of '
+                'classes is not supported with pseudo labels.')
+        backend_args = getattr(self._unlabeled, 'backend_args', None)
+        missing = []
+        for i in range(self._num_unlabeled):
+            info = self._unlabeled.get_data_info(i)
+            path = info.get('seg_map_path', None)
+            if path is None:
+                raise ValueError(
+                    'SemiSegDataset: the unlabeled dataset '
+                    f'{type(self._unlabeled).__name__} gives no '
+                    '`seg_map_path`, so it cannot read pseudo labels.')
+            if not fileio.exists(path, backend_args=backend_args):
+                missing.append((info['img_path'], path))
+        if missing:
+            img_path, path = missing[0]
+            raise FileNotFoundError(
+                f'SemiSegDataset: {len(missing)} unlabeled image(s) have no '
+                f'pseudo label in {self._pseudo_label_dir!r}; e.g. '
+                f'{img_path!r} needs {path!r}.')
+
+    @property
+    def labeled(self) -> BaseDataset:
+        """BaseDataset: The labeled half."""
+        return self._labeled
+
+    @property
+    def unlabeled(self) -> BaseDataset:
+        """BaseDataset: The unlabeled half (reading pseudo labels if any)."""
+        return self._unlabeled
+
+    @property
+    def unlabeled_cfg(self) -> Optional[dict]:
+        """dict | None: A deep copy of the unlabeled config as given (its
+        ground-truth paths untouched); None if a built dataset was given."""
+        return copy.deepcopy(self._unlabeled_cfg)
+
+    @property
+    def num_labeled(self) -> int:
+        """int: Number of labeled images (indices ``[0, num_labeled)``)."""
+        return self._num_labeled
+
+    @property
+    def num_unlabeled(self) -> int:
+        """int: Number of unlabeled images (the indices after the labeled
+        ones)."""
+        return self._num_unlabeled
+
+    @property
+    def has_pseudo_labels(self) -> bool:
+        """bool: Whether the unlabeled images read pseudo labels."""
+        return self._pseudo_label_dir is not None
+
+    @property
+    def pseudo_label_dir(self) -> Optional[str]:
+        """str | None: The folder of the pseudo labels, as given."""
+        return self._pseudo_label_dir
+
+    @property
+    def metainfo(self) -> dict:
+        """dict: Meta information of the labeled half (a copy)."""
+        return self._labeled.metainfo
+
+    def __len__(self) -> int:
+        """Number of labeled plus unlabeled images."""
+        return self._num_labeled + self._num_unlabeled
+
+    def __getitem__(self, idx: int) -> dict:
+        """Get one packed sample, flagged as pseudo-labeled or not.
+
+        Args:
+            idx (int): Index; labeled first, then unlabeled.
+
+        Returns:
+            dict: The inner dataset's ``{'inputs', 'data_samples'}`` with
+            ``data_samples.metainfo['is_pseudo']`` set (False for labeled,
+            True for unlabeled images).
+        """
+        if idx < 0:
+            idx += len(self)
+        if not 0 <= idx < len(self):
+            raise IndexError(f'SemiSegDataset: index {idx} is out of range '
+                             f'for {len(self)} images.')
+        is_pseudo = idx >= self._num_labeled
+        if not is_pseudo:
+            results = self._labeled[idx]
+        elif not self.has_pseudo_labels:
+            img_path = self._unlabeled.get_data_info(
+                idx - self._num_labeled)['img_path']
+            raise RuntimeError(
+                f'SemiSegDataset: index {idx} is the unlabeled image '
+                f'{img_path!r}, but the dataset was built without '
+                '`pseudo_label_dir`; sample only labeled indices '
+                f'[0, {self._num_labeled}) before pseudo labels exist.')
+        else:
+            results = self._unlabeled[idx - self._num_labeled]
+        data_samples = results.get('data_samples', None) if isinstance(
+            results, dict) else None
+        if data_samples is None:
+            raise TypeError(
+                'SemiSegDataset: the pipeline must end with PackSegInputs '
+                "(a dict with 'data_samples'), got "
+                f'{type(results).__name__}.')
+        data_samples.set_metainfo(dict(is_pseudo=is_pseudo))
+        return results
