@@ -1,0 +1,340 @@
+"""Offline class-balanced pseudo-labeling of an unlabeled set, one model pass.
+
+Phase 1 runs the labeling model once over this rank's shard of the images,
+stores each image's argmax label (uint8) and uncertainty (float16) in a
+scratch file and accumulates a per-class uncertainty histogram, summed over
+ranks. Phase 2 turns the histogram into class-balanced thresholds, thresholds
+the stored labels, writes them as 8-bit PNGs (IGNORE = ``ignore_index``) and
+gathers statistics (coverage, thresholds and, when the images have ground
+truth, the pseudo labels' IoU in percent).
+"""
+import json
+import os
+import os.path as osp
+import shutil
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmengine.dataset import BaseDataset, pseudo_collate
+from mmengine.dist import all_reduce, barrier, get_dist_info
+from mmengine.logging import print_log
+from mmseg.datasets.transforms import LoadAnnotations
+from PIL import Image
+from torch import Tensor, nn
+
+from .class_balanced import (NUM_BINS, apply_thresholds, bin_to_confidence,
+                             check_alpha, thresholds_from_histogram,
+                             uncertainty_bins, uncertainty_from_logits,
+                             update_histogram)
+
+SCRATCH_DIR = '.scratch'
+STATS_FILE = 'stats.json'
+
+
+def pseudo_label_file(dataset: BaseDataset, img_path: str,
+                      out_dir: str) -> str:
+    """Path of the pseudo label of an image.
+
+    The label sits at ``out_dir/<name><seg_map_suffix>``, where ``<name>`` is
+    the image's path relative to the dataset's image folder without the
+    image suffix (subfolders are kept).
+
+    Args:
+        dataset (BaseDataset): An MMSeg dataset (``data_prefix['img_path']``,
+            ``img_suffix`` and ``seg_map_suffix`` are used).
+        img_path (str): The image's ``img_path`` data info.
+        out_dir (str): Folder of this round's pseudo labels.
+
+    Returns:
+        str: The label's path.
+    """
+    name = osp.relpath(img_path, dataset.data_prefix['img_path'])
+    suffix = dataset.img_suffix
+    if name.startswith(os.pardir) or not name.endswith(suffix):
+        raise ValueError(
+            f'image {img_path} is not a "{suffix}" file under the dataset '
+            f'image folder {dataset.data_prefix["img_path"]}')
+    if suffix:
+        name = name[:-len(suffix)]
+    return osp.join(out_dir, name + dataset.seg_map_suffix)
+
+
+def _write_png_atomic(label: np.ndarray, path: str) -> None:
+    """Write a uint8 label map as an 8-bit PNG via a temp name + rename."""
+    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
+    tmp_path = f'{path}.tmp{os.getpid()}'
+    image = Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8))
+    image.save(tmp_path, format='PNG')
+    os.replace(tmp_path, path)
+
+
+def _write_json_atomic(data: dict, path: str) -> None:
+    """Write ``data`` as JSON via a temp name + rename."""
+    tmp_path = f'{path}.tmp{os.getpid()}'
+    with open(tmp_path, 'w') as f:
+        json.dump(data, f, indent=2)
+    os.replace(tmp_path, path)
+
+
+def _ratio(num: float, den: float, scale: float = 1.0) -> Optional[float]:
+    """``scale * num / den``, None when ``den`` is 0."""
+    return scale * float(num) / float(den) if den else None
+
+
+class PseudoLabeler:
+    """Writes one round's class-balanced pseudo labels with one model pass.
+
+    Args:
+        num_classes (int): Number of classes of the segmentor (2 .. 255).
+        ignore_index (int): Label of discarded pixels, written to the PNGs;
+            must fit in 8 bits and not be a class. Defaults to 255.
+        class_balanced (bool): Per-class thresholds (DST-CBC). False uses one
+            global threshold (the paper's DST-C ablation). Defaults to True.
+        batch_size (int): Images per ``model.test_step`` call. Defaults to 1.
+    """
+
+    def __init__(self,
+                 num_classes: int,
+                 ignore_index: int = 255,
+                 class_balanced: bool = True,
+                 batch_size: int = 1) -> None:
+        if not 2 <= num_classes <= 255:
+            raise ValueError(
+                f'num_classes must be in [2, 255], got {num_classes}')
+        if not num_classes <= ignore_index <= 255:
+            raise ValueError(
+                f'ignore_index must be in [num_classes, 255] = '
+                f'[{num_classes}, 255] to fit an 8-bit PNG, got '
+                f'{ignore_index}')
+        if batch_size < 1:
+            raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        self.class_balanced = class_balanced
+        self.batch_size = batch_size
+
+    def run(self, model: nn.Module, dataset: BaseDataset, out_dir: str,
+            alpha: float) -> dict:
+        """Label ``dataset`` with ``model`` and write the labels to
+        ``out_dir``.
+
+        Every rank labels the images ``rank::world_size``; all ranks must
+        call this. Each label is written once, by the rank owning the image.
+
+        Args:
+            model (nn.Module): An MMSeg segmentor, possibly wrapped in
+                MMDistributedDataParallel; ``model.test_step`` must return
+                SegDataSamples whose ``seg_logits`` are at the original size.
+            dataset (BaseDataset): MMSeg dataset of the unlabeled images with
+                a labeling pipeline (load image, optional fixed resize, pack).
+            out_dir (str): Folder of this round's pseudo labels.
+            alpha (float): Fraction of each class's pixels kept, in (0, 1].
+
+        Returns:
+            dict: The statistics also written to ``out_dir/stats.json``:
+            ``alpha``, ``class_balanced``, ``num_images``, ``classes``,
+            per-class ``thresholds`` (confidence, None for an empty class),
+            ``class_pixels`` (assigned by argmax), ``class_kept_pixels``,
+            ``class_coverage`` (fraction kept, None when empty), overall
+            ``coverage`` (fraction), ``num_gt_images`` and, against ground
+            truth when there is any (else None), ``class_iou``,
+            ``pseudo_miou`` and ``pseudo_acc`` in percent over pixels valid
+            in both the pseudo label and the ground truth.
+        """
+        alpha = check_alpha(alpha)
+        rank, world_size = get_dist_info()
+        indices = list(range(rank, len(dataset), world_size))
+        scratch_dir = osp.join(out_dir, SCRATCH_DIR)
+        if rank == 0 and osp.isdir(scratch_dir):
+            shutil.rmtree(scratch_dir)  # left over by an interrupted run
+        barrier()
+        os.makedirs(scratch_dir, exist_ok=True)
+
+        hist = self._infer(model, dataset, indices, scratch_dir)
+        all_reduce(hist)
+        bin_thr = thresholds_from_histogram(hist, alpha, self.class_balanced)
+        counts = self._write_labels(dataset, indices, scratch_dir, out_dir,
+                                    bin_thr)
+        all_reduce(counts)  # every rank has finished its labels after this
+        try:
+            os.rmdir(scratch_dir)
+        except FileNotFoundError:  # another rank on this filesystem did it
+            pass
+
+        stats = self._stats(dataset, alpha, hist, bin_thr, counts)
+        if rank == 0:
+            _write_json_atomic(stats, osp.join(out_dir, STATS_FILE))
+            print_log(
+                f'Pseudo labels (alpha={alpha}) written to {out_dir}: '
+                f'coverage {stats["coverage"]}, pseudo mIoU '
+                f'{stats["pseudo_miou"]}',
+                logger='current')
+        barrier()
+        return stats
+
+    def _infer(self, model: nn.Module, dataset: BaseDataset,
+               indices: List[int], scratch_dir: str) -> Tensor:
+        """Phase 1: the only model pass; stores labels and uncertainties.
+
+        Returns:
+            Tensor: This rank's int64 histogram, shape (C, NUM_BINS).
+        """
+        hist = torch.zeros(self.num_classes, NUM_BINS, dtype=torch.int64)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for start in range(0, len(indices), self.batch_size):
+                    chunk = indices[start:start + self.batch_size]
+                    results = model.test_step(
+                        pseudo_collate([self._load(dataset, i)
+                                        for i in chunk]))
+                    if len(results) != len(chunk):
+                        raise RuntimeError(
+                            f'model.test_step returned {len(results)} '
+                            f'results for {len(chunk)} images')
+                    for idx, result in zip(chunk, results):
+                        self._store(idx, result.seg_logits.data, hist,
+                                    scratch_dir)
+        finally:
+            model.train(was_training)
+        return hist
+
+    @staticmethod
+    def _load(dataset: BaseDataset, idx: int) -> dict:
+        """Run the labeling pipeline on image ``idx`` (no random refetch)."""
+        data = dataset.prepare_data(idx)
+        if data is None:
+            img_path = dataset.get_data_info(idx)['img_path']
+            raise ValueError(f'the labeling pipeline dropped image {img_path}')
+        return data
+
+    def _store(self, idx: int, logits: Tensor, hist: Tensor,
+               scratch_dir: str) -> None:
+        """Add one image's logits to ``hist`` and its scratch file."""
+        if logits.dim() != 3 or logits.shape[0] != self.num_classes:
+            raise ValueError(
+                f'expected seg_logits of shape ({self.num_classes}, H, W), '
+                f'got {tuple(logits.shape)}')
+        label, u = uncertainty_from_logits(logits)
+        label, u = label.cpu(), u.cpu()
+        update_histogram(hist, label, uncertainty_bins(u))
+        np.savez(
+            self._scratch_file(scratch_dir, idx),
+            label=label.numpy(),
+            u=u.numpy())
+
+    @staticmethod
+    def _scratch_file(scratch_dir: str, idx: int) -> str:
+        """Scratch file of image ``idx``."""
+        return osp.join(scratch_dir, f'{idx}.npz')
+
+    def _write_labels(self, dataset: BaseDataset, indices: Sequence[int],
+                      scratch_dir: str, out_dir: str,
+                      bin_thr: Tensor) -> Tensor:
+        """Phase 2: threshold stored labels, write PNGs, count for stats.
+
+        Returns:
+            Tensor: int64 counts of this rank: kept, intersection, pseudo
+            area and ground-truth area per class (4 * C), then the number of
+            pixels valid in both, of correct ones and of images with ground
+            truth.
+        """
+        C = self.num_classes
+        kept, intersect, pred_area, gt_area = (
+            torch.zeros(C, dtype=torch.int64) for _ in range(4))
+        valid_total, correct_total, num_gt_images = 0, 0, 0
+        gt_loader = LoadAnnotations()
+        for idx in indices:
+            data_info = dataset.get_data_info(idx)
+            scratch_file = self._scratch_file(scratch_dir, idx)
+            with np.load(scratch_file) as stored:
+                label = torch.from_numpy(stored['label'])
+                bins = uncertainty_bins(torch.from_numpy(stored['u']))
+            os.remove(scratch_file)
+            pseudo = apply_thresholds(label, bins, bin_thr, self.ignore_index)
+            _write_png_atomic(
+                pseudo.numpy(),
+                pseudo_label_file(dataset, data_info['img_path'], out_dir))
+            kept += torch.bincount(
+                pseudo[pseudo != self.ignore_index].long(), minlength=C)
+
+            gt = self._load_gt(gt_loader, dataset, data_info, pseudo.shape)
+            if gt is None:
+                continue
+            num_gt_images += 1
+            valid = (pseudo != self.ignore_index) & (gt != self.ignore_index)
+            pred, true = pseudo[valid].long(), gt[valid].long()
+            hit = pred == true
+            intersect += torch.bincount(pred[hit], minlength=C)
+            pred_area += torch.bincount(pred, minlength=C)
+            gt_area += torch.bincount(true, minlength=C)
+            valid_total += pred.numel()
+            correct_total += int(hit.sum())
+        return torch.cat([
+            kept, intersect, pred_area, gt_area,
+            torch.tensor([valid_total, correct_total, num_gt_images])
+        ])
+
+    def _load_gt(self, gt_loader: LoadAnnotations, dataset: BaseDataset,
+                 data_info: dict, shape: torch.Size) -> Optional[Tensor]:
+        """Ground truth of an image as in evaluation, or None without it."""
+        seg_map_path = data_info.get('seg_map_path')
+        if not seg_map_path or not osp.isfile(seg_map_path):
+            return None
+        results = gt_loader(
+            dict(
+                seg_map_path=seg_map_path,
+                reduce_zero_label=data_info.get(
+                    'reduce_zero_label',
+                    getattr(dataset, 'reduce_zero_label', False)),
+                label_map=data_info.get('label_map'),
+                seg_fields=[]))
+        gt = torch.from_numpy(results['gt_seg_map'])
+        if gt.shape != shape:
+            raise ValueError(
+                f'ground truth {seg_map_path} has shape {tuple(gt.shape)}, '
+                f'but the pseudo label has shape {tuple(shape)}')
+        bad = (gt >= self.num_classes) & (gt != self.ignore_index)
+        if bad.any():
+            raise ValueError(
+                f'ground truth {seg_map_path} has label '
+                f'{int(gt[bad][0])}, not a class of {self.num_classes} nor '
+                f'ignore_index {self.ignore_index}')
+        return gt
+
+    def _stats(self, dataset: BaseDataset, alpha: float, hist: Tensor,
+               bin_thr: Tensor, counts: Tensor) -> Dict:
+        """Statistics from the summed histogram and counts."""
+        C = self.num_classes
+        assigned = hist.sum(dim=1).tolist()
+        kept, intersect, pred_area, gt_area = (
+            counts[i * C:(i + 1) * C].tolist() for i in range(4))
+        valid_total, correct_total, num_gt_images = counts[4 * C:].tolist()
+        classes = dataset.metainfo.get('classes')
+        stats = dict(
+            alpha=alpha,
+            class_balanced=self.class_balanced,
+            num_images=len(dataset),
+            classes=list(classes) if classes is not None else None,
+            thresholds=bin_to_confidence(bin_thr),
+            class_pixels=assigned,
+            class_kept_pixels=kept,
+            class_coverage=[_ratio(k, n) for k, n in zip(kept, assigned)],
+            coverage=_ratio(sum(kept), sum(assigned)),
+            num_gt_images=num_gt_images,
+            class_iou=None,
+            pseudo_miou=None,
+            pseudo_acc=None)
+        if num_gt_images:
+            iou = [
+                _ratio(i, p + g - i, 100.0)
+                for i, p, g in zip(intersect, pred_area, gt_area)
+            ]
+            present = [v for v in iou if v is not None]
+            stats.update(
+                class_iou=iou,
+                pseudo_miou=sum(present) / len(present) if present else None,
+                pseudo_acc=_ratio(correct_total, valid_total, 100.0))
+        return stats

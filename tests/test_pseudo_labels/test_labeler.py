@@ -1,0 +1,347 @@
+"""PseudoLabeler on a tiny on-disk MMSeg dataset, with hand-computed labels.
+
+Two 4x6 images, ``img/a.jpg`` and ``img/sub/b.jpg``, 3 classes. A fake
+segmentor returns logits whose argmax is ``L_*`` and whose uncertainty is
+``u = K_* / 128`` (exact in float16, all distinct within a class):
+
+- class 0: a has u*128 = 1, 3, .., 19 and b 2, 4, .., 20, 21, 22 (22 pixels)
+- class 1: a has 23, 25, .., 41 and b 24, 26, .., 42, 43, 44 (22 pixels)
+- class 2: a has 1, 5, 9, 20 (4 pixels)
+
+alpha = 0.5 keeps 11, 11 and 2 pixels: u*128 <= 11, <= 33 and <= 5.
+"""
+import json
+import os
+import os.path as osp
+
+import mmcv
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import LoadImageFromFile, Resize
+from mmengine.config import ConfigDict
+from mmengine.structures import PixelData
+from mmseg.datasets import BaseSegDataset
+from mmseg.datasets.transforms import PackSegInputs
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
+from PIL import Image
+from torch import nn
+
+import dst_cbc.pseudo_labels.labeler as labeler_module
+from dst_cbc.pseudo_labels import PseudoLabeler
+
+I = 255  # noqa: E741
+CLASSES = ('c0', 'c1', 'c2')
+
+L_A = [[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1], [0, 0, 2, 2, 1, 1],
+       [0, 0, 2, 2, 1, 1]]
+K_A = [[1, 3, 5, 23, 25, 27], [7, 9, 11, 29, 31, 33], [13, 15, 1, 5, 35, 37],
+       [17, 19, 9, 20, 39, 41]]
+L_B = [[1] * 6, [1] * 6, [0] * 6, [0] * 6]
+K_B = [[24, 26, 28, 30, 32, 34], [36, 38, 40, 42, 43, 44],
+       [2, 4, 6, 8, 10, 12], [14, 16, 18, 20, 21, 22]]
+LOGIT_TABLE = {'a.jpg': (L_A, K_A), osp.join('sub', 'b.jpg'): (L_B, K_B)}
+
+# alpha = 0.5, class balanced
+P_A = [[0, 0, 0, 1, 1, 1], [0, 0, 0, 1, 1, 1], [I, I, 2, 2, I, I], [I] * 6]
+P_B = [[1, 1, 1, 1, 1, I], [I] * 6, [0, 0, 0, 0, 0, I], [I] * 6]
+# alpha = 0.5, one global threshold: the 24 most confident of 48 pixels are
+# u*128 <= 20 (20 of class 0 + all 4 of class 2); class 1 loses everything
+P_A_GLOBAL = [[0, 0, 0, I, I, I], [0, 0, 0, I, I, I], [0, 0, 2, 2, I, I],
+              [0, 0, 2, 2, I, I]]
+P_B_GLOBAL = [[I] * 6, [I] * 6, [0] * 6, [0, 0, 0, 0, I, I]]
+
+# ground truth: L with a(0,0) = 1, a(0,5) = IGNORE, a(2,2) = 0, b(2,0) = 2
+GT_A = [[1, 0, 0, 1, 1, I], [0, 0, 0, 1, 1, 1], [0, 0, 0, 2, 1, 1],
+        [0, 0, 2, 2, 1, 1]]
+GT_B = [[1] * 6, [1] * 6, [2, 0, 0, 0, 0, 0], [0] * 6]
+# Over pixels kept in P and valid in GT (13 in a, 10 in b = 23):
+#   class 0: pred 6 + 5 = 11, gt 6 + 4 = 10, intersection 5 + 4 = 9 -> 9/12
+#   class 1: pred 5 + 5 = 10, gt 6 + 5 = 11, intersection 10 -> 10/11
+#   class 2: pred 2, gt 1 + 1 = 2, intersection 1 -> 1/3
+#   correct: 11 in a + 9 in b = 20 of 23
+CLASS_IOU = [75.0, 100 * 10 / 11, 100 / 3]
+
+
+def logits_for(label, u, num_classes=3):
+    """(C, H, W) logits with argmax ``label`` and ``1 - max softmax = u``."""
+    label = torch.as_tensor(label)
+    u = torch.as_tensor(u, dtype=torch.float64)
+    logits = torch.log(u / (num_classes - 1)).expand(num_classes, *u.shape)
+    logits = logits.clone()
+    logits.scatter_(0, label.unsqueeze(0), torch.log1p(-u).unsqueeze(0))
+    return logits.float()
+
+
+class FakeSegmentor(nn.Module):
+    """Returns the table's logits at the original size; counts calls."""
+
+    def __init__(self, img_dir):
+        super().__init__()
+        self.img_dir = img_dir
+        self.calls = {}
+        self.num_test_steps = 0
+        self.modes = []
+
+    def test_step(self, batch):
+        self.num_test_steps += 1
+        self.modes.append(self.training)
+        results = []
+        for sample in batch['data_samples']:
+            name = osp.relpath(sample.img_path, self.img_dir)
+            self.calls[name] = self.calls.get(name, 0) + 1
+            label, k = LOGIT_TABLE[name]
+            logits = logits_for(label, torch.tensor(k) / 128)
+            assert logits.shape[1:] == sample.ori_shape
+            result = SegDataSample(metainfo=sample.metainfo)
+            result.seg_logits = PixelData(data=logits)
+            results.append(result)
+        return results
+
+
+class FourClassDataset(BaseSegDataset):
+    """Ground truth stored with 4 classes; ``c1`` and ``c2`` are ids 2, 3."""
+    METAINFO = dict(classes=('c0', 'x', 'c1', 'c2'))
+
+
+def write_images(root, shapes):
+    """Write random BGR images ``img/<name>.jpg`` of the given (H, W)."""
+    rng = np.random.default_rng(0)
+    for name, (h, w) in shapes.items():
+        path = osp.join(root, 'img', name + '.jpg')
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        mmcv.imwrite(rng.integers(0, 255, (h, w, 3), dtype=np.uint8), path)
+
+
+def write_png(array, path):
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    Image.fromarray(np.asarray(array, dtype=np.uint8)).save(path)
+
+
+def read_png(path):
+    return np.asarray(Image.open(path)).tolist()
+
+
+def make_dataset(root, gt_encoding=None, pipeline=None):
+    """The two-image dataset; ``gt_encoding`` None writes no ground truth.
+
+    'plain' writes GT_* as is, 'reduce_zero_label' writes it shifted by one
+    (IGNORE as 0), 'label_map' writes it with FourClassDataset's ids (IGNORE
+    as the dropped class 'x').
+    """
+    write_images(root, {'a': (4, 6), osp.join('sub', 'b'): (4, 6)})
+    encode = {
+        'plain': lambda g: g,
+        'reduce_zero_label': lambda g: np.where(g == I, 0, g + 1),
+        'label_map': lambda g: np.array([0, 2, 3] + [0] * 252 + [1])[g],
+    }
+    if gt_encoding is not None:
+        for name, gt in (('a', GT_A), (osp.join('sub', 'b'), GT_B)):
+            write_png(encode[gt_encoding](np.array(gt)),
+                      osp.join(root, 'ann', name + '.png'))
+    dataset_type = (
+        FourClassDataset if gt_encoding == 'label_map' else BaseSegDataset)
+    return dataset_type(
+        data_root=str(root),
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        img_suffix='.jpg',
+        seg_map_suffix='.png',
+        metainfo=dict(classes=CLASSES),
+        reduce_zero_label=gt_encoding == 'reduce_zero_label',
+        pipeline=pipeline or [LoadImageFromFile(), PackSegInputs()])
+
+
+EXPECTED_FILES = sorted(['a.png', osp.join('sub', 'b.png'), 'stats.json'])
+
+
+def files_under(folder):
+    return sorted(
+        osp.relpath(osp.join(d, f), folder) for d, _, files in os.walk(folder)
+        for f in files)
+
+
+@pytest.mark.parametrize('gt_encoding',
+                         ['plain', 'reduce_zero_label', 'label_map'])
+def test_labels_and_stats_by_hand(tmp_path, gt_encoding):
+    dataset = make_dataset(tmp_path / 'data', gt_encoding)
+    if gt_encoding == 'label_map':
+        assert dataset.label_map == {0: 0, 1: 255, 2: 1, 3: 2}
+    model = FakeSegmentor(dataset.data_prefix['img_path'])
+    model.train()
+    out_dir = str(tmp_path / 'round_1')
+
+    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5)
+
+    assert model.calls == {'a.jpg': 1, osp.join('sub', 'b.jpg'): 1}
+    assert model.modes == [False, False] and model.training
+    assert files_under(out_dir) == EXPECTED_FILES
+    assert read_png(osp.join(out_dir, 'a.png')) == P_A
+    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B
+
+    assert stats['alpha'] == 0.5 and stats['class_balanced'] is True
+    assert stats['num_images'] == 2 and stats['classes'] == list(CLASSES)
+    assert stats['thresholds'] == [1 - 11 / 128, 1 - 33 / 128, 1 - 5 / 128]
+    assert stats['class_pixels'] == [22, 22, 4]
+    assert stats['class_kept_pixels'] == [11, 11, 2]
+    assert stats['class_coverage'] == [0.5, 0.5, 0.5]
+    assert stats['coverage'] == 0.5
+    assert stats['num_gt_images'] == 2
+    assert stats['class_iou'] == pytest.approx(CLASS_IOU)
+    assert stats['pseudo_miou'] == pytest.approx(sum(CLASS_IOU) / 3)
+    assert stats['pseudo_acc'] == pytest.approx(100 * 20 / 23)
+    with open(osp.join(out_dir, 'stats.json')) as f:
+        assert json.load(f) == stats
+
+
+def test_global_threshold_alpha_one_and_one_pass_per_run(tmp_path):
+    dataset = make_dataset(tmp_path / 'data')
+    model = FakeSegmentor(dataset.data_prefix['img_path'])
+    model.eval()
+    labeler = PseudoLabeler(num_classes=3, class_balanced=False, batch_size=2)
+
+    out_dir = str(tmp_path / 'global')
+    stats = labeler.run(model, dataset, out_dir, 0.5)
+    assert model.num_test_steps == 1  # both images in one batch
+    assert read_png(osp.join(out_dir, 'a.png')) == P_A_GLOBAL
+    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B_GLOBAL
+    assert stats['thresholds'] == [1 - 20 / 128] * 3
+    assert stats['class_kept_pixels'] == [20, 0, 4]
+    assert stats['class_coverage'] == [20 / 22, 0.0, 1.0]
+    assert stats['coverage'] == 0.5
+    assert stats['pseudo_miou'] is None and stats['class_iou'] is None
+    assert stats['pseudo_acc'] is None and stats['num_gt_images'] == 0
+
+    # a second run (same folder, overwritten) is again one pass per image
+    stats = labeler.run(model, dataset, out_dir, 1.0)
+    assert model.calls == {'a.jpg': 2, osp.join('sub', 'b.jpg'): 2}
+    assert read_png(osp.join(out_dir, 'a.png')) == L_A
+    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == L_B
+    assert stats['coverage'] == 1.0 and stats['class_coverage'] == [1.0] * 3
+    assert stats['thresholds'] == [1 - 44 / 128] * 3  # least confident
+    assert files_under(out_dir) == EXPECTED_FILES
+    assert not model.training
+
+
+def test_each_rank_labels_its_own_shard(tmp_path, monkeypatch):
+    """Rank 1 of 2 owns image 1 (sub/b) only and writes no stats.json.
+
+    Outside a process group all_reduce is a no-op, so the thresholds come
+    from b alone: class 0 keeps 6 of 12 (u*128 <= 12), class 1 6 of 12
+    (<= 34).
+    """
+    dataset = make_dataset(tmp_path / 'data')
+    model = FakeSegmentor(dataset.data_prefix['img_path'])
+    monkeypatch.setattr(labeler_module, 'get_dist_info', lambda: (1, 2))
+    out_dir = str(tmp_path / 'shard')
+    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5)
+    assert model.calls == {osp.join('sub', 'b.jpg'): 1}
+    assert files_under(out_dir) == [osp.join('sub', 'b.png')]
+    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == [
+        [1] * 6, [I] * 6, [0] * 6, [I] * 6]
+    assert stats['class_pixels'] == [12, 12, 0]
+    assert stats['thresholds'][2] is None
+    assert stats['class_coverage'][2] is None
+
+
+def test_stale_scratch_is_removed(tmp_path):
+    dataset = make_dataset(tmp_path / 'data')
+    out_dir = tmp_path / 'round'
+    (out_dir / '.scratch').mkdir(parents=True)
+    (out_dir / '.scratch' / '99.npz').write_bytes(b'left by a crash')
+    PseudoLabeler(num_classes=3).run(
+        FakeSegmentor(dataset.data_prefix['img_path']), dataset, str(out_dir),
+        0.5)
+    assert files_under(str(out_dir)) == EXPECTED_FILES
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match='num_classes'):
+        PseudoLabeler(num_classes=256)
+    with pytest.raises(ValueError, match='ignore_index'):
+        PseudoLabeler(num_classes=3, ignore_index=2)
+    with pytest.raises(ValueError, match='batch_size'):
+        PseudoLabeler(num_classes=3, batch_size=0)
+    dataset = make_dataset(tmp_path / 'data')
+    model = FakeSegmentor(dataset.data_prefix['img_path'])
+    with pytest.raises(ValueError, match='alpha'):
+        PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.0)
+    assert model.num_test_steps == 0
+    with pytest.raises(ValueError, match=r'seg_logits of shape \(4, H, W\)'):
+        PseudoLabeler(num_classes=4).run(model, dataset, str(tmp_path), 0.5)
+    write_png(np.full((4, 6), 7), str(tmp_path / 'data' / 'ann' / 'a.png'))
+    with pytest.raises(ValueError, match=r'a\.png has label 7'):
+        PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.5)
+
+
+def test_real_segmentor_labels_at_original_size(tmp_path):
+    """EncoderDecoder (tiny ResNet) with a fixed 32x32 Resize in the
+    pipeline: labels come back at the images' own sizes, and with alpha = 1
+    they equal the segmentor's own prediction."""
+    shapes = {'wide': (20, 30), osp.join('sub', 'odd'): (13, 17)}
+    write_images(tmp_path, shapes)
+    dataset = BaseSegDataset(
+        data_root=str(tmp_path),
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        img_suffix='.jpg',
+        metainfo=dict(classes=CLASSES),
+        pipeline=[
+            LoadImageFromFile(),
+            Resize(scale=(32, 32), keep_ratio=False),
+            PackSegInputs()
+        ])
+    torch.manual_seed(0)
+    model = MODELS.build(
+        ConfigDict(
+            type='EncoderDecoder',
+            _scope_='mmseg',
+            data_preprocessor=dict(
+                type='SegDataPreProcessor',
+                mean=[123.0, 116.0, 103.0],
+                std=[58.0, 57.0, 57.0],
+                bgr_to_rgb=True),
+            backbone=dict(
+                type='ResNetV1c',
+                depth=18,
+                stem_channels=8,
+                base_channels=4,
+                strides=(1, 2, 1, 1),
+                dilations=(1, 1, 2, 4),
+                out_indices=(3, )),  # output stride 8: 4x4 features
+            decode_head=dict(
+                type='FCNHead',
+                in_channels=32,
+                channels=8,
+                num_convs=1,
+                concat_input=False,
+                num_classes=3,
+                loss_decode=dict(type='CrossEntropyLoss')),
+            test_cfg=dict(mode='whole')))
+    nn.init.normal_(model.decode_head.conv_seg.weight, std=10.0)
+    calls = []
+    test_step = model.test_step
+
+    def counting_test_step(batch):
+        calls.extend(s.img_path for s in batch['data_samples'])
+        return test_step(batch)
+
+    model.test_step = counting_test_step
+    out_dir = str(tmp_path / 'labels')
+    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 1.0)
+    assert len(calls) == 2 and len(set(calls)) == 2
+    assert stats['coverage'] == 1.0
+    model.eval()
+    predicted_classes = set()
+    for idx in range(len(dataset)):
+        img_path = dataset.get_data_info(idx)['img_path']
+        name = osp.splitext(osp.relpath(img_path, tmp_path / 'img'))[0]
+        label = np.asarray(Image.open(osp.join(out_dir, name + '.png')))
+        assert label.shape == shapes[name]
+        with torch.no_grad():
+            batch = labeler_module.pseudo_collate([dataset[idx]])
+            pred = test_step(batch)[0].pred_sem_seg.data[0].numpy()
+        assert np.array_equal(label, pred)
+        predicted_classes |= set(np.unique(label).tolist())
+    assert len(predicted_classes) > 1  # a non-trivial prediction
+    assert files_under(out_dir) == sorted(
+        [n + '.png' for n in shapes] + ['stats.json'])
