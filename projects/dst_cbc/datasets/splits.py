@@ -1,0 +1,247 @@
+"""Labeled/unlabeled splits and the small validation set ``valtiny``.
+
+Pure Python apart from reading label PNGs (numpy + Pillow); no torch.
+"""
+import os
+import os.path as osp
+import random
+import tempfile
+from collections import Counter
+from typing import Dict, Iterable, List, Optional, Set, Tuple
+
+import numpy as np
+from PIL import Image
+
+Splits = Dict[int, Dict[int, Tuple[List[str], List[str]]]]
+
+
+def labeled_count(num_names: int, ratio: int, batch_size: int = 8) -> int:
+    """Number of labeled names for ratio ``1/ratio``.
+
+    ``n = int(num_names / ratio)``, plus one when ``n % batch_size == 1``
+    (a last batch of one sample breaks BatchNorm) and a name is left.
+
+    Args:
+        num_names (int): Size of the training list.
+        ratio (int): k of the ratio 1/k (>= 1).
+        batch_size (int): Labeled batch size. Defaults to 8.
+
+    Returns:
+        int: The labeled count.
+
+    Raises:
+        ValueError: ``ratio`` < 1 or ``batch_size`` < 1, or the count is 0.
+    """
+    if not isinstance(ratio, int) or ratio < 1:
+        raise ValueError(f'ratio must be an int >= 1, got {ratio!r}')
+    if not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f'batch_size must be an int >= 1, got '
+                         f'{batch_size!r}')
+    count = int(num_names / ratio)
+    if count == 0:
+        raise ValueError(f'ratio 1/{ratio} of {num_names} names leaves no '
+                         'labeled name')
+    if count % batch_size == 1 and count < num_names:
+        count += 1
+    return count
+
+
+def nested_splits(names: List[str],
+                  ratios: List[int],
+                  num_splits: int = 3,
+                  seed: int = 0,
+                  batch_size: int = 8) -> Splits:
+    """Nested labeled/unlabeled splits of a training list.
+
+    The names are sorted first, so the result depends on the set of names
+    only. Split ``s`` (1..num_splits) shuffles them with a random generator
+    seeded by ``(seed, s)``; the labeled set of ratio 1/k is the first
+    :func:`labeled_count` names of that shuffle, hence a larger ratio's
+    labeled set contains every smaller one. Both lists keep the shuffle
+    order (labeled + unlabeled == the shuffle).
+
+    Args:
+        names (list[str]): Training names (unique, non-empty list).
+        ratios (list[int]): The k of each ratio 1/k.
+        num_splits (int): Number of shuffles. Defaults to 3.
+        seed (int): Base seed. Defaults to 0.
+        batch_size (int): Labeled batch size. Defaults to 8.
+
+    Returns:
+        dict[int, dict[int, tuple[list[str], list[str]]]]:
+        ``splits[s][k] = (labeled, unlabeled)``.
+
+    Raises:
+        ValueError: Empty or duplicated names, no ratio, a bad ratio or
+            ``num_splits`` < 1, or a ratio that leaves no labeled name.
+    """
+    if not names:
+        raise ValueError('the list of names is empty')
+    duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
+    if duplicates:
+        raise ValueError(f'duplicate names: {duplicates[:5]}')
+    if not ratios:
+        raise ValueError('no ratio given')
+    if not isinstance(num_splits, int) or num_splits < 1:
+        raise ValueError(f'num_splits must be an int >= 1, got '
+                         f'{num_splits!r}')
+    counts = {k: labeled_count(len(names), k, batch_size) for k in ratios}
+    splits: Splits = {}
+    for split in range(1, num_splits + 1):
+        order = sorted(names)
+        # A str seed is hashed with SHA-512: stable across runs and
+        # platforms, and distinct for every (seed, split).
+        random.Random(f'nested_splits:{seed}:{split}').shuffle(order)
+        splits[split] = {
+            k: (order[:n], order[n:])
+            for k, n in counts.items()
+        }
+    return splits
+
+
+def pick_valtiny(presence: Dict[str, Set[int]],
+                 num_classes: int,
+                 seed: int = 0) -> List[str]:
+    """Pick about one validation image per class (greedy cover).
+
+    Classes are visited from the rarest (fewest images) to the most common,
+    ties by class id; a class already shown by a picked image is skipped,
+    otherwise one image containing it is drawn with a generator seeded by
+    ``seed``. Every class present in some image is covered, with at most
+    one image per present class.
+
+    Args:
+        presence (dict[str, set[int]]): Classes present in each image.
+        num_classes (int): Number of classes; ids must be below it.
+        seed (int): Seed of the draws. Defaults to 0.
+
+    Returns:
+        list[str]: The picked names, sorted.
+
+    Raises:
+        ValueError: ``presence`` is empty, ``num_classes`` < 1, or an image
+            holds a class id outside ``[0, num_classes)``.
+    """
+    if not presence:
+        raise ValueError('presence is empty: no validation image')
+    if not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f'num_classes must be an int >= 1, got '
+                         f'{num_classes!r}')
+    holders: Dict[int, List[str]] = {}
+    for name in sorted(presence):
+        for cls in presence[name]:
+            if not 0 <= cls < num_classes:
+                raise ValueError(f'image {name} holds class {cls}, outside '
+                                 f'[0, {num_classes})')
+            holders.setdefault(cls, []).append(name)
+    rng = random.Random(f'pick_valtiny:{seed}')
+    picked: List[str] = []
+    covered: Set[int] = set()
+    for cls in sorted(holders, key=lambda c: (len(holders[c]), c)):
+        if cls in covered:
+            continue
+        name = rng.choice(holders[cls])
+        picked.append(name)
+        covered |= presence[name]
+    return sorted(picked)
+
+
+def class_presence(ann_dir: str,
+                   names: Iterable[str],
+                   seg_map_suffix: str,
+                   ignore_index: int = 255,
+                   label_map: Optional[Dict[int, int]] = None
+                   ) -> Dict[str, Set[int]]:
+    """Read label maps and list the classes present in each.
+
+    Args:
+        ann_dir (str): Folder of the label maps.
+        names (Iterable[str]): Names without suffix.
+        seg_map_suffix (str): Label file suffix, e.g. '.png'.
+        ignore_index (int): Label left out of the result. Defaults to 255.
+        label_map (dict[int, int], optional): Old -> new label ids, applied
+            before ``ignore_index`` is dropped (e.g. ``{11: 255}``).
+            Defaults to None.
+
+    Returns:
+        dict[str, set[int]]: Class ids present in each image.
+
+    Raises:
+        FileNotFoundError: A label file is missing (named in the message).
+    """
+    presence = {}
+    for name in names:
+        path = osp.join(ann_dir, name + seg_map_suffix)
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'label map not found: {path}')
+        with Image.open(path) as img:
+            values = np.unique(np.asarray(img)).tolist()
+        mapped = {(label_map or {}).get(v, v) for v in values}
+        presence[name] = mapped - {ignore_index}
+    return presence
+
+
+def read_list(path: str) -> List[str]:
+    """Read a name list (one per line; blank lines skipped).
+
+    Args:
+        path (str): List file.
+
+    Returns:
+        list[str]: The names.
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        ValueError: The file lists no name.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'name list not found: {path}')
+    with open(path, encoding='utf-8') as f:
+        names = [line.strip() for line in f if line.strip()]
+    if not names:
+        raise ValueError(f'name list is empty: {path}')
+    return names
+
+
+def write_list(path: str, names: Iterable[str]) -> None:
+    """Write names one per line, through a temporary file renamed at the end.
+
+    Args:
+        path (str): Destination file (parent folders are created).
+        names (Iterable[str]): Names to write.
+    """
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f'.{osp.basename(path)}.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            f.write(''.join(f'{name}\n' for name in names))
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def write_splits(out_dir: str, splits: Splits) -> List[str]:
+    """Write ``split{s}/labeled_1-{k}.txt`` and ``unlabeled_1-{k}.txt``.
+
+    Args:
+        out_dir (str): Output folder.
+        splits (dict): Result of :func:`nested_splits`.
+
+    Returns:
+        list[str]: The written paths.
+    """
+    written = []
+    for split, by_ratio in splits.items():
+        for ratio, (labeled, unlabeled) in by_ratio.items():
+            for kind, names in (('labeled', labeled),
+                                ('unlabeled', unlabeled)):
+                path = osp.join(out_dir, f'split{split}',
+                                f'{kind}_1-{ratio}.txt')
+                write_list(path, names)
+                written.append(path)
+    return written
