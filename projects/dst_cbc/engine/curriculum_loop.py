@@ -68,6 +68,9 @@ class CurriculumTrainLoop(BaseLoop):
         val_interval (int): Validate every this many iterations of a round
             (and always at a round's end).
         metric (str): Validation metric that picks the best checkpoint.
+        round_lr_mult (float): Self-training rounds start at this multiple of
+            the optimizer's initial learning rate (the paper doubles it for
+            Cityscapes self-training). Defaults to 1.
     """
 
     def __init__(self,
@@ -79,7 +82,8 @@ class CurriculumTrainLoop(BaseLoop):
                  baseline_epochs: Optional[float] = None,
                  round_iters: Optional[int] = None,
                  val_interval: int = 1000,
-                 metric: str = 'mIoU') -> None:
+                 metric: str = 'mIoU',
+                 round_lr_mult: float = 1.0) -> None:
         if not isinstance(dataloader, dict):
             raise TypeError('CurriculumTrainLoop rebuilds its dataloader every '
                             'round and needs train_dataloader as a config dict')
@@ -95,6 +99,10 @@ class CurriculumTrainLoop(BaseLoop):
         self.alphas = list(alphas)
         self.val_interval = val_interval
         self.metric = metric
+        if round_lr_mult <= 0:
+            raise ValueError(f'train_cfg.round_lr_mult must be > 0, '
+                             f'got {round_lr_mult}')
+        self.round_lr_mult = round_lr_mult
         self._round = 0
         self._epoch = 0
         self._iter = 0
@@ -255,6 +263,7 @@ class CurriculumTrainLoop(BaseLoop):
 
     def _reset_optimization(self, num_iters: int) -> None:
         """Clear optimizer state, restore initial lrs, fresh schedules."""
+        lr_mult = 1.0 if self._round == 0 else self.round_lr_mult
         optim_wrapper = self.runner.optim_wrapper
         wrappers = (optim_wrapper.values()
                     if hasattr(optim_wrapper, 'values') else [optim_wrapper])
@@ -264,6 +273,8 @@ class CurriculumTrainLoop(BaseLoop):
             for group in optimizer.param_groups:
                 for key in [k for k in group if k.startswith('initial_')]:
                     group[key[len('initial_'):]] = group[key]
+                group.setdefault('initial_lr', group['lr'])
+                group['lr'] = group['initial_lr'] * lr_mult
         scheduler_cfg = self.runner.cfg.get('param_scheduler')
         if scheduler_cfg is None:
             return
