@@ -255,3 +255,15 @@ def test_remapping_pseudo_labels_is_refused(root, tmp_path):
             seg_cfg(root, 'labeled.txt', type=FiveClassDataset),
             seg_cfg(root, 'unlabeled.txt', type=FiveClassDataset),
             pseudo_label_dir=label_dir)
+
+
+def test_split_placeholder_selects_the_lists(tmp_path):
+    from dst_cbc.datasets.semi_dataset import _with_split
+    cfg = dict(type='X', ann_file='splits/split{split}/labeled_1-8.txt')
+    assert _with_split(cfg, 2, 'labeled')['ann_file'] == \
+        'splits/split2/labeled_1-8.txt'
+    assert cfg['ann_file'] == 'splits/split{split}/labeled_1-8.txt'
+    plain = dict(type='X', ann_file='a.txt')
+    assert _with_split(plain, 3, 'labeled') is plain
+    with pytest.raises(ValueError, match='labeled ann_file.*split'):
+        _with_split(cfg, None, 'labeled')

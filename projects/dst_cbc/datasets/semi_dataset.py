@@ -81,6 +81,30 @@ def _same_classes(a: Optional[Sequence], b: Optional[Sequence]) -> bool:
     return list(a) == list(b)
 
 
+def _with_split(dataset: Union[dict, BaseDataset], split: Optional[int],
+                name: str) -> Union[dict, BaseDataset]:
+    """Fill the ``{split}`` placeholder of a dataset config's ``ann_file``.
+
+    Args:
+        dataset (dict | BaseDataset): A dataset config, or a built dataset
+            (returned as is).
+        split (int, optional): The split number.
+        name (str): ``'labeled'`` or ``'unlabeled'``, for errors.
+
+    Returns:
+        dict | BaseDataset: A copy with the split filled in.
+    """
+    if not isinstance(dataset, dict):
+        return dataset
+    ann_file = dataset.get('ann_file', '')
+    if '{split}' not in ann_file:
+        return dataset
+    if split is None:
+        raise ValueError(f'SemiSegDataset: the {name} ann_file "{ann_file}" '
+                         'has a {split} placeholder but `split` is not set.')
+    return dict(dataset, ann_file=ann_file.replace('{split}', str(split)))
+
+
 @DATASETS.register_module()
 class SemiSegDataset(Dataset):
     """Labeled images followed by unlabeled (pseudo-labeled) images.
@@ -101,6 +125,9 @@ class SemiSegDataset(Dataset):
         pseudo_label_dir (str, optional): Folder holding one pseudo label PNG
             per unlabeled image (class ids, 255 = ignore). Defaults to None
             (no pseudo labels yet).
+        split (int, optional): Fills a ``{split}`` placeholder in either
+            half's ``ann_file``, so that one config serves splits 1, 2, 3
+            (``--cfg-options train_dataloader.dataset.split=2``).
 
     Raises:
         ValueError: If either half is empty, an image is in both halves, the
@@ -114,7 +141,10 @@ class SemiSegDataset(Dataset):
     def __init__(self,
                  labeled: Union[dict, BaseDataset],
                  unlabeled: Union[dict, BaseDataset],
-                 pseudo_label_dir: Optional[str] = None) -> None:
+                 pseudo_label_dir: Optional[str] = None,
+                 split: Optional[int] = None) -> None:
+        labeled = _with_split(labeled, split, 'labeled')
+        unlabeled = _with_split(unlabeled, split, 'unlabeled')
         self._labeled = self._build(labeled, 'labeled')
         if isinstance(unlabeled, dict):
             self._unlabeled_cfg: Optional[dict] = copy.deepcopy(unlabeled)

@@ -150,7 +150,7 @@ class CurriculumTrainLoop(BaseLoop):
     @property
     def unlabeled_cfg(self) -> dict:
         """dict: Config of the unlabeled images (for the pseudo-labeler)."""
-        return copy.deepcopy(self._dataloader_cfg['dataset']['unlabeled'])
+        return self.dataloader.dataset.unlabeled_cfg
 
     @property
     def best(self) -> Optional[dict]:
