@@ -11,7 +11,9 @@ Round 0 trains on the labeled images only. Each round r = 1..R then
 4. rebuilds the train dataloader over labeled + pseudo-labeled images and
    trains ``epochs_per_round`` passes over the unlabeled images,
 5. validates every ``val_interval`` iterations and at the end of the round,
-   keeping the round's best checkpoint as ``round_<r>_best.pth``.
+   keeping the round's best checkpoint as ``round_<r>_best.pth``,
+6. records the round in :attr:`CurriculumTrainLoop.results` and
+   ``summary.json``, then calls the ``after_train_epoch`` hooks (reports).
 
 Parameter schedulers in the config describe *one round*: every scheduler
 without an ``end`` is stretched to the round's length, so ``PolyLR`` without
@@ -191,8 +193,8 @@ class CurriculumTrainLoop(BaseLoop):
                 self._round_dataloader_cfg(self._pseudo_label_dir),
                 seed=self.runner.seed)
             best = self._train_round(self.round_iters[rnd])
-            self.runner.call_hook('after_train_epoch')
             self._record_round(best)
+            self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
 
@@ -328,7 +330,8 @@ class CurriculumTrainLoop(BaseLoop):
         score = self._validate() if self.runner.val_loop is not None else None
         self.results.append(
             dict(round=0, alpha=None, iters=0, mIoU=score, coverage=None,
-                 pseudo_mIoU=None, checkpoint=self.runner.cfg.load_from))
+                 pseudo_mIoU=None, pseudo_label_dir=None,
+                 checkpoint=self.runner.cfg.load_from))
         self._log_round()
 
     def _record_round(self, score: Optional[float]) -> None:
@@ -342,6 +345,8 @@ class CurriculumTrainLoop(BaseLoop):
                 mIoU=score,
                 coverage=None if stats is None else stats['coverage'],
                 pseudo_mIoU=None if stats is None else stats.get('pseudo_miou'),
+                pseudo_label_dir=self._pseudo_label_dir
+                if self._round > 0 else None,
                 checkpoint=osp.join(self.runner.work_dir,
                                     self._round_checkpoint_name(self._round))
                 if score is not None else None))
