@@ -78,7 +78,7 @@ def test_split_errors(names, ratios, kwargs, match):
         nested_splits(names, ratios, **kwargs)
 
 
-def test_valtiny_greedy_cover_by_hand():
+def test_valtiny_one_image_per_class_by_hand():
     presence = {
         'a': {0, 1},
         'b': {0},
@@ -86,10 +86,23 @@ def test_valtiny_greedy_cover_by_hand():
         'd': {1, 3},
         'e': set(),
     }
-    # Images per class: 0 -> 3, 1 -> 2, 2 -> 1, 3 -> 1. Class 2 first: only
-    # c ({0, 2}); class 3: only d ({1, 3}); classes 1 and 0 are covered.
+    # Images per class: 0 -> a, b, c; 1 -> a, d; 2 -> c; 3 -> d. Rarest
+    # first: class 2 takes c, class 3 takes d, class 1 takes the one image
+    # left of {a, d}: a; class 0 the one left of {a, b, c}: b.
     for seed in range(5):
-        assert pick_valtiny(presence, num_classes=5, seed=seed) == ['c', 'd']
+        assert pick_valtiny(presence, num_classes=5, seed=seed) == \
+            ['a', 'b', 'c', 'd']
+
+
+def test_valtiny_skips_a_class_whose_images_are_taken():
+    # Images per class: 0 -> x, y (2); 1 -> x, y, z (3). Class 0 goes first
+    # and takes x or y; class 1 takes one of the two images left.
+    presence = {'x': {0, 1}, 'y': {0, 1}, 'z': {1}}
+    for seed in range(5):
+        picked = pick_valtiny(presence, num_classes=2, seed=seed)
+        assert len(picked) == 2 and len(set(picked)) == 2
+    # a class whose only image is already picked adds nothing
+    assert pick_valtiny({'x': {0, 1}}, num_classes=2) == ['x']
 
 
 def test_valtiny_covers_every_present_class():

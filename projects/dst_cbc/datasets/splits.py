@@ -102,13 +102,14 @@ def nested_splits(names: List[str],
 def pick_valtiny(presence: Dict[str, Set[int]],
                  num_classes: int,
                  seed: int = 0) -> List[str]:
-    """Pick about one validation image per class (greedy cover).
+    """Pick one validation image per class, as the paper's ``valtiny``.
 
     Classes are visited from the rarest (fewest images) to the most common,
-    ties by class id; a class already shown by a picked image is skipped,
-    otherwise one image containing it is drawn with a generator seeded by
-    ``seed``. Every class present in some image is covered, with at most
-    one image per present class.
+    ties by class id; for each, one image containing it that is not picked
+    yet is drawn with a generator seeded by ``seed`` (a class whose images
+    are all picked already is skipped). The result shows every class present
+    in some image, with one image per present class where the images allow
+    it: about 20 images on VOC, 19 on Cityscapes, 11 on CamVid.
 
     Args:
         presence (dict[str, set[int]]): Classes present in each image.
@@ -136,13 +137,10 @@ def pick_valtiny(presence: Dict[str, Set[int]],
             holders.setdefault(cls, []).append(name)
     rng = random.Random(f'pick_valtiny:{seed}')
     picked: List[str] = []
-    covered: Set[int] = set()
     for cls in sorted(holders, key=lambda c: (len(holders[c]), c)):
-        if cls in covered:
-            continue
-        name = rng.choice(holders[cls])
-        picked.append(name)
-        covered |= presence[name]
+        free = [name for name in holders[cls] if name not in picked]
+        if free:
+            picked.append(rng.choice(free))
     return sorted(picked)
 
 

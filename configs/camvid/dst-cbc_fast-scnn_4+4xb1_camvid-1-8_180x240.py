@@ -1,0 +1,21 @@
+# DST-CBC on CamVid at half resolution with Fast-SCNN trained from scratch:
+# round 0 is the supervised baseline on the 1/8 labeled list (45 images),
+# then 5 rounds (alpha 0.2 .. 1.0) of 4 labeled + 4 pseudo-labeled images.
+_base_ = [
+    '../_base_/models/fast_scnn_dynamic.py',
+    '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/curriculum.py'
+]
+crop_size = (180, 240)
+data_preprocessor = dict(size=crop_size)
+model = dict(data_preprocessor=data_preprocessor)
+env_cfg = dict(cudnn_benchmark=False)
+randomness = dict(seed=0)
+optimizer = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5)
+optim_wrapper = dict(optimizer=optimizer)
+train_cfg = dict(
+    baseline_iters=4000, round_iters=600, val_interval=200,
+    round_lr_mult=0.2)
+default_hooks = dict(
+    logger=dict(interval=50),
+    checkpoint=dict(interval=100000))
