@@ -245,16 +245,38 @@ def test_built_unlabeled_cannot_read_pseudo_labels(root, tmp_path):
 def test_remapping_pseudo_labels_is_refused(root, tmp_path):
 
     class FiveClassDataset(BaseSegDataset):
-        METAINFO = dict(classes=METAINFO['classes'] + ('d', ))
+        METAINFO = dict(classes=('d', ) + METAINFO['classes'])
 
     label_dir = str(tmp_path / 'pl')
     write_pseudo_labels(label_dir)
-    # metainfo selects 4 of the type's 5 classes, so labels would be remapped
-    with pytest.raises(ValueError, match='label_map'):
+    # metainfo selects 4 of the type's 5 classes: old id 1 becomes 0, 2
+    # becomes 1 ..., so the pseudo labels' class ids would be remapped
+    with pytest.raises(ValueError, match=r'remap class ids \[0, 1, 2'):
         SemiSegDataset(
             seg_cfg(root, 'labeled.txt', type=FiveClassDataset),
             seg_cfg(root, 'unlabeled.txt', type=FiveClassDataset),
             pseudo_label_dir=label_dir)
+
+
+def test_label_map_of_non_class_values_is_accepted(root, tmp_path):
+    # CamVid maps its void label 11 to 255: pseudo labels hold no 11, so
+    # the map changes nothing and must not be refused.
+
+    class VoidDataset(BaseSegDataset):
+        METAINFO = METAINFO
+
+        @classmethod
+        def get_label_map(cls, new_classes=None):
+            return {11: 255}
+
+    label_dir = str(tmp_path / 'pl')
+    write_pseudo_labels(label_dir)
+    ds = SemiSegDataset(
+        seg_cfg(root, 'labeled.txt', type=VoidDataset),
+        seg_cfg(root, 'unlabeled.txt', type=VoidDataset),
+        pseudo_label_dir=label_dir)
+    assert ds.unlabeled.label_map == {11: 255}
+    assert ds.has_pseudo_labels
 
 
 def test_split_placeholder_selects_the_lists(tmp_path):

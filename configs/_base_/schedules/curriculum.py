@@ -22,4 +22,7 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
-custom_hooks = [dict(type='PseudoLabelHook', batch_size=8)]
+custom_hooks = [
+    dict(type='PseudoLabelHook', batch_size=8),
+    dict(type='CurriculumReportHook')
+]

@@ -241,13 +241,17 @@ class SemiSegDataset(Dataset):
 
     def _check_pseudo_labels(self) -> None:
         """Check every unlabeled image has a pseudo label, used unmapped."""
-        if getattr(self._unlabeled, 'label_map', None) is not None:
+        label_map = getattr(self._unlabeled, 'label_map', None) or {}
+        num_classes = len(self.metainfo['classes'])
+        remapped = sorted(k for k, v in label_map.items()
+                          if k < num_classes and k != v)
+        if remapped:
             raise ValueError(
                 'SemiSegDataset: pseudo labels are class ids of the model, '
-                'but the unlabeled dataset would remap them with label_map '
-                f'{self._unlabeled.label_map} (its `metainfo` classes differ '
-                'from those of its dataset type); selecting a subset of '
-                'classes is not supported with pseudo labels.')
+                'but the unlabeled dataset would remap class ids '
+                f'{remapped} with label_map {label_map} (its `metainfo` '
+                'classes differ from those of its dataset type); selecting a '
+                'subset of classes is not supported with pseudo labels.')
         backend_args = getattr(self._unlabeled, 'backend_args', None)
         missing = []
         for i in range(self._num_unlabeled):

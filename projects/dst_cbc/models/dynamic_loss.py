@@ -6,6 +6,11 @@ being trained on this very batch, detached so that no gradient flows through
 ``w``. Labeled pixels have ``w = 1`` and IGNORE pixels contribute nothing. The
 weighted sum is divided by the number of valid pixels of the whole batch, so
 ``gamma = 0`` is plain cross-entropy averaged over non-ignored pixels.
+
+With ``online=True`` the loss also covers the paper's online self-training
+ablations (OST, OST-T): the stored label of a pseudo-labeled pixel is
+replaced by the argmax of the current (detached) softmax, and pixels whose
+confidence is not above ``online_threshold`` are ignored.
 """
 from typing import Optional
 
@@ -28,12 +33,22 @@ class DynamicCrossEntropyLoss(nn.Module):
         loss_name (str): Name of the loss item in the log; must start with
             ``'loss_'`` so that MMSeg back-propagates it.
             Defaults to ``'loss_ce'``.
+        online (bool): Online self-training (the paper's OST ablation): on
+            pseudo-labeled samples, every non-IGNORE label is replaced by the
+            argmax of the current detached softmax. IGNORE pixels (e.g. crop
+            padding) stay ignored. Defaults to False.
+        online_threshold (float): With ``online``, a pseudo-labeled pixel is
+            kept only if its current top probability is above this value,
+            otherwise it is ignored (0.9 gives OST-T). In [0, 1).
+            Defaults to 0.0 (every pixel kept).
     """
 
     def __init__(self,
                  gamma: float = 0.0,
                  loss_weight: float = 1.0,
-                 loss_name: str = 'loss_ce') -> None:
+                 loss_name: str = 'loss_ce',
+                 online: bool = False,
+                 online_threshold: float = 0.0) -> None:
         super().__init__()
         if gamma < 0:
             raise ValueError(
@@ -41,9 +56,17 @@ class DynamicCrossEntropyLoss(nn.Module):
         if not loss_name.startswith('loss_'):
             raise ValueError('DynamicCrossEntropyLoss: loss_name must start '
                              f"with 'loss_', got {loss_name!r}")
+        if not 0 <= online_threshold < 1:
+            raise ValueError('DynamicCrossEntropyLoss: online_threshold must '
+                             f'be in [0, 1), got {online_threshold}')
+        if online_threshold > 0 and not online:
+            raise ValueError('DynamicCrossEntropyLoss: online_threshold '
+                             'needs online=True')
         self.gamma = float(gamma)
         self.loss_weight = loss_weight
         self._loss_name = loss_name
+        self.online = bool(online)
+        self.online_threshold = float(online_threshold)
 
     def forward(self,
                 cls_score: Tensor,
@@ -92,6 +115,9 @@ class DynamicCrossEntropyLoss(nn.Module):
             raise ValueError(
                 'DynamicCrossEntropyLoss: pseudo_mask must have shape '
                 f'({label.shape[0]},), got {tuple(pseudo_mask.shape)}')
+        if self.online and pseudo_mask is not None:
+            label = self._online_label(cls_score, label, pseudo_mask,
+                                       ignore_index)
         # Float32 log-softmax keeps the loss and the weight exact under AMP.
         # F.cross_entropy already gives 0 at IGNORE pixels.
         ce = F.cross_entropy(
@@ -114,9 +140,38 @@ class DynamicCrossEntropyLoss(nn.Module):
         num_valid = (label != ignore_index).sum().clamp(min=1)
         return self.loss_weight * loss.sum() / num_valid
 
+    def _online_label(self, cls_score: Tensor, label: Tensor,
+                      pseudo_mask: Tensor, ignore_index: int) -> Tensor:
+        """Relabel pseudo-labeled samples from the current prediction.
+
+        Args:
+            cls_score (Tensor): Logits of shape (N, C, H, W).
+            label (Tensor): Long labels of shape (N, H, W).
+            pseudo_mask (Tensor): Bool tensor of shape (N,).
+            ignore_index (int): The IGNORE label.
+
+        Returns:
+            Tensor: ``label`` with every non-IGNORE pixel of a pseudo-labeled
+            sample set to the current argmax, or to ``ignore_index`` where
+            the current top probability is not above ``online_threshold``.
+        """
+        with torch.no_grad():
+            confidence, prediction = cls_score.detach().float().softmax(
+                dim=1).max(dim=1)
+            online = torch.where(confidence > self.online_threshold,
+                                 prediction,
+                                 torch.full_like(prediction, ignore_index))
+            is_pseudo = pseudo_mask.to(
+                device=label.device, dtype=torch.bool).view(-1, 1, 1)
+            replace = is_pseudo & (label != ignore_index)
+            return torch.where(replace, online, label)
+
     def extra_repr(self) -> str:
         """str: The loss settings, shown in the model's repr."""
-        return f'gamma={self.gamma}, loss_weight={self.loss_weight}'
+        text = f'gamma={self.gamma}, loss_weight={self.loss_weight}'
+        if self.online:
+            text += f', online=True, online_threshold={self.online_threshold}'
+        return text
 
     @property
     def loss_name(self) -> str:

@@ -19,6 +19,7 @@ import torch
 from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.dist import all_reduce, barrier, get_dist_info
 from mmengine.logging import print_log
+from mmengine.utils import ProgressBar
 from mmseg.datasets.transforms import LoadAnnotations
 from PIL import Image
 from torch import Tensor, nn
@@ -181,6 +182,9 @@ class PseudoLabeler:
             Tensor: This rank's int64 histogram, shape (C, NUM_BINS).
         """
         hist = torch.zeros(self.num_classes, NUM_BINS, dtype=torch.int64)
+        # Rank 0 shows its shard's progress and ETA (shards are equal-sized).
+        progress = (ProgressBar(len(indices))
+                    if get_dist_info()[0] == 0 and indices else None)
         was_training = model.training
         model.eval()
         try:
@@ -197,8 +201,12 @@ class PseudoLabeler:
                     for idx, result in zip(chunk, results):
                         self._store(idx, result.seg_logits.data, hist,
                                     scratch_dir)
+                    if progress is not None:
+                        progress.update(len(chunk))
         finally:
             model.train(was_training)
+            if progress is not None:
+                progress.file.write('\n')
         return hist
 
     @staticmethod

@@ -1,0 +1,271 @@
+"""CamVid at CPU scale: DST-CBC against the supervised baseline and the oracle.
+
+For every split (1/8 labeled by default, splits 1 and 2) it runs DST-CBC with
+Fast-SCNN from scratch at half resolution: round 0 of that run *is* the
+supervised baseline, then five self-training rounds follow. The oracle is the
+same model trained on every training label. Models are selected on
+``valtiny`` (one val image per class) as the paper does for realistic
+small-label runs; every number reported is then measured on the full ``val``
+set (101 images). ``--ablation`` adds the paper's Table 5 rows on split 1 (ST,
+DST, DST-C), each starting from that split's baseline checkpoint.
+
+Usage::
+
+    python benchmarks/camvid/run.py [--data-root ../shared/data/camvid]
+        [--out work_dirs/benchmarks/camvid] [--splits 1 2] [--ratio 8]
+        [--no-oracle] [--ablation]
+
+Writes ``<out>/results.json``, ``<out>/results.md`` and
+``<out>/miou_per_round.png`` and prints the table.
+"""
+import argparse
+import copy
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+from typing import Dict, List, Optional
+
+import matplotlib
+
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+import dst_cbc  # noqa: E402,F401
+from dst_cbc.datasets import (class_presence, nested_splits,  # noqa: E402
+                              pick_valtiny, read_list, write_list)
+from dst_cbc.utils import atomic_write_bytes, atomic_write_json  # noqa: E402
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DST_CONFIG = osp.join(ROOT, 'configs', 'camvid',
+                      'dst-cbc_fast-scnn_4+4xb1_camvid-1-8_180x240.py')
+ORACLE_CONFIG = osp.join(ROOT, 'configs', 'camvid',
+                         'fast-scnn_8xb1_camvid-full_180x240.py')
+NUM_CLASSES = 11
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument(
+        '--data-root',
+        default=osp.join(osp.dirname(ROOT), 'shared', 'data', 'camvid'))
+    parser.add_argument(
+        '--out', default=osp.join(ROOT, 'work_dirs', 'benchmarks', 'camvid'))
+    parser.add_argument('--splits', type=int, nargs='+', default=[1, 2])
+    parser.add_argument('--ratio', type=int, default=8)
+    parser.add_argument('--no-oracle', action='store_true')
+    parser.add_argument('--ablation', action='store_true')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='*',
+        default=[],
+        help='extra key=value options for every DST-CBC run (tools/train.py)')
+    return parser.parse_args()
+
+
+def make_splits(data_root: str, out: str, ratio: int,
+                num_splits: int) -> str:
+    """Write nested labeled/unlabeled lists and valtiny under ``out/splits``."""
+    split_dir = osp.join(out, 'splits')
+    names = read_list(osp.join(data_root, 'train.txt'))
+    for s, ratios in nested_splits(names, [ratio], num_splits).items():
+        labeled, unlabeled = ratios[ratio]
+        write_list(osp.join(split_dir, f'split{s}', f'labeled_1-{ratio}.txt'),
+                   labeled)
+        write_list(
+            osp.join(split_dir, f'split{s}', f'unlabeled_1-{ratio}.txt'),
+            unlabeled)
+    val_names = read_list(osp.join(data_root, 'val.txt'))
+    presence = class_presence(
+        osp.join(data_root, 'valannot'), val_names, '.png',
+        label_map={11: 255})
+    write_list(
+        osp.join(split_dir, 'valtiny.txt'),
+        pick_valtiny(presence, NUM_CLASSES))
+    return split_dir
+
+
+def point_config(cfg: Config, data_root: str, split_dir: str,
+                 ratio: int) -> None:
+    """Point a config's datasets at the data and the benchmark's lists."""
+    train = cfg.train_dataloader.dataset
+    halves = [train.labeled, train.unlabeled] if 'labeled' in train else []
+    for half, kind in zip(halves, ('labeled', 'unlabeled')):
+        half.data_root = data_root
+        half.ann_file = osp.join(split_dir, 'split{split}',
+                                 f'{kind}_1-{ratio}.txt')
+    if not halves:
+        train.data_root = data_root
+    cfg.val_dataloader.dataset.data_root = data_root
+    cfg.val_dataloader.dataset.ann_file = osp.join(split_dir, 'valtiny.txt')
+    cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
+    cfg.test_dataloader.dataset.ann_file = 'val.txt'
+
+
+def train(cfg: Config, work_dir: str, options: List[str]) -> float:
+    """Dump ``cfg`` into ``work_dir`` and train it with tools/train.py.
+
+    Returns:
+        float: Wall time in seconds.
+    """
+    os.makedirs(work_dir, exist_ok=True)
+    path = osp.join(work_dir, 'benchmark_config.py')
+    cfg.dump(path)
+    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path,
+           '--work-dir', work_dir]
+    if options:
+        cmd += ['--cfg-options'] + options
+    start = time.time()
+    with open(osp.join(work_dir, 'train_stdout.log'), 'w') as log:
+        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
+    return time.time() - start
+
+
+def evaluate(work_dir: str, checkpoint: str) -> float:
+    """mIoU of ``checkpoint`` on the full val set (the config's test set)."""
+    cfg = Config.fromfile(osp.join(work_dir, 'benchmark_config.py'))
+    cfg.work_dir = osp.join(work_dir, 'val_eval')
+    cfg.load_from = checkpoint
+    cfg.log_level = 'WARNING'
+    return float(Runner.from_cfg(cfg).test()['mIoU'])
+
+
+def run_oracle(args, split_dir: str) -> Dict:
+    cfg = Config.fromfile(ORACLE_CONFIG)
+    point_config(cfg, args.data_root, split_dir, args.ratio)
+    work_dir = osp.join(args.out, 'oracle')
+    seconds = train(cfg, work_dir, [])
+    best = [f for f in os.listdir(work_dir) if f.startswith('best_mIoU')]
+    checkpoint = osp.join(work_dir, best[0])
+    return dict(mIoU=evaluate(work_dir, checkpoint), checkpoint=checkpoint,
+                iters=cfg.train_cfg.max_iters, seconds=seconds)
+
+
+def run_dst_cbc(args, split_dir: str, split: int, name: str = 'dst_cbc',
+                options: Optional[List[str]] = None) -> Dict:
+    """One curriculum run; every round's best checkpoint evaluated on val."""
+    cfg = Config.fromfile(DST_CONFIG)
+    point_config(cfg, args.data_root, split_dir, args.ratio)
+    cfg.train_dataloader.dataset.split = split
+    work_dir = osp.join(args.out, f'split{split}', name)
+    seconds = train(cfg, work_dir, list(args.cfg_options) + (options or []))
+    summary = json.load(open(osp.join(work_dir, 'summary.json')))
+    rounds = []
+    for r in summary['rounds']:
+        rounds.append(
+            dict(r, valtiny_mIoU=r['mIoU'],
+                 val_mIoU=evaluate(work_dir, r['checkpoint'])))
+    best = summary['best']
+    selected = [r for r in rounds if r['round'] == best['round']][0]
+    return dict(rounds=rounds, selected_round=best['round'],
+                mIoU=selected['val_mIoU'], checkpoint=best['checkpoint'],
+                seconds=seconds)
+
+
+def table(results: Dict) -> str:
+    """The benchmark's Markdown table."""
+    oracle = results.get('oracle', {}).get('mIoU')
+    lines = [
+        '| split | oracle | baseline | DST-CBC (round) | gain | % of oracle '
+        '| gap closed | wall time |', '|---|---|---|---|---|---|---|---|'
+    ]
+    for split, res in sorted(results['splits'].items()):
+        base = res['baseline']['mIoU']
+        dst = res['dst_cbc']['mIoU']
+        pct = '-' if oracle is None else f'{100 * dst / oracle:.1f} %'
+        gap = ('-' if oracle is None or oracle <= base else
+               f'{100 * (dst - base) / (oracle - base):.0f} %')
+        lines.append(
+            f'| {split} | {"-" if oracle is None else f"{oracle:.2f}"} '
+            f'| {base:.2f} | {dst:.2f} ({res["dst_cbc"]["selected_round"]}) '
+            f'| {dst - base:+.2f} | {pct} | {gap} '
+            f'| {res["dst_cbc"]["seconds"] / 60:.1f} min |')
+    gains = [r['dst_cbc']['mIoU'] - r['baseline']['mIoU']
+             for r in results['splits'].values()]
+    lines.append(f'\nmean gain over {len(gains)} split(s): '
+                 f'{sum(gains) / len(gains):+.2f} mIoU')
+    for name, res in results.get('ablation', {}).items():
+        lines.append(f'ablation {name}: {res["mIoU"]:.2f} (round '
+                     f'{res["selected_round"]})')
+    return '\n'.join(lines)
+
+
+def plot(results: Dict, path: str) -> None:
+    """mIoU on val of each round's best checkpoint, per split."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for split, res in sorted(results['splits'].items()):
+        rounds = res['dst_cbc']['rounds']
+        line, = ax.plot([r['round'] for r in rounds],
+                        [r['val_mIoU'] for r in rounds], marker='o',
+                        label=f'DST-CBC split {split}')
+        ax.axhline(res['baseline']['mIoU'], color=line.get_color(),
+                   linestyle=':', label=f'baseline split {split}')
+    if 'oracle' in results:
+        ax.axhline(results['oracle']['mIoU'], color='k', linestyle='--',
+                   label='oracle (all labels)')
+    ax.set_xlabel('round')
+    ax.set_ylabel('val mIoU (%)')
+    ax.set_title(f'CamVid 1/{results["ratio"]}, Fast-SCNN, 180x240')
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    import io
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def main() -> None:
+    args = parse_args()
+    if not osp.isfile(osp.join(args.data_root, 'train.txt')):
+        raise FileNotFoundError(
+            f'CamVid not found at {args.data_root} (train.txt missing); '
+            'pass --data-root')
+    os.makedirs(args.out, exist_ok=True)
+    split_dir = make_splits(args.data_root, args.out, args.ratio,
+                            max(args.splits))
+    results: Dict = dict(ratio=args.ratio, splits={})
+    start = time.time()
+    if not args.no_oracle:
+        results['oracle'] = run_oracle(args, split_dir)
+    for split in args.splits:
+        dst = run_dst_cbc(args, split_dir, split)
+        base = dst['rounds'][0]
+        results['splits'][split] = dict(
+            baseline=dict(mIoU=base['val_mIoU'],
+                          checkpoint=base['checkpoint'],
+                          iters=base['iters']),
+            dst_cbc=dst)
+        atomic_write_json(osp.join(args.out, 'results.json'), results)
+    if args.ablation:
+        split = args.splits[0]
+        baseline = results['splits'][split]['baseline']['checkpoint']
+        rounds = len(results['splits'][split]['dst_cbc']['rounds']) - 1
+        round_iters = results['splits'][split]['dst_cbc']['rounds'][1]['iters']
+        one_round = [f'load_from={baseline}', 'train_cfg.alphas=[1.0]',
+                     f'train_cfg.round_iters={rounds * round_iters}']
+        variants = dict(
+            ST=one_round + ['model.decode_head.loss_decode.gamma=0.0'],
+            DST=one_round,
+            DST_C=[f'load_from={baseline}',
+                   'custom_hooks.0.class_balanced=False'])
+        results['ablation'] = {
+            name: run_dst_cbc(args, split_dir, split, name.lower(), opts)
+            for name, opts in variants.items()
+        }
+    results['total_seconds'] = time.time() - start
+    atomic_write_json(osp.join(args.out, 'results.json'), results)
+    text = table(results)
+    atomic_write_bytes(osp.join(args.out, 'results.md'), text.encode())
+    plot(results, osp.join(args.out, 'miou_per_round.png'))
+    print(text)
+    print(f'total wall time: {results["total_seconds"] / 60:.1f} min; '
+          f'results in {args.out}')
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,354 @@
+"""The curriculum report: from a real tiny run, and rendered from hand-made
+inputs.
+
+The tiny run (16 train images of 32x32, 4 labeled, 2 + 2 + 2 iterations,
+alphas 0.5 and 1.0) uses the default config, so ``CurriculumReportHook``
+comes from ``configs/_base_/schedules/curriculum.py``.
+"""
+import copy
+import glob
+import io
+import json
+import os.path as osp
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+from PIL import Image
+
+import dst_cbc  # noqa: F401
+from dst_cbc.datasets.splits import nested_splits, write_list
+from dst_cbc.datasets.synthetic import (SYNTHETIC_CLASSES,
+                                        generate_synthetic_dataset)
+from dst_cbc.engine import CurriculumReportHook
+from dst_cbc.engine.report import (DPI, FIG_SIZE, build_report,
+                                   format_class_tables,
+                                   format_report_markdown, format_round_line,
+                                   format_rounds_table, markdown_table,
+                                   render_plots)
+from mmseg.registry import HOOKS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
+                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+PLOT_SIZE = (int(FIG_SIZE[0] * DPI), int(FIG_SIZE[1] * DPI))  # (640, 400)
+
+
+@HOOKS.register_module()
+class ReportSnapshotRecorder(Hook):
+    """Copies report.json after each round, once the report hook wrote it."""
+
+    priority = 'LOWEST'  # after CurriculumReportHook (LOW)
+
+    def __init__(self) -> None:
+        self.snapshots = []
+
+    def after_train_epoch(self, runner) -> None:
+        with open(osp.join(runner.work_dir, 'report.json')) as f:
+            self.snapshots.append(json.load(f))
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+    """Baseline + 2 self-training rounds on a tiny synthetic set."""
+    tmp = tmp_path_factory.mktemp('report')
+    data_root = str(tmp / 'data')
+    generate_synthetic_dataset(data_root, num_train=16, num_val=4, size=32,
+                               seed=1)
+    names = open(osp.join(data_root, 'train.txt')).read().split()
+    labeled, unlabeled = nested_splits(
+        names, [4], num_splits=1, batch_size=4)[1][4]
+    write_list(osp.join(data_root, 'lab.txt'), labeled)
+    write_list(osp.join(data_root, 'unlab.txt'), unlabeled)
+
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = str(tmp / 'work')
+    for half, ann in (('labeled', 'lab.txt'), ('unlabeled', 'unlab.txt')):
+        cfg.train_dataloader.dataset[half].data_root = data_root
+        cfg.train_dataloader.dataset[half].ann_file = ann
+    cfg.train_dataloader.batch_size = 4
+    cfg.val_dataloader.dataset.data_root = data_root
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.train_cfg.update(
+        alphas=[0.5, 1.0], baseline_iters=2, round_iters=2, val_interval=2)
+    cfg.visualizer.name = 'test_report_visualizer'
+    cfg.custom_hooks.append(dict(type='ReportSnapshotRecorder'))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny convolutions: threads only contend
+    try:
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+    finally:
+        torch.set_num_threads(threads)
+    recorder = [h for h in runner.hooks
+                if isinstance(h, ReportSnapshotRecorder)][0]
+    work = cfg.work_dir
+    results = copy.deepcopy(runner.train_loop.results)
+    stats = {
+        r['round']: json.load(
+            open(osp.join(r['pseudo_label_dir'], 'stats.json')))
+        for r in results if r['pseudo_label_dir']
+    }
+    return SimpleNamespace(runner=runner, work=work, results=results,
+                           stats=stats, snapshots=recorder.snapshots)
+
+
+def _table_rows(markdown, title):
+    """Cells of the body rows of the table after the heading ``title``."""
+    section = markdown.split(title, 1)[1].strip().split('\n\n')[0]
+    lines = section.splitlines()[2:]  # skip header and rule
+    return [[c.strip() for c in line.strip('|').split('|')] for line in lines]
+
+
+# -- the real run ------------------------------------------------------------
+def test_report_json_matches_results_and_stats(tiny_run):
+    report = json.load(open(osp.join(tiny_run.work, 'report.json')))
+    results, stats = tiny_run.results, tiny_run.stats
+    assert report['metric'] == 'mIoU'
+    assert report['classes'] == list(SYNTHETIC_CLASSES)
+    assert report['baseline'] == results[0]['mIoU']
+    assert [r['round'] for r in report['rounds']] == [0, 1, 2]
+    for entry, result in zip(report['rounds'], results):
+        for key in ('alpha', 'iters', 'mIoU', 'coverage', 'pseudo_mIoU',
+                    'checkpoint', 'pseudo_label_dir'):
+            assert entry[key] == result[key], key
+        assert entry['gain'] == pytest.approx(result['mIoU'] -
+                                              results[0]['mIoU'])
+    assert all(report['rounds'][0][k] is None
+               for k in ('class_coverage', 'thresholds', 'class_pseudo_iou',
+                         'pseudo_acc'))
+    for entry in report['rounds'][1:]:
+        st = stats[entry['round']]
+        assert entry['class_coverage'] == st['class_coverage']
+        assert entry['thresholds'] == st['thresholds']
+        assert entry['class_pseudo_iou'] == st['class_iou']
+        assert entry['pseudo_acc'] == st['pseudo_acc']
+        assert entry['num_pseudo_images'] == 12
+    # alpha = 1 keeps every pixel of every class that has pixels
+    assert report['rounds'][2]['coverage'] == 1.0
+    assert all(c in (None, 1.0) for c in report['rounds'][2]['class_coverage'])
+    best = max(results, key=lambda r: r['mIoU'])
+    assert report['best']['round'] == best['round']
+    assert report['best']['mIoU'] == best['mIoU']
+    assert [r['is_best'] for r in report['rounds']].count(True) == 1
+    assert report['plots'] == [
+        'plots/miou.png', 'plots/pseudo_labels.png', 'plots/thresholds.png'
+    ]
+
+
+def test_report_is_rewritten_at_every_round(tiny_run):
+    snaps = tiny_run.snapshots
+    assert [[r['round'] for r in s['rounds']] for s in snaps] == \
+        [[0], [0, 1], [0, 1, 2]]
+    # round 0 has no pseudo labels yet: only the mIoU plot
+    assert snaps[0]['plots'] == ['plots/miou.png']
+    assert snaps[1]['rounds'][1]['coverage'] == pytest.approx(0.5, abs=0.05)
+
+
+def test_markdown_rows_show_the_numbers(tiny_run):
+    md = open(osp.join(tiny_run.work, 'report.md')).read()
+    rows = _table_rows(md, '## Rounds')
+    assert [r[0] for r in rows] == ['0', '1', '2']
+    for row, result in zip(rows, tiny_run.results):
+        base = tiny_run.results[0]['mIoU']
+        assert row[1] == ('-' if result['alpha'] is None else
+                          f'{result["alpha"]:.2f}')
+        assert row[3] == f'{result["mIoU"]:.2f}'
+        assert row[4] == f'{result["mIoU"] - base:+.2f}'
+        assert row[5] == ('-' if result['coverage'] is None else
+                          f'{100 * result["coverage"]:.1f}')
+    cov = _table_rows(md, 'Pseudo-label coverage per class (%)')
+    st = tiny_run.stats[1]
+    assert cov[0][:2] == ['1', '0.50']
+    assert cov[0][2:] == ['-' if c is None else f'{100 * c:.1f}'
+                          for c in st['class_coverage']]
+    thr = _table_rows(md, 'Class thresholds (confidence)')
+    assert thr[1][2:] == ['-' if t is None else f'{t:.3f}'
+                          for t in tiny_run.stats[2]['thresholds']]
+    for plot in ('plots/miou.png', 'plots/pseudo_labels.png',
+                 'plots/thresholds.png'):
+        assert f']({plot})' in md
+
+
+def test_plots_are_pngs_of_the_figure_size(tiny_run):
+    for name in ('miou.png', 'pseudo_labels.png', 'thresholds.png'):
+        with Image.open(osp.join(tiny_run.work, 'plots', name)) as img:
+            assert img.format == 'PNG'
+            assert img.size == PLOT_SIZE
+
+
+def test_one_line_summary_logged_per_round(tiny_run):
+    log_file = glob.glob(osp.join(tiny_run.work, '*', '*.log'))[0]
+    lines = re.findall(
+        r'round (\d)/2 done \| alpha (\S+) \| coverage (\S+) \| '
+        r'val mIoU ([\d.]+).* \| best ([\d.]+) \(round (\d)\)',
+        open(log_file).read())
+    assert [int(m[0]) for m in lines] == [0, 1, 2]
+    for match, result in zip(lines, tiny_run.results):
+        assert match[3] == f'{result["mIoU"]:.2f}'
+        assert match[2] == ('-' if result['coverage'] is None else
+                            f'{100 * result["coverage"]:.1f}%')
+
+
+def test_scalars_reach_the_visualizer_by_round(tiny_run):
+    backend = tiny_run.runner.visualizer.get_backend('LocalVisBackend')
+    records = [
+        json.loads(line) for line in open(backend._scalar_save_file)
+        if 'curriculum/val_mIoU' in line
+    ]
+    assert [r['step'] for r in records] == [0, 1, 2]
+    for rec, result in zip(records, tiny_run.results):
+        assert rec['curriculum/val_mIoU'] == pytest.approx(result['mIoU'])
+    assert 'curriculum/coverage' not in records[0]
+    st = tiny_run.stats[1]
+    assert records[1]['curriculum/alpha'] == 0.5
+    assert records[1]['curriculum/coverage'] == pytest.approx(st['coverage'])
+    assert records[1]['curriculum/threshold/background'] == pytest.approx(
+        st['thresholds'][0])
+    best = [max(r['mIoU'] for r in tiny_run.results[:i + 1])
+            for i in range(3)]
+    assert [r['curriculum/best_mIoU'] for r in records] == \
+        pytest.approx(best)
+
+
+def test_hook_in_default_config_after_pseudo_labels():
+    cfg = Config.fromfile(CONFIG)
+    types = [h['type'] for h in cfg.custom_hooks]
+    assert types.index('CurriculumReportHook') > types.index(
+        'PseudoLabelHook')
+    hook = HOOKS.get('CurriculumReportHook')
+    assert hook is CurriculumReportHook
+    assert hook.__module__ == 'dst_cbc.engine.report_hook'
+
+
+def test_hook_rejects_a_loop_without_rounds():
+    runner = SimpleNamespace(train_loop=SimpleNamespace())
+    with pytest.raises(TypeError, match='CurriculumTrainLoop'):
+        CurriculumReportHook().before_train(runner)
+
+
+# -- rendering hand-made inputs -----------------------------------------------
+def _result(rnd, alpha, miou, coverage=None, pseudo=None):
+    return dict(round=rnd, alpha=alpha, iters=100, mIoU=miou,
+                coverage=coverage, pseudo_mIoU=pseudo,
+                pseudo_label_dir=None if rnd == 0 else f'pl/round_{rnd}',
+                checkpoint=None if miou is None else f'round_{rnd}_best.pth')
+
+
+def _stats(coverage, thresholds, iou=None, acc=None):
+    return dict(classes=['bg', 'fg'], class_coverage=coverage,
+                thresholds=thresholds, class_iou=iou, pseudo_acc=acc,
+                num_images=10)
+
+
+@pytest.fixture
+def hand_report():
+    """Baseline 50, round 1 at 52.5 (best), round 2 not validated."""
+    results = [
+        _result(0, None, 50.0),
+        _result(1, 0.2, 52.5, coverage=0.2, pseudo=61.0),
+        _result(2, 0.4, None, coverage=0.4, pseudo=55.0),
+    ]
+    stats = {
+        1: _stats([0.25, 0.125], [0.9, 0.75], iou=[80.0, 42.0], acc=80.0),
+        2: _stats([0.5, None], [0.5, None]),
+    }
+    return build_report(results, stats)
+
+
+def test_gain_best_and_per_class_columns(hand_report):
+    rounds = hand_report['rounds']
+    assert hand_report['baseline'] == 50.0
+    assert [r['gain'] for r in rounds] == [0.0, 2.5, None]
+    assert [r['is_best'] for r in rounds] == [False, True, False]
+    assert hand_report['best'] == dict(round=1, alpha=0.2, mIoU=52.5,
+                                       gain=2.5,
+                                       checkpoint='round_1_best.pth')
+    assert hand_report['classes'] == ['bg', 'fg']
+    assert rounds[1]['class_pseudo_iou'] == [80.0, 42.0]
+    assert rounds[2]['class_pseudo_iou'] is None
+    assert rounds[0]['thresholds'] is None
+
+
+def test_rounds_table_cells(hand_report):
+    rows = [[c.strip() for c in line.strip('|').split('|')]
+            for line in format_rounds_table(hand_report).splitlines()[2:]]
+    assert rows == [
+        ['0', '-', '100', '50.00', '+0.00', '-', '-', '-', ''],
+        ['1', '0.20', '100', '52.50', '+2.50', '20.0', '61.00', '80.00', '*'],
+        ['2', '0.40', '100', '-', '-', '40.0', '55.00', '-', ''],
+    ]
+
+
+def test_no_baseline_round_means_no_gain():
+    report = build_report([_result(1, 0.2, 52.5, coverage=0.2)], {})
+    assert report['baseline'] is None
+    assert report['rounds'][0]['gain'] is None
+    assert report['best']['gain'] is None
+    assert report['classes'] == []
+
+
+def test_class_tables(hand_report):
+    text = format_class_tables(hand_report)
+    assert _table_rows(text, 'Pseudo-label coverage per class (%)') == [
+        ['1', '0.20', '25.0', '12.5'], ['2', '0.40', '50.0', '-']
+    ]
+    assert _table_rows(text, 'Class thresholds (confidence)') == [
+        ['1', '0.20', '0.900', '0.750'], ['2', '0.40', '0.500', '-']
+    ]
+    # only round 1 has ground-truth IoU
+    assert _table_rows(
+        text, 'Pseudo-label IoU per class against ground truth (%)') == [
+            ['1', '0.20', '80.00', '42.00']
+        ]
+    assert format_class_tables(build_report([_result(0, None, 50.0)],
+                                            {})) == ''
+
+
+def test_markdown_table_is_padded_and_checked():
+    assert markdown_table(['a', 'bb'], [['x', '1'], ['yyyy', '22']]) == (
+        '| a    |  bb |\n'
+        '|:-----|----:|\n'
+        '| x    |   1 |\n'
+        '| yyyy |  22 |')
+    with pytest.raises(ValueError, match='2 cells'):
+        markdown_table(['a', 'b', 'c'], [['x', 'y']])
+
+
+def test_round_line(hand_report):
+    assert format_round_line(hand_report, 5) == (
+        'round 2/5 done | alpha 0.40 | coverage 40.0% | val mIoU - | '
+        'best 52.50 (round 1)')
+    first = build_report([_result(0, None, 50.0)], {})
+    assert format_round_line(first) == (
+        'round 0 done | alpha - | coverage - | val mIoU 50.00 '
+        '(+0.00 vs baseline) | best 50.00 (round 0)')
+
+
+def test_report_markdown_document(hand_report):
+    md = format_report_markdown(hand_report, ['plots/miou.png'])
+    assert md.startswith('# DST-CBC report\n')
+    assert ('Best: round 1 (alpha 0.20), 52.50 (+2.50), checkpoint '
+            '`round_1_best.pth`.') in md
+    assert '](plots/miou.png)' in md
+    assert md.endswith('\n')
+
+
+def test_stats_with_other_class_count_rejected():
+    with pytest.raises(ValueError, match='round 1'):
+        build_report([_result(1, 0.2, 52.5)],
+                     {1: _stats([0.1, 0.2, 0.3], [0.5, 0.5, 0.5])})
+
+
+def test_plots_from_hand_made_report(hand_report):
+    only_baseline = build_report([_result(0, None, 50.0)], {})
+    assert list(render_plots(only_baseline)) == ['miou.png']
+    plots = render_plots(hand_report, palette=[[0, 0, 0], [255, 0, 0]])
+    assert list(plots) == ['miou.png', 'pseudo_labels.png', 'thresholds.png']
+    for png in plots.values():
+        with Image.open(io.BytesIO(png)) as img:
+            assert img.format == 'PNG' and img.size == PLOT_SIZE

@@ -1,0 +1,252 @@
+"""tools/visualize_pseudo_labels.py, tools/infer.py and the drawing helpers.
+
+A tiny run (baseline + one round at alpha 0.5 on 32x32 images) gives a work
+dir with pseudo labels and checkpoints. The inference tool is checked against
+``tools/test.py --out`` (IoUMetric's ``output_dir``: one ``<name>.png`` of
+predicted class ids per validation image), run in-process on the same
+checkpoint, whose head is randomised so that the predictions hold several
+classes.
+"""
+import importlib.util
+import os.path as osp
+import runpy
+import shutil
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+from PIL import Image
+
+import dst_cbc  # noqa: F401
+from dst_cbc.datasets.splits import nested_splits, write_list
+from dst_cbc.datasets.synthetic import (SYNTHETIC_PALETTE,
+                                        generate_synthetic_dataset)
+from dst_cbc.visualization import (IGNORE_COLOR, colorize, hatch_mask,
+                                   overlay, side_by_side, upscale)
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
+                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+GAP = 4  # white columns between panels (side_by_side's default)
+
+
+def load_tool(name):
+    """Import ``tools/<name>.py`` as a module."""
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def run(tmp_path_factory):
+    """A finished tiny run: work dir, data root and the saved config."""
+    tmp = tmp_path_factory.mktemp('tools')
+    data_root = str(tmp / 'data')
+    generate_synthetic_dataset(data_root, num_train=12, num_val=3, size=32,
+                               seed=2)
+    names = open(osp.join(data_root, 'train.txt')).read().split()
+    labeled, unlabeled = nested_splits(
+        names, [3], num_splits=1, batch_size=4)[1][3]
+    write_list(osp.join(data_root, 'lab.txt'), labeled)
+    write_list(osp.join(data_root, 'unlab.txt'), unlabeled)
+    cfg = Config.fromfile(CONFIG)
+    cfg.work_dir = str(tmp / 'work')
+    for half, ann in (('labeled', 'lab.txt'), ('unlabeled', 'unlab.txt')):
+        cfg.train_dataloader.dataset[half].data_root = data_root
+        cfg.train_dataloader.dataset[half].ann_file = ann
+    cfg.train_dataloader.batch_size = 4
+    cfg.val_dataloader.dataset.data_root = data_root
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.train_cfg.update(
+        alphas=[0.5], baseline_iters=2, round_iters=1, val_interval=2)
+    cfg.visualizer.name = 'test_tools_visualizer'
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny convolutions: threads only contend
+    try:
+        Runner.from_cfg(cfg).train()
+    finally:
+        torch.set_num_threads(threads)
+    work = cfg.work_dir
+    return SimpleNamespace(
+        work=work,
+        data_root=data_root,
+        unlabeled=unlabeled,
+        config=osp.join(work, osp.basename(CONFIG)))
+
+
+# -- drawing helpers, by hand ------------------------------------------------
+PALETTE = [[0, 0, 0], [200, 100, 50]]
+I = 255  # noqa: E741
+
+
+def test_overlay_blends_colours_and_hatches_ignored_pixels():
+    image = np.full((2, 4, 3), 100, np.uint8)
+    label = np.array([[I, 0, 1, I], [1, 0, 1, I]])
+    out = overlay(image, label, PALETTE, opacity=0.5)
+    # class 0: 0.5 * 100 + 0.5 * 0 = 50; class 1: (150, 100, 75)
+    assert out[0, 1].tolist() == [50, 50, 50]
+    assert out[0, 2].tolist() == [150, 100, 75]
+    assert out[1, 0].tolist() == [150, 100, 75]
+    # ignored: hatched where (x + y) % 4 < 2, image // 2 elsewhere
+    assert out[0, 0].tolist() == list(IGNORE_COLOR)  # x + y = 0
+    assert out[0, 3].tolist() == [50, 50, 50]  # x + y = 3
+    assert out[1, 3].tolist() == list(IGNORE_COLOR)  # x + y = 4
+    assert overlay(image, label, PALETTE, opacity=0.0)[0, 2].tolist() == \
+        [100, 100, 100]
+
+
+def test_colorize_and_errors():
+    label = np.array([[0, 1], [I, I]])
+    out = colorize(label, PALETTE)
+    assert out[0].tolist() == [[0, 0, 0], [200, 100, 50]]
+    # (x + y) = 1 -> hatched, 2 -> black
+    assert out[1].tolist() == [list(IGNORE_COLOR), [0, 0, 0]]
+    assert hatch_mask(1, 4).tolist() == [[True, True, False, False]]
+    with pytest.raises(ValueError, match='label 2 has no palette colour'):
+        colorize(np.array([[2]]), PALETTE)
+    with pytest.raises(ValueError, match='does not match'):
+        overlay(np.zeros((3, 3, 3), np.uint8), label, PALETTE)
+
+
+def test_side_by_side_and_upscale():
+    a = np.zeros((2, 3, 3), np.uint8)
+    b = np.full((2, 1, 3), 7, np.uint8)
+    out = side_by_side([a, b], gap=2)
+    assert out.shape == (2, 3 + 2 + 1, 3)
+    assert (out[:, 3:5] == 255).all() and (out[:, 5] == 7).all()
+    with pytest.raises(ValueError, match='height'):
+        side_by_side([a, np.zeros((3, 1, 3), np.uint8)])
+    up = upscale(np.array([[1, 2]]), 2)
+    assert up.tolist() == [[1, 1, 2, 2], [1, 1, 2, 2]]
+
+
+# -- tools/visualize_pseudo_labels.py ------------------------------------------
+def test_visualize_writes_side_by_side_overlays(run, tmp_path):
+    tool = load_tool('visualize_pseudo_labels')
+    out = str(tmp_path / 'vis')
+    written = tool.main([run.work, '--round', '1', '--num', '2', '--out',
+                         out, '--scale', '2'])
+    assert [osp.basename(p) for p in written] == [
+        f'{n}.png' for n in run.unlabeled[:2]
+    ]
+    label_dir = osp.join(run.work, 'pseudo_labels', 'round_1')
+    for path, name in zip(written, run.unlabeled):
+        pic = np.asarray(Image.open(path))
+        # image | pseudo labels | ground truth, each 32x32 scaled by 2
+        assert pic.shape == (64, 3 * 64 + 2 * GAP, 3)
+        image = np.asarray(Image.open(
+            osp.join(run.data_root, 'img_dir', 'train', name + '.png')))
+        pseudo = np.asarray(Image.open(osp.join(label_dir, name + '.png')))
+        gt = np.asarray(Image.open(
+            osp.join(run.data_root, 'ann_dir', 'train', name + '.png')))
+        assert (pic[::2, :64:2] == image).all()
+        for panel, label in ((1, pseudo), (2, gt)):
+            x0 = panel * (64 + GAP)
+            drawn = pic[::2, x0:x0 + 64:2].astype(int)
+            kept = label != I
+            colours = np.array(SYNTHETIC_PALETTE)[label[kept]]
+            expected = np.rint(0.5 * image[kept] + 0.5 * colours)
+            assert (drawn[kept] == expected).all()
+            hatched = ~kept & hatch_mask(32, 32)
+            assert (drawn[hatched] == IGNORE_COLOR).all()
+        assert (pseudo == I).any()  # alpha 0.5 leaves pixels out
+
+
+def test_visualize_names_what_is_missing(run, tmp_path):
+    tool = load_tool('visualize_pseudo_labels')
+    with pytest.raises(FileNotFoundError,
+                       match=r"round 2 has no complete .*\['round_1'\]"):
+        tool.main([run.work, '--round', '2', '--out', str(tmp_path)])
+    (tmp_path / 'a.py').write_text('')
+    (tmp_path / 'b.py').write_text('')
+    with pytest.raises(ValueError, match='several configs'):
+        tool.find_config(str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='work dir not found'):
+        tool.find_config(str(tmp_path / 'nope'))
+
+
+# -- tools/infer.py -------------------------------------------------------------
+@pytest.fixture(scope='module')
+def busy_checkpoint(run, tmp_path_factory):
+    """The round-1 checkpoint with a random head: predicts several classes."""
+    ckpt = torch.load(osp.join(run.work, 'round_1_best.pth'),
+                      map_location='cpu', weights_only=False)
+    gen = torch.Generator().manual_seed(0)
+    for key, value in ckpt['state_dict'].items():
+        if key.startswith('decode_head.') and key.endswith('weight'):
+            ckpt['state_dict'][key] = torch.randn(
+                value.shape, generator=gen) * 0.3
+    path = str(tmp_path_factory.mktemp('ckpt') / 'busy.pth')
+    torch.save(ckpt, path)
+    return path
+
+
+def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
+                                              monkeypatch):
+    out = str(tmp_path / 'infer')
+    val_dir = osp.join(run.data_root, 'img_dir', 'val')
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        written = load_tool('infer').main(
+            [run.config, busy_checkpoint, val_dir, '--out', out, '--device',
+             'cpu'])
+        monkeypatch.setattr(sys, 'argv', [
+            'test.py', run.config, busy_checkpoint, '--out',
+            str(tmp_path / 'test_out'), '--work-dir',
+            str(tmp_path / 'test_work'), '--cfg-options',
+            'visualizer.name=test_tools_test_py'
+        ])
+        runpy.run_path(osp.join(ROOT, 'tools', 'test.py'),
+                       run_name='__main__')
+    finally:
+        torch.set_num_threads(threads)
+    names = ['val_00000', 'val_00001', 'val_00002']
+    assert [osp.basename(p) for p in written] == [n + '.png' for n in names]
+    classes = set()
+    for name in names:
+        pred = np.asarray(Image.open(osp.join(out, 'pred', name + '.png')))
+        ref = np.asarray(Image.open(
+            osp.join(tmp_path, 'test_out', name + '.png')))
+        assert pred.shape == ref.shape == (32, 32)
+        assert (pred == ref).all(), name
+        classes |= set(np.unique(pred).tolist())
+        mask = np.asarray(Image.open(osp.join(out, 'mask', name + '.png')))
+        assert (mask == np.array(SYNTHETIC_PALETTE)[pred]).all()
+        image = np.asarray(Image.open(osp.join(val_dir, name + '.png')))
+        over = np.asarray(Image.open(osp.join(out, 'overlay',
+                                              name + '.png')))
+        expected = np.rint(0.5 * image + 0.5 * np.array(
+            SYNTHETIC_PALETTE)[pred])
+        assert (over == expected).all()
+    assert len(classes) >= 2, 'the comparison needs varied predictions'
+
+
+def test_infer_single_file_and_listing(run, busy_checkpoint, tmp_path):
+    tool = load_tool('infer')
+    image = osp.join(run.data_root, 'img_dir', 'val', 'val_00001.png')
+    assert tool.list_images(image) == [(image, 'val_00001')]
+    (tmp_path / 'in' / 'sub').mkdir(parents=True)
+    for rel in ('b.jpg', 'sub/a.png', 'notes.txt'):
+        (tmp_path / 'in' / rel).write_bytes(b'')
+    folder = str(tmp_path / 'in')
+    assert tool.list_images(folder) == [
+        (osp.join(folder, 'b.jpg'), 'b'),
+        (osp.join(folder, 'sub', 'a.png'), osp.join('sub', 'a')),
+    ]
+    (tmp_path / 'in' / 'b.png').write_bytes(b'')
+    with pytest.raises(ValueError, match=r'both be written as b\.png'):
+        tool.list_images(folder)
+    (tmp_path / 'empty').mkdir()
+    with pytest.raises(FileNotFoundError, match='no image'):
+        tool.list_images(str(tmp_path / 'empty'))
+    with pytest.raises(FileNotFoundError, match='CHECKPOINT not found'):
+        tool.main([run.config, str(tmp_path / 'x.pth'), image, '--out',
+                   str(tmp_path / 'o')])
+    shutil.rmtree(folder)
