@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Launch tools/test.py on GPUS processes of this node with torch.distributed.run.
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT on every node.
+# PYTHON picks the interpreter (default: python, e.g. the activated .venv).
 CONFIG=$1
 CHECKPOINT=$2
 GPUS=$3
@@ -9,7 +10,7 @@ NODE_RANK=${NODE_RANK:-0}
 PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 
-python -m torch.distributed.run \
+"${PYTHON:-python}" -m torch.distributed.run \
     --nnodes="$NNODES" \
     --node_rank="$NODE_RANK" \
     --master_addr="$MASTER_ADDR" \

@@ -57,12 +57,41 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        use_cpu_distributed(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def use_cpu_distributed(cfg: Config) -> None:
+    """Let a ``--launcher pytorch`` run work on CPUs (tests, CPU clusters).
+
+    NCCL needs GPUs, and mmengine's ``init_dist`` and DDP wrapper pin each
+    process to the GPU of its local rank. Without CUDA this starts the gloo
+    process group itself (from the ``RANK``/``WORLD_SIZE``/``MASTER_*``
+    variables that ``torch.distributed.run`` sets), so the runner skips its
+    own initialisation, and wraps the model in a device-less DDP.
+
+    Args:
+        cfg (Config): The config (``cfg.launcher`` is the launcher); changed
+            in place.
+    """
+    if cfg.launcher != 'pytorch':
+        raise RuntimeError(f'--launcher {cfg.launcher} needs CUDA devices; '
+                           'on CPUs use --launcher pytorch '
+                           '(tools/dist_train.sh)')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False)
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group(backend='gloo')
 
 
 def enable_amp(cfg: Config) -> None:
