@@ -1,0 +1,125 @@
+"""Pseudo-labeling and sampling under DDP on CPUs (2 gloo processes)."""
+import filecmp
+import json
+import os
+import os.path as osp
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
+                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
+                      weights: str, out_dir: str) -> None:
+    """Label the unlabeled set on this rank's shard; dump sampler indices."""
+    if world_size > 1:
+        dist.init_process_group(
+            'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+            world_size=world_size)
+    torch.set_num_threads(1)
+    import dst_cbc  # noqa: F401
+    from dst_cbc.datasets import MixedBatchSampler, SemiSegDataset
+    from dst_cbc.pseudo_labels import PseudoLabeler
+    from mmseg.registry import DATASETS, MODELS
+    init_default_scope('mmseg')
+    cfg = Config.fromfile(CONFIG)
+    for half in ('labeled', 'unlabeled'):
+        cfg.train_dataloader.dataset[half].data_root = data_root
+    model = MODELS.build(cfg.model)
+    model.load_state_dict(torch.load(weights))
+    unlabeled = dict(cfg.train_dataloader.dataset.unlabeled)
+    unlabeled['ann_file'] = unlabeled['ann_file'].replace('{split}', '1')
+    unlabeled['pipeline'] = [
+        dict(type='LoadImageFromFile'),
+        dict(type='PackSegInputs')
+    ]
+    dataset = DATASETS.build(unlabeled)
+    stats = PseudoLabeler(num_classes=5, batch_size=3).run(
+        model, dataset, osp.join(out_dir, 'labels'), alpha=0.4)
+    semi = SemiSegDataset(
+        cfg.train_dataloader.dataset.labeled,
+        cfg.train_dataloader.dataset.unlabeled,
+        pseudo_label_dir=osp.join(out_dir, 'labels'),
+        split=1)
+    sampler = MixedBatchSampler(semi, batch_size=4, seed=3)
+    with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
+        json.dump(dict(indices=list(sampler), thresholds=stats['thresholds'],
+                       num_labeled=semi.num_labeled,
+                       num_unlabeled=semi.num_unlabeled), f)
+    if world_size > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
+                                  write_list)
+    import dst_cbc  # noqa: F401
+    from mmseg.registry import MODELS
+    tmp = tmp_path_factory.mktemp('ddp')
+    data_root = str(tmp / 'data')
+    generate_synthetic_dataset(data_root, num_train=26, num_val=2, size=32)
+    names = open(osp.join(data_root, 'train.txt')).read().split()
+    lab, unlab = nested_splits(names, [8], num_splits=1)[1][8]
+    write_list(osp.join(data_root, 'splits/split1/labeled_1-8.txt'), lab)
+    write_list(osp.join(data_root, 'splits/split1/unlabeled_1-8.txt'), unlab)
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(Config.fromfile(CONFIG).model)
+    weights = str(tmp / 'weights.pth')
+    torch.save(model.state_dict(), weights)
+    single, double = str(tmp / 'one'), str(tmp / 'two')
+    _label_and_sample(0, 1, 0, data_root, weights, single)
+    mp.spawn(_label_and_sample, nprocs=2,
+             args=(2, _free_port(), data_root, weights, double))
+    return single, double, len(unlab)
+
+
+def test_two_processes_write_the_same_labels_as_one(runs):
+    single, double, num_unlabeled = runs
+    one = json.load(open(osp.join(single, 'rank0.json')))
+    for rank in (0, 1):
+        two = json.load(open(osp.join(double, f'rank{rank}.json')))
+        assert two['thresholds'] == one['thresholds']
+    files = sorted(f for f in os.listdir(osp.join(single, 'labels'))
+                   if f.endswith('.png'))
+    assert len(files) == num_unlabeled
+    assert sorted(f for f in os.listdir(osp.join(double, 'labels'))
+                  if f.endswith('.png')) == files
+    match, mismatch, errors = filecmp.cmpfiles(
+        osp.join(single, 'labels'), osp.join(double, 'labels'), files,
+        shallow=False)
+    assert mismatch == [] and errors == [] and len(match) == len(files)
+    stats_one = json.load(open(osp.join(single, 'labels', 'stats.json')))
+    stats_two = json.load(open(osp.join(double, 'labels', 'stats.json')))
+    assert stats_two == stats_one
+
+
+def test_ranks_sample_disjoint_slices_covering_the_unlabeled_set(runs):
+    single, double, num_unlabeled = runs
+    ranks = [json.load(open(osp.join(double, f'rank{r}.json')))
+             for r in (0, 1)]
+    n_l = ranks[0]['num_labeled']
+    assert ranks[0]['num_unlabeled'] == num_unlabeled
+    unlabeled = [[i for i in r['indices'] if i >= n_l] for r in ranks]
+    # 23 unlabeled over 2 ranks x 2 per batch: ceil(23 / 4) = 6 batches per
+    # rank, 24 slots, so exactly one image is drawn twice (padding)
+    assert len(unlabeled[0]) == len(unlabeled[1]) == 12
+    covered = set(unlabeled[0]) | set(unlabeled[1])
+    assert covered == set(range(n_l, n_l + num_unlabeled))
+    assert len(set(unlabeled[0]) & set(unlabeled[1])) <= 1
