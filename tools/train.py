@@ -4,6 +4,7 @@ Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
+import os.path as osp
 
 from mmengine.runner import Runner
 
@@ -33,6 +34,9 @@ def main() -> None:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
+    if args.resume and osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint')):
+        # continue this run; load_from only seeds a run's start
+        cfg.load_from = None
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

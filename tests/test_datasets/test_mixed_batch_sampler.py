@@ -262,3 +262,19 @@ def test_runner_builds_the_dataloader(semi_cfg):
     assert isinstance(loader.sampler, MixedBatchSampler)
     assert loader.sampler.seed == 0
     check_batches(loader, 2)
+
+
+def test_skip_batches_resumes_inside_an_epoch():
+    ds = fake(3, 10)
+    sampler = MixedBatchSampler(ds, batch_size=4, seed=5, rank=0,
+                                world_size=1)
+    sampler.set_epoch(2)
+    full = list(sampler)
+    # 10 unlabeled / 2 per batch = 5 batches of 4 indices
+    assert len(full) == 20
+    sampler.skip_batches(3)
+    assert list(sampler) == full[12:]
+    # the skip applies to one pass only
+    assert list(sampler) == full
+    with pytest.raises(ValueError, match='cannot skip 6 of 5'):
+        sampler.skip_batches(6)

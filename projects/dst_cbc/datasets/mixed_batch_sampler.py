@@ -1,5 +1,6 @@
 """Every batch: a fixed number of labeled and pseudo-labeled images; an epoch
 is one pass over the unlabeled set while the labeled set is cycled."""
+import itertools
 import math
 from typing import Iterator, List, Optional
 
@@ -89,6 +90,7 @@ class MixedBatchSampler(Sampler):
         self.shuffle = shuffle
         self.seed = sync_random_seed() if seed is None else seed
         self.epoch = 0
+        self._skip = 0
 
         if dataset.num_labeled < 1:
             raise ValueError('MixedBatchSampler: the dataset has no labeled '
@@ -141,8 +143,27 @@ class MixedBatchSampler(Sampler):
         repeats = math.ceil(total / len(stream))
         return (stream * repeats)[:total][self.rank::self.world_size]
 
+    def skip_batches(self, num_batches: int) -> None:
+        """Start the next pass ``num_batches`` batches into the epoch.
+
+        Used to resume a run in the middle of an epoch without loading the
+        batches already trained on; applies to the next iteration only.
+
+        Args:
+            num_batches (int): Batches of the epoch to leave out.
+        """
+        if not 0 <= num_batches <= self._num_batches:
+            raise ValueError(f'MixedBatchSampler: cannot skip {num_batches} '
+                             f'of {self._num_batches} batches.')
+        self._skip = num_batches
+
     def __iter__(self) -> Iterator[int]:
         """Yield this rank's indices of one epoch, batch after batch."""
+        skip, self._skip = self._skip * self.batch_size, 0
+        return itertools.islice(self._indices(), skip, None)
+
+    def _indices(self) -> Iterator[int]:
+        """This rank's indices of one full epoch, batch after batch."""
         generator = torch.Generator()
         generator.manual_seed(self.seed + self.epoch)
         num_labeled = self.dataset.num_labeled

@@ -20,16 +20,20 @@ without an ``end`` is stretched to the round's length, so ``PolyLR`` without
 ``end`` gives the paper's fresh poly schedule per round.
 """
 import copy
+import json
 import math
+import os
 import os.path as osp
 from typing import Dict, Iterator, List, Optional, Sequence, Union
 
-from mmengine.dist import barrier
+from mmengine.dist import barrier, is_main_process
 from mmengine.logging import print_log
+from mmengine.runner import set_random_seed
 from mmengine.runner.base_loop import BaseLoop
 from torch.utils.data import DataLoader
 
 from mmseg.registry import LOOPS
+from ..utils import atomic_write_bytes, atomic_write_json, config_fingerprint
 from .summary import format_summary, write_summary
 
 
@@ -172,17 +176,33 @@ class CurriculumTrainLoop(BaseLoop):
 
     # -- the curriculum -------------------------------------------------------
     def run(self) -> None:
-        """Run round 0 (unless a baseline was loaded) and every later round."""
+        """Run round 0 (unless a baseline was loaded) and every later round.
+
+        After ``--resume`` the rounds already recorded (kept in the message
+        hub of the checkpoint) are skipped; a round interrupted after some
+        iterations continues from the checkpoint's model, optimizer and
+        schedule with that round's pseudo labels.
+        """
         self.runner.call_hook('before_train')
-        skip_baseline = bool(self.runner.cfg.get('load_from'))
-        for rnd in range(self.max_epochs):
+        self._claim_work_dir()
+        hub = self.runner.message_hub
+        self.results = copy.deepcopy(hub.get_info('curriculum_results') or [])
+        for rnd in range(len(self.results), self.max_epochs):
             self._round = self._epoch = rnd
-            if rnd == 0 and skip_baseline:
+            done = self._iter - sum(self.round_iters[:rnd])
+            if rnd == 0 and done == 0 and self.runner.cfg.get('load_from'):
                 self._record_loaded_baseline()
+                self._save_round_end()
                 continue
-            if rnd > 0:
-                self._load_best()
-            self._reset_optimization(self.round_iters[rnd])
+            if done == 0:
+                if rnd > 0:
+                    self._load_best()
+                self._reset_optimization(self.round_iters[rnd])
+                hub.update_info('curriculum_round_best', None)
+            else:
+                print_log(
+                    f'resuming round {rnd} at iteration {done}/'
+                    f'{self.round_iters[rnd]} of the round', logger='current')
             self._pseudo_label_dir = None
             self.runner.call_hook('before_train_epoch')
             if rnd > 0 and self._pseudo_label_dir is None:
@@ -192,22 +212,29 @@ class CurriculumTrainLoop(BaseLoop):
             self.dataloader = self.runner.build_dataloader(
                 self._round_dataloader_cfg(self._pseudo_label_dir),
                 seed=self.runner.seed)
-            best = self._train_round(self.round_iters[rnd])
+            best = self._train_round(self.round_iters[rnd], done)
             self._record_round(best)
+            self._save_round_end()
             self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
 
-    def _train_round(self, num_iters: int) -> Optional[float]:
-        """Train one round; validate and keep its best checkpoint.
+    def _train_round(self, num_iters: int, done: int = 0) -> Optional[float]:
+        """Train one round from its iteration ``done``; keep its best.
+
+        Before every iteration the random generators are seeded from the
+        run's seed and the iteration number, so that augmentation (with
+        ``num_workers=0``) and a resumed run repeat exactly.
 
         Returns:
             float | None: The round's best metric (None without validation).
         """
-        best_score = None
-        batches = self._batches()
-        for i in range(1, num_iters + 1):
+        hub = self.runner.message_hub
+        best_score = hub.get_info('curriculum_round_best')
+        batches = self._batches(done)
+        for i in range(done + 1, num_iters + 1):
             self.runner.model.train()
+            set_random_seed(self.runner.seed + self._iter)
             self._run_iter(next(batches))
             if self.runner.val_loop is None or (
                     i % self.val_interval and i != num_iters):
@@ -215,12 +242,13 @@ class CurriculumTrainLoop(BaseLoop):
             score = self._validate()
             if best_score is None or score > best_score:
                 best_score = score
+                hub.update_info('curriculum_round_best', best_score)
                 self.runner.save_checkpoint(
                     self.runner.work_dir,
                     self._round_checkpoint_name(self._round),
                     save_optimizer=False,
                     save_param_scheduler=False,
-                    by_epoch=False)
+                    meta=dict(iter=self._iter, epoch=self._round))
         return best_score
 
     def _run_iter(self, data_batch: Sequence[dict]) -> None:
@@ -236,14 +264,22 @@ class CurriculumTrainLoop(BaseLoop):
             outputs=outputs)
         self._iter += 1
 
-    def _batches(self) -> Iterator[Sequence[dict]]:
-        """Endless batches of the round's dataloader, one epoch after another."""
-        epoch = 0
+    def _batches(self, done: int = 0) -> Iterator[Sequence[dict]]:
+        """Endless batches of the round's dataloader, epoch after epoch,
+        starting after the round's first ``done`` batches."""
+        sampler = self.dataloader.sampler
+        epoch, skip = divmod(done, len(self.dataloader))
         while True:
-            sampler = self.dataloader.sampler
             if hasattr(sampler, 'set_epoch'):
                 sampler.set_epoch(epoch)
-            yield from self.dataloader
+            if hasattr(sampler, 'skip_batches'):
+                sampler.skip_batches(skip)
+                skip = 0
+            for batch in self.dataloader:
+                if skip:
+                    skip -= 1
+                    continue
+                yield batch
             epoch += 1
 
     def _validate(self) -> float:
@@ -324,6 +360,47 @@ class CurriculumTrainLoop(BaseLoop):
     @staticmethod
     def _round_checkpoint_name(rnd: int) -> str:
         return f'round_{rnd}_best.pth'
+
+    def _claim_work_dir(self) -> None:
+        """Refuse a work dir that holds another run; mark it as this run's.
+
+        ``run.json`` keeps the config fingerprint (model, data, schedule,
+        hooks); a relaunch or ``--resume`` of the same config passes.
+        """
+        path = osp.join(self.runner.work_dir, 'run.json')
+        fingerprint = config_fingerprint(self.runner.cfg)
+        if osp.isfile(path):
+            with open(path) as f:
+                if json.load(f).get('config') != fingerprint:
+                    raise ValueError(
+                        f'work_dir {self.runner.work_dir} holds a different '
+                        'run (its run.json has another config fingerprint); '
+                        'choose another --work-dir or delete it')
+        elif is_main_process():
+            atomic_write_json(path, dict(config=fingerprint))
+        barrier()
+
+    def _save_round_end(self) -> None:
+        """Save a resumable checkpoint of a finished round.
+
+        ``--resume`` then restarts at the next round even when the run is
+        killed before that round's first periodic checkpoint. The previous
+        round's file is removed once ``last_checkpoint`` points at the new
+        one.
+        """
+        name = f'round_{self._round}_end.pth'
+        self.runner.save_checkpoint(
+            self.runner.work_dir,
+            name,
+            meta=dict(iter=self._iter, epoch=self._round + 1))
+        if is_main_process():
+            atomic_write_bytes(
+                osp.join(self.runner.work_dir, 'last_checkpoint'),
+                osp.join(self.runner.work_dir, name).encode())
+            previous = osp.join(self.runner.work_dir,
+                                f'round_{self._round - 1}_end.pth')
+            if osp.isfile(previous):
+                os.remove(previous)
 
     def _record_loaded_baseline(self) -> None:
         """Validate the ``load_from`` model and record it as round 0."""

@@ -1,13 +1,18 @@
 """Label the unlabeled images when a self-training round starts."""
 import copy
+import json
 import os.path as osp
 from typing import List, Optional, Sequence
 
+from mmengine.dist import barrier, is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmseg.registry import DATASETS, HOOKS
 from ..pseudo_labels import PseudoLabeler
+from ..utils import atomic_write_json, config_fingerprint, file_sha256
+
+MANIFEST = 'manifest.json'
 
 
 @HOOKS.register_module()
@@ -53,15 +58,56 @@ class PseudoLabelHook(Hook):
         return pipeline
 
     def before_train_epoch(self, runner) -> None:
-        """Label the unlabeled images if a self-training round starts."""
+        """Label the unlabeled images if a self-training round starts.
+
+        A round's folder carries ``manifest.json`` (round, alpha, checkpoint
+        used and its SHA-256, config fingerprint, thresholds, number of
+        files, complete flag). A complete folder made by this run from the
+        same checkpoint is reused (``--resume``); an incomplete or stale one
+        is regenerated; one written for another config is refused.
+        """
         loop = runner.train_loop
         if getattr(loop, 'round', 0) == 0:
             return
+        out = osp.join(runner.work_dir, self.out_dir, f'round_{loop.round}')
+        checkpoint = loop.best['checkpoint']
+        identity = dict(
+            config=config_fingerprint(runner.cfg),
+            round=loop.round,
+            alpha=loop.alpha,
+            checkpoint=checkpoint,
+            checkpoint_sha256=file_sha256(checkpoint))
+        manifest = _read_manifest(out)
+        if manifest is not None and manifest.get('config') != identity['config']:
+            raise ValueError(
+                f'{out} holds pseudo labels of another run or config (its '
+                'manifest.json has another config fingerprint); use another '
+                '--work-dir or delete that folder')
+        if manifest is not None and manifest.get('complete') and all(
+                manifest.get(k) == v for k, v in identity.items()):
+            print_log(f'round {loop.round}: reusing the complete pseudo '
+                      f'labels in {out}', logger='current')
+            with open(osp.join(out, 'stats.json')) as f:
+                loop.set_pseudo_labels(out, json.load(f))
+            return
+        barrier()  # every rank has read the old manifest before it changes
+        if is_main_process():
+            atomic_write_json(
+                osp.join(out, MANIFEST), dict(identity, complete=False))
+        stats = self._label(runner, loop, out)
+        if is_main_process():
+            atomic_write_json(
+                osp.join(out, MANIFEST),
+                dict(identity, thresholds=stats['thresholds'],
+                     num_files=stats['num_images'], complete=True))
+        loop.set_pseudo_labels(out, stats)
+
+    def _label(self, runner, loop, out: str) -> dict:
+        """Run the labeler over the unlabeled images into ``out``."""
         dataset_cfg = copy.deepcopy(loop.unlabeled_cfg)
         dataset_cfg['pipeline'] = self.labeling_pipeline()
         dataset = DATASETS.build(dataset_cfg)
         num_classes = len(dataset.metainfo['classes'])
-        out = osp.join(runner.work_dir, self.out_dir, f'round_{loop.round}')
         print_log(
             f'round {loop.round}: pseudo-labeling {len(dataset)} images '
             f'(alpha={loop.alpha}) into {out}',
@@ -70,5 +116,13 @@ class PseudoLabelHook(Hook):
             num_classes=num_classes,
             class_balanced=self.class_balanced,
             batch_size=self.batch_size)
-        stats = labeler.run(runner.model, dataset, out, loop.alpha)
-        loop.set_pseudo_labels(out, stats)
+        return labeler.run(runner.model, dataset, out, loop.alpha)
+
+
+def _read_manifest(folder: str) -> Optional[dict]:
+    """The folder's manifest, or None when it has none."""
+    path = osp.join(folder, MANIFEST)
+    if not osp.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)

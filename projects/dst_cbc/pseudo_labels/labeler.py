@@ -8,7 +8,7 @@ the stored labels, writes them as 8-bit PNGs (IGNORE = ``ignore_index``) and
 gathers statistics (coverage, thresholds and, when the images have ground
 truth, the pseudo labels' IoU in percent).
 """
-import json
+import io
 import os
 import os.path as osp
 import shutil
@@ -24,6 +24,7 @@ from mmseg.datasets.transforms import LoadAnnotations
 from PIL import Image
 from torch import Tensor, nn
 
+from ..utils import atomic_write_bytes, atomic_write_json
 from .class_balanced import (NUM_BINS, apply_thresholds, bin_to_confidence,
                              check_alpha, thresholds_from_histogram,
                              uncertainty_bins, uncertainty_from_logits,
@@ -63,19 +64,10 @@ def pseudo_label_file(dataset: BaseDataset, img_path: str,
 
 def _write_png_atomic(label: np.ndarray, path: str) -> None:
     """Write a uint8 label map as an 8-bit PNG via a temp name + rename."""
-    os.makedirs(osp.dirname(path) or '.', exist_ok=True)
-    tmp_path = f'{path}.tmp{os.getpid()}'
-    image = Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8))
-    image.save(tmp_path, format='PNG')
-    os.replace(tmp_path, path)
-
-
-def _write_json_atomic(data: dict, path: str) -> None:
-    """Write ``data`` as JSON via a temp name + rename."""
-    tmp_path = f'{path}.tmp{os.getpid()}'
-    with open(tmp_path, 'w') as f:
-        json.dump(data, f, indent=2)
-    os.replace(tmp_path, path)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8)).save(
+        buffer, format='PNG')
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _ratio(num: float, den: float, scale: float = 1.0) -> Optional[float]:
@@ -165,7 +157,7 @@ class PseudoLabeler:
 
         stats = self._stats(dataset, alpha, hist, bin_thr, counts)
         if rank == 0:
-            _write_json_atomic(stats, osp.join(out_dir, STATS_FILE))
+            atomic_write_json(osp.join(out_dir, STATS_FILE), stats)
             print_log(
                 f'Pseudo labels (alpha={alpha}) written to {out_dir}: '
                 f'coverage {stats["coverage"]}, pseudo mIoU '
