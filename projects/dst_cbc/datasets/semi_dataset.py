@@ -354,4 +354,28 @@ class SemiSegDataset(Dataset):
                 "(a dict with 'data_samples'), got "
                 f'{type(results).__name__}.')
         data_samples.set_metainfo(dict(is_pseudo=is_pseudo))
+        self._check_label_values(data_samples)
         return results
+
+    def _check_label_values(self, data_sample) -> None:
+        """Refuse label values that are neither a class nor the ignore index.
+
+        Args:
+            data_sample (SegDataSample): A packed sample with ``gt_sem_seg``.
+
+        Raises:
+            ValueError: Naming the label file and the values at fault.
+        """
+        if 'gt_sem_seg' not in data_sample:
+            return
+        num_classes = len(self.metainfo['classes'])
+        ignore_index = getattr(self._labeled, 'ignore_index', 255)
+        label = data_sample.gt_sem_seg.data
+        bad = (label >= num_classes) & (label != ignore_index)
+        if bad.any():
+            values = sorted(set(label[bad].unique().tolist()))
+            raise ValueError(
+                f'label file {data_sample.metainfo.get("seg_map_path")} holds '
+                f'values {values}: labels must be class ids below '
+                f'num_classes={num_classes} or the ignore index '
+                f'{ignore_index}')

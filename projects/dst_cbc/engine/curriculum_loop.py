@@ -30,6 +30,7 @@ from mmengine.dist import barrier, is_main_process
 from mmengine.logging import print_log
 from mmengine.runner import set_random_seed
 from mmengine.runner.base_loop import BaseLoop
+from torch import nn
 from torch.utils.data import DataLoader
 
 from mmseg.registry import LOOPS
@@ -119,8 +120,23 @@ class CurriculumTrainLoop(BaseLoop):
         dataset = self.dataloader.dataset
         if hasattr(dataset, 'metainfo'):
             runner.visualizer.dataset_meta = dataset.metainfo
+            self._check_num_classes(len(dataset.metainfo['classes']))
         self.round_iters = self._count_round_iters(
             baseline_iters, baseline_epochs, round_iters, epochs_per_round)
+
+    def _check_num_classes(self, num_classes: int) -> None:
+        """The model's heads must predict the dataset's classes."""
+        model = self.runner.model
+        model = getattr(model, 'module', model)
+        heads = [('model.decode_head', getattr(model, 'decode_head', None))]
+        aux = getattr(model, 'auxiliary_head', None)
+        aux = list(aux) if isinstance(aux, nn.ModuleList) else [aux]
+        heads += [(f'model.auxiliary_head[{i}]', h) for i, h in enumerate(aux)]
+        for name, head in heads:
+            if head is not None and head.num_classes != num_classes:
+                raise ValueError(
+                    f'{name}.num_classes={head.num_classes} but the training '
+                    f'dataset has {num_classes} classes')
 
     # -- properties the runner, hooks and loggers read -------------------------
     @property

@@ -1,0 +1,140 @@
+"""Bad input gets one clear error naming the file or option at fault.
+
+Covered elsewhere: empty labeled/unlabeled list and an image in both lists
+(tests/test_datasets/test_semi_dataset.py), gamma < 0
+(tests/test_models/test_dynamic_loss.py), invalid alpha in the labeler
+(tests/test_pseudo_labels/test_class_balanced.py).
+"""
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner
+from PIL import Image
+
+import dst_cbc  # noqa: F401
+from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
+                              write_list)
+from mmseg.registry import DATASETS
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
+                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+
+
+@pytest.fixture
+def data_root(tmp_path):
+    root = str(tmp_path / 'synthetic')
+    generate_synthetic_dataset(root, num_train=16, num_val=2, size=32)
+    names = open(osp.join(root, 'train.txt')).read().split()
+    lab, unlab = nested_splits(names, [8], num_splits=1)[1][8]
+    write_list(osp.join(root, 'splits/split1/labeled_1-8.txt'), lab)
+    write_list(osp.join(root, 'splits/split1/unlabeled_1-8.txt'), unlab)
+    return root
+
+
+def _cfg(data_root, work_dir):
+    cfg = Config.fromfile(CONFIG)
+    for half in ('labeled', 'unlabeled'):
+        cfg.train_dataloader.dataset[half].data_root = data_root
+    cfg.val_dataloader.dataset.data_root = data_root
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.work_dir = str(work_dir)
+    cfg.train_cfg.update(baseline_iters=1, round_iters=1, val_interval=1,
+                         alphas=[1.0])
+    return cfg
+
+
+def _first_labeled(data_root):
+    name = open(osp.join(data_root, 'splits/split1/labeled_1-8.txt')).read()
+    return name.split()[0]
+
+
+def _semi(cfg):
+    init_default_scope('mmseg')
+    return DATASETS.build(cfg.train_dataloader.dataset)
+
+
+def test_corrupt_image_is_named(data_root, tmp_path):
+    cfg = _cfg(data_root, tmp_path / 'w')
+    path = osp.join(data_root, 'img_dir/train', _first_labeled(data_root) +
+                    '.png')
+    with open(path, 'wb') as f:
+        f.write(b'not a png')
+    semi = _semi(cfg)
+    index = [semi.labeled.get_data_info(i)['img_path']
+             for i in range(semi.num_labeled)].index(path)
+    with pytest.raises(Exception, match=f'failed to load image: {path}'):
+        semi[index]
+
+
+def test_missing_image_is_named(data_root, tmp_path):
+    cfg = _cfg(data_root, tmp_path / 'w')
+    name = _first_labeled(data_root)
+    shutil.move(osp.join(data_root, 'img_dir/train', name + '.png'),
+                str(tmp_path / 'moved.png'))
+    semi = _semi(cfg)
+    paths = [semi.labeled.get_data_info(i)['img_path']
+             for i in range(semi.num_labeled)]
+    index = [i for i, p in enumerate(paths) if name in p][0]
+    with pytest.raises(FileNotFoundError, match=name):
+        semi[index]
+
+
+def test_label_values_beyond_the_classes_are_named(data_root, tmp_path):
+    cfg = _cfg(data_root, tmp_path / 'w')
+    name = _first_labeled(data_root)
+    ann = osp.join(data_root, 'ann_dir/train', name + '.png')
+    label = np.array(Image.open(ann))
+    label[0, :3] = 7  # 5 classes: 7 is neither a class nor 255
+    Image.fromarray(label).save(ann)
+    cfg.train_dataloader.dataset.labeled.pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations'),
+        dict(type='PackSegInputs')
+    ]
+    semi = _semi(cfg)
+    index = [i for i in range(semi.num_labeled)
+             if name in semi.labeled.get_data_info(i)['img_path']][0]
+    with pytest.raises(ValueError,
+                       match=rf'label file .*{name}\.png holds values \[7\]'):
+        semi[index]
+
+
+def test_num_classes_disagreeing_with_the_dataset(data_root, tmp_path):
+    cfg = _cfg(data_root, tmp_path / 'w')
+    cfg.model.decode_head.num_classes = 4
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError,
+                       match=r'model.decode_head.num_classes=4 but the '
+                       r'training dataset has 5 classes'):
+        runner.train()
+
+
+@pytest.mark.parametrize('alphas', [[0.0], [1.5], [0.2, -0.1]])
+def test_alpha_outside_unit_interval(data_root, tmp_path, alphas):
+    cfg = _cfg(data_root, tmp_path / 'w')
+    cfg.train_cfg.alphas = alphas
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match=r'train_cfg.alphas must lie in'):
+        runner.train()
+
+
+def test_work_dir_of_another_run_is_refused(data_root, tmp_path):
+    first = _cfg(data_root, tmp_path / 'w')
+    first.train_cfg.alphas = []
+    Runner.from_cfg(first).train()
+    assert osp.isfile(str(tmp_path / 'w' / 'run.json'))
+    other = _cfg(data_root, tmp_path / 'w')
+    other.train_cfg.alphas = []
+    other.model.decode_head.loss_decode.gamma = 3.0
+    with pytest.raises(ValueError, match=f'work_dir {tmp_path / "w"} holds '
+                       'a different run'):
+        Runner.from_cfg(other).train()
+    # the same config again is a relaunch of the same run: accepted
+    same = _cfg(data_root, tmp_path / 'w')
+    same.train_cfg.alphas = []
+    Runner.from_cfg(same).train()
