@@ -130,7 +130,7 @@ def test_work_dir_of_another_run_is_refused(data_root, tmp_path):
     assert osp.isfile(str(tmp_path / 'w' / 'run.json'))
     other = _cfg(data_root, tmp_path / 'w')
     other.train_cfg.alphas = []
-    other.model.decode_head.loss_decode.gamma = 3.0
+    other.model.decode_head.loss_decode.gamma = 5.0
     with pytest.raises(ValueError, match=f'work_dir {tmp_path / "w"} holds '
                        'a different run'):
         Runner.from_cfg(other).train()
