@@ -352,3 +352,43 @@ def test_plots_from_hand_made_report(hand_report):
     for png in plots.values():
         with Image.open(io.BytesIO(png)) as img:
             assert img.format == 'PNG' and img.size == PLOT_SIZE
+
+
+class _RecordingVisualizer:
+    """Stands in for the runner's visualizer: keeps add_scalars calls."""
+
+    def __init__(self):
+        self.calls = []
+
+    def add_scalars(self, scalars, step):
+        self.calls.append((step, scalars))
+
+
+def test_hook_sends_each_round_once_and_backfills(tmp_path):
+    # A loaded baseline (round 0) is recorded without an after_train_epoch
+    # call: its scalars go out with round 1's, each round exactly once.
+    hook = CurriculumReportHook()
+    runner = SimpleNamespace(visualizer=_RecordingVisualizer())
+    results = [_result(0, None, 50.0), _result(1, 0.2, 48.0, coverage=0.2)]
+    hook._add_scalars(runner, build_report(results, {}))
+    results.append(_result(2, 0.4, 53.0, coverage=0.4))
+    hook._add_scalars(runner, build_report(results, {}))
+    calls = runner.visualizer.calls
+    assert [step for step, _ in calls] == [0, 1, 2]
+    # best so far at each round: 50, 50 (round 1 is worse), 53
+    assert [s['curriculum/best_mIoU'] for _, s in calls] == [50.0, 50.0, 53.0]
+    assert calls[1][1]['curriculum/gain'] == -2.0
+    assert 'curriculum/alpha' not in calls[0][1]  # None values are left out
+
+
+def test_hook_reads_stats_and_tolerates_a_missing_file(tmp_path):
+    hook = CurriculumReportHook()
+    folder = tmp_path / 'round_1'
+    folder.mkdir()
+    stats = _stats([0.5, 0.5], [0.7, 0.6])
+    (folder / 'stats.json').write_text(json.dumps(stats))
+    assert hook._round_stats(dict(round=1, pseudo_label_dir=str(folder))) \
+        == stats
+    assert hook._round_stats(
+        dict(round=2, pseudo_label_dir=str(tmp_path / 'gone'))) is None
+    assert hook._round_stats(dict(round=0, pseudo_label_dir=None)) is None

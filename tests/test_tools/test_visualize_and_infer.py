@@ -10,7 +10,6 @@ classes.
 import importlib.util
 import os.path as osp
 import runpy
-import shutil
 import sys
 from types import SimpleNamespace
 
@@ -126,7 +125,7 @@ def test_side_by_side_and_upscale():
     assert up.tolist() == [[1, 1, 2, 2], [1, 1, 2, 2]]
 
 
-# -- tools/visualize_pseudo_labels.py ------------------------------------------
+# -- tools/visualize_pseudo_labels.py ----------------------------------------
 def test_visualize_writes_side_by_side_overlays(run, tmp_path):
     tool = load_tool('visualize_pseudo_labels')
     out = str(tmp_path / 'vis')
@@ -171,7 +170,7 @@ def test_visualize_names_what_is_missing(run, tmp_path):
         tool.find_config(str(tmp_path / 'nope'))
 
 
-# -- tools/infer.py -------------------------------------------------------------
+# -- tools/infer.py ----------------------------------------------------------
 @pytest.fixture(scope='module')
 def busy_checkpoint(run, tmp_path_factory):
     """The round-1 checkpoint with a random head: predicts several classes."""
@@ -249,4 +248,3 @@ def test_infer_single_file_and_listing(run, busy_checkpoint, tmp_path):
     with pytest.raises(FileNotFoundError, match='CHECKPOINT not found'):
         tool.main([run.config, str(tmp_path / 'x.pth'), image, '--out',
                    str(tmp_path / 'o')])
-    shutil.rmtree(folder)
