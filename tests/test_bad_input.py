@@ -10,42 +10,25 @@ import shutil
 
 import numpy as np
 import pytest
-from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from PIL import Image
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
-                              write_list)
 from mmseg.registry import DATASETS
 
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+@pytest.fixture
+def data_root(tmp_path, tiny_synthetic):
+    return tiny_synthetic(str(tmp_path / 'synthetic'), num_train=16,
+                          num_val=2)
 
 
 @pytest.fixture
-def data_root(tmp_path):
-    root = str(tmp_path / 'synthetic')
-    generate_synthetic_dataset(root, num_train=16, num_val=2, size=32)
-    names = open(osp.join(root, 'train.txt')).read().split()
-    lab, unlab = nested_splits(names, [8], num_splits=1)[1][8]
-    write_list(osp.join(root, 'splits/split1/labeled_1-8.txt'), lab)
-    write_list(osp.join(root, 'splits/split1/unlabeled_1-8.txt'), unlab)
-    return root
-
-
-def _cfg(data_root, work_dir):
-    cfg = Config.fromfile(CONFIG)
-    for half in ('labeled', 'unlabeled'):
-        cfg.train_dataloader.dataset[half].data_root = data_root
-    cfg.val_dataloader.dataset.data_root = data_root
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.work_dir = str(work_dir)
-    cfg.train_cfg.update(baseline_iters=1, round_iters=1, val_interval=1,
-                         alphas=[1.0])
-    return cfg
+def make_cfg(tiny_cfg):
+    def make(data_root, work_dir):
+        return tiny_cfg(data_root, work_dir, baseline_iters=1, round_iters=1,
+                        val_interval=1, alphas=[1.0])
+    return make
 
 
 def _first_labeled(data_root):
@@ -58,8 +41,8 @@ def _semi(cfg):
     return DATASETS.build(cfg.train_dataloader.dataset)
 
 
-def test_corrupt_image_is_named(data_root, tmp_path):
-    cfg = _cfg(data_root, tmp_path / 'w')
+def test_corrupt_image_is_named(data_root, tmp_path, make_cfg):
+    cfg = make_cfg(data_root, tmp_path / 'w')
     path = osp.join(data_root, 'img_dir/train', _first_labeled(data_root) +
                     '.png')
     with open(path, 'wb') as f:
@@ -71,8 +54,8 @@ def test_corrupt_image_is_named(data_root, tmp_path):
         semi[index]
 
 
-def test_missing_image_is_named(data_root, tmp_path):
-    cfg = _cfg(data_root, tmp_path / 'w')
+def test_missing_image_is_named(data_root, tmp_path, make_cfg):
+    cfg = make_cfg(data_root, tmp_path / 'w')
     name = _first_labeled(data_root)
     shutil.move(osp.join(data_root, 'img_dir/train', name + '.png'),
                 str(tmp_path / 'moved.png'))
@@ -84,8 +67,9 @@ def test_missing_image_is_named(data_root, tmp_path):
         semi[index]
 
 
-def test_label_values_beyond_the_classes_are_named(data_root, tmp_path):
-    cfg = _cfg(data_root, tmp_path / 'w')
+def test_label_values_beyond_the_classes_are_named(data_root, tmp_path,
+                                                   make_cfg):
+    cfg = make_cfg(data_root, tmp_path / 'w')
     name = _first_labeled(data_root)
     ann = osp.join(data_root, 'ann_dir/train', name + '.png')
     label = np.array(Image.open(ann))
@@ -104,8 +88,9 @@ def test_label_values_beyond_the_classes_are_named(data_root, tmp_path):
         semi[index]
 
 
-def test_num_classes_disagreeing_with_the_dataset(data_root, tmp_path):
-    cfg = _cfg(data_root, tmp_path / 'w')
+def test_num_classes_disagreeing_with_the_dataset(data_root, tmp_path,
+                                                  make_cfg):
+    cfg = make_cfg(data_root, tmp_path / 'w')
     cfg.model.decode_head.num_classes = 4
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError,
@@ -115,26 +100,26 @@ def test_num_classes_disagreeing_with_the_dataset(data_root, tmp_path):
 
 
 @pytest.mark.parametrize('alphas', [[0.0], [1.5], [0.2, -0.1]])
-def test_alpha_outside_unit_interval(data_root, tmp_path, alphas):
-    cfg = _cfg(data_root, tmp_path / 'w')
+def test_alpha_outside_unit_interval(data_root, tmp_path, make_cfg, alphas):
+    cfg = make_cfg(data_root, tmp_path / 'w')
     cfg.train_cfg.alphas = alphas
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match=r'train_cfg.alphas must lie in'):
         runner.train()
 
 
-def test_work_dir_of_another_run_is_refused(data_root, tmp_path):
-    first = _cfg(data_root, tmp_path / 'w')
+def test_work_dir_of_another_run_is_refused(data_root, tmp_path, make_cfg):
+    first = make_cfg(data_root, tmp_path / 'w')
     first.train_cfg.alphas = []
     Runner.from_cfg(first).train()
     assert osp.isfile(str(tmp_path / 'w' / 'run.json'))
-    other = _cfg(data_root, tmp_path / 'w')
+    other = make_cfg(data_root, tmp_path / 'w')
     other.train_cfg.alphas = []
     other.model.decode_head.loss_decode.gamma = 5.0
     with pytest.raises(ValueError, match=f'work_dir {tmp_path / "w"} holds '
                        'a different run'):
         Runner.from_cfg(other).train()
     # the same config again is a relaunch of the same run: accepted
-    same = _cfg(data_root, tmp_path / 'w')
+    same = make_cfg(data_root, tmp_path / 'w')
     same.train_cfg.alphas = []
     Runner.from_cfg(same).train()

@@ -4,20 +4,13 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets.synthetic import generate_synthetic_dataset
-from dst_cbc.datasets.splits import nested_splits, write_list
 from dst_cbc.engine import epochs_from_ratio
 from mmseg.registry import HOOKS
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
 
 
 @HOOKS.register_module()
@@ -48,26 +41,13 @@ class RoundStartRecorder(Hook):
 
 
 @pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     """A short curriculum on a small synthetic set: 2 rounds."""
     tmp = tmp_path_factory.mktemp('loop')
-    data_root = str(tmp / 'data')
-    generate_synthetic_dataset(data_root, num_train=40, num_val=8, size=32,
-                               seed=1)
-    names = open(osp.join(data_root, 'train.txt')).read().split()
-    labeled, unlabeled = nested_splits(names, [4], num_splits=1)[1][4]
-    write_list(osp.join(data_root, 'lab.txt'), labeled)
-    write_list(osp.join(data_root, 'unlab.txt'), unlabeled)
-
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = str(tmp / 'work')
-    for half, ann in (('labeled', 'lab.txt'), ('unlabeled', 'unlab.txt')):
-        cfg.train_dataloader.dataset[half].data_root = data_root
-        cfg.train_dataloader.dataset[half].ann_file = ann
-    cfg.val_dataloader.dataset.data_root = data_root
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.train_cfg.update(
-        alphas=[0.5, 1.0], baseline_iters=6, round_iters=4, val_interval=2)
+    data_root = tiny_synthetic(str(tmp / 'data'), num_train=40, num_val=8,
+                               seed=1, ratio=4)
+    cfg = tiny_cfg(data_root, tmp / 'work', ratio=4, alphas=[0.5, 1.0],
+                   baseline_iters=6, round_iters=4, val_interval=2)
     cfg.default_hooks.checkpoint.interval = 1000
     cfg.custom_hooks.append(dict(type='RoundStartRecorder'))
     runner = Runner.from_cfg(cfg)

@@ -21,9 +21,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets.splits import nested_splits, write_list
-from dst_cbc.datasets.synthetic import (SYNTHETIC_CLASSES,
-                                        generate_synthetic_dataset)
+from dst_cbc.datasets.synthetic import SYNTHETIC_CLASSES
 from dst_cbc.engine import CurriculumReportHook
 from dst_cbc.engine.report import (DPI, FIG_SIZE, build_report,
                                    format_class_tables,
@@ -53,28 +51,14 @@ class ReportSnapshotRecorder(Hook):
 
 
 @pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory):
+def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     """Baseline + 2 self-training rounds on a tiny synthetic set."""
     tmp = tmp_path_factory.mktemp('report')
-    data_root = str(tmp / 'data')
-    generate_synthetic_dataset(data_root, num_train=16, num_val=4, size=32,
-                               seed=1)
-    names = open(osp.join(data_root, 'train.txt')).read().split()
-    labeled, unlabeled = nested_splits(
-        names, [4], num_splits=1, batch_size=4)[1][4]
-    write_list(osp.join(data_root, 'lab.txt'), labeled)
-    write_list(osp.join(data_root, 'unlab.txt'), unlabeled)
-
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = str(tmp / 'work')
-    for half, ann in (('labeled', 'lab.txt'), ('unlabeled', 'unlab.txt')):
-        cfg.train_dataloader.dataset[half].data_root = data_root
-        cfg.train_dataloader.dataset[half].ann_file = ann
+    data_root = tiny_synthetic(str(tmp / 'data'), num_train=16, num_val=4,
+                               seed=1, ratio=4, batch_size=4)
+    cfg = tiny_cfg(data_root, tmp / 'work', ratio=4, alphas=[0.5, 1.0],
+                   baseline_iters=2, round_iters=2, val_interval=2)
     cfg.train_dataloader.batch_size = 4
-    cfg.val_dataloader.dataset.data_root = data_root
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.train_cfg.update(
-        alphas=[0.5, 1.0], baseline_iters=2, round_iters=2, val_interval=2)
     cfg.visualizer.name = 'test_report_visualizer'
     cfg.custom_hooks.append(dict(type='ReportSnapshotRecorder'))
     threads = torch.get_num_threads()

@@ -21,9 +21,7 @@ from mmengine.runner import Runner
 from PIL import Image
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets.splits import nested_splits, write_list
-from dst_cbc.datasets.synthetic import (SYNTHETIC_PALETTE,
-                                        generate_synthetic_dataset)
+from dst_cbc.datasets.synthetic import SYNTHETIC_PALETTE
 from dst_cbc.visualization import (IGNORE_COLOR, colorize, hatch_mask,
                                    overlay, side_by_side, upscale)
 
@@ -43,27 +41,14 @@ def load_tool(name):
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory):
+def run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     """A finished tiny run: work dir, data root and the saved config."""
     tmp = tmp_path_factory.mktemp('tools')
-    data_root = str(tmp / 'data')
-    generate_synthetic_dataset(data_root, num_train=12, num_val=3, size=32,
-                               seed=2)
-    names = open(osp.join(data_root, 'train.txt')).read().split()
-    labeled, unlabeled = nested_splits(
-        names, [3], num_splits=1, batch_size=4)[1][3]
-    write_list(osp.join(data_root, 'lab.txt'), labeled)
-    write_list(osp.join(data_root, 'unlab.txt'), unlabeled)
-    cfg = Config.fromfile(CONFIG)
-    cfg.work_dir = str(tmp / 'work')
-    for half, ann in (('labeled', 'lab.txt'), ('unlabeled', 'unlab.txt')):
-        cfg.train_dataloader.dataset[half].data_root = data_root
-        cfg.train_dataloader.dataset[half].ann_file = ann
+    data_root = tiny_synthetic(str(tmp / 'data'), num_train=12, num_val=3,
+                               seed=2, ratio=3, batch_size=4)
+    cfg = tiny_cfg(data_root, tmp / 'work', ratio=3, alphas=[0.5],
+                   baseline_iters=2, round_iters=1, val_interval=2)
     cfg.train_dataloader.batch_size = 4
-    cfg.val_dataloader.dataset.data_root = data_root
-    cfg.test_dataloader = cfg.val_dataloader
-    cfg.train_cfg.update(
-        alphas=[0.5], baseline_iters=2, round_iters=1, val_interval=2)
     cfg.visualizer.name = 'test_tools_visualizer'
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny convolutions: threads only contend
@@ -75,7 +60,8 @@ def run(tmp_path_factory):
     return SimpleNamespace(
         work=work,
         data_root=data_root,
-        unlabeled=unlabeled,
+        unlabeled=open(osp.join(data_root, 'splits/split1/unlabeled_1-3.txt'))
+        .read().split(),
         config=osp.join(work, osp.basename(CONFIG)))
 
 
