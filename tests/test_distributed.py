@@ -123,3 +123,33 @@ def test_ranks_sample_disjoint_slices_covering_the_unlabeled_set(runs):
     covered = set(unlabeled[0]) | set(unlabeled[1])
     assert covered == set(range(n_l, n_l + num_unlabeled))
     assert len(set(unlabeled[0]) & set(unlabeled[1])) <= 1
+
+
+def test_dist_train_runs_the_curriculum_on_two_processes(tmp_path,
+                                                         tiny_synthetic):
+    """tools/dist_train.sh: baseline + one round on 2 CPU processes."""
+    import subprocess
+    import sys
+    data_root = tiny_synthetic(str(tmp_path / 'data' / 'synthetic'),
+                               num_train=24, num_val=4)
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()))
+    proc = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2',
+         '--work-dir', 'work', '--cfg-options', 'train_cfg.baseline_iters=4',
+         'train_cfg.round_iters=2', 'train_cfg.val_interval=2',
+         'train_cfg.alphas=[1.0]'],
+        cwd=str(tmp_path), env=env, text=True, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    summary = json.load(open(tmp_path / 'work' / 'summary.json'))
+    assert [r['round'] for r in summary['rounds']] == [0, 1]
+    assert summary['rounds'][1]['coverage'] == 1.0
+    labels = tmp_path / 'work' / 'pseudo_labels' / 'round_1'
+    unlabeled = open(osp.join(data_root,
+                              'splits/split1/unlabeled_1-8.txt')).read()
+    # each of the 21 unlabeled images labeled once, by one of the 2 ranks
+    assert sorted(p.name for p in labels.glob('*.png')) == sorted(
+        name + '.png' for name in unlabeled.split())
+    # the runner's environment banner: a distributed run of 2 processes
+    assert 'Distributed training: True' in proc.stdout
+    assert 'GPU number: 2' in proc.stdout

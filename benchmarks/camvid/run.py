@@ -248,8 +248,12 @@ def main() -> None:
         round_iters = results['splits'][split]['dst_cbc']['rounds'][1]['iters']
         one_round = [f'load_from={baseline}', 'train_cfg.alphas=[1.0]',
                      f'train_cfg.round_iters={rounds * round_iters}']
+        no_gamma = ['model.decode_head.loss_decode.gamma=0.0'] + [
+            f'model.auxiliary_head.{i}.loss_decode.gamma=0.0'
+            for i in range(2)
+        ]
         variants = dict(
-            ST=one_round + ['model.decode_head.loss_decode.gamma=0.0'],
+            ST=one_round + no_gamma,
             DST=one_round,
             DST_C=[f'load_from={baseline}',
                    'custom_hooks.0.class_balanced=False'])

@@ -26,7 +26,7 @@ test_pipeline = [
 train_images = dict(img_path='train', seg_map_path='trainannot')
 train_dataloader = dict(
     batch_size=8,
-    num_workers=2,
+    num_workers=0,
     persistent_workers=False,
     sampler=dict(type='MixedBatchSampler', shuffle=True),
     dataset=dict(
@@ -46,7 +46,7 @@ train_dataloader = dict(
             pipeline=train_pipeline)))
 val_dataloader = dict(
     batch_size=8,
-    num_workers=2,
+    num_workers=0,
     persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
