@@ -11,7 +11,7 @@ _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/supervised_poly.py'
 ]
 crop_size = (321, 321)
-data_preprocessor = dict(size=crop_size, test_cfg=dict(size=(505, 505)))
+data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
     init_cfg=dict(checkpoint='pretrain/deeplabv2_r101-coco_voc.pth'),

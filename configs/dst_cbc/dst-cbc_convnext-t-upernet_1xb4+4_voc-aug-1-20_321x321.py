@@ -17,8 +17,7 @@ data_preprocessor = dict(
     bgr_to_rgb=True,
     pad_val=0,
     seg_pad_val=255,
-    size=crop_size,
-    test_cfg=dict(size=(505, 505)))
+    size=crop_size)
 model = dict(
     _delete_=True,
     type='EncoderDecoder',

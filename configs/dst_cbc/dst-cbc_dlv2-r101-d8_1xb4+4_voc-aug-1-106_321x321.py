@@ -8,13 +8,10 @@
 _base_ = [
     '../_base_/models/deeplabv2_r101-d8.py',
     '../_base_/datasets/voc12_aug_semi_321x321.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/curriculum.py'
+    '../_base_/default_runtime.py', '../_base_/schedules/curriculum_voc.py'
 ]
 crop_size = (321, 321)
-# Training batches are padded to the crop; test images (at most 500x500) are
-# padded to 505x505 like the original's ZeroPad, which also lets the
-# pseudo-labeler run 8 images of different sizes in one pass.
-data_preprocessor = dict(size=crop_size, test_cfg=dict(size=(505, 505)))
+data_preprocessor = dict(size=crop_size)
 model = dict(
     data_preprocessor=data_preprocessor,
     init_cfg=dict(checkpoint='pretrain/deeplabv2_r101-coco_voc.pth'),
@@ -25,4 +22,4 @@ train_dataloader = dict(
         unlabeled=dict(
             ann_file='splits/split{split}/unlabeled_1-106.txt')))
 # Round 0 lasts 30 * sqrt(106) = 308.9 epochs over the labeled images.
-train_cfg = dict(baseline_epochs=309, epochs_per_round=6, val_interval=1000)
+train_cfg = dict(baseline_epochs=309, val_interval=1000)

@@ -345,3 +345,21 @@ def test_real_segmentor_labels_at_original_size(tmp_path):
     assert len(predicted_classes) > 1  # a non-trivial prediction
     assert files_under(out_dir) == sorted(
         [n + '.png' for n in shapes] + ['stats.json'])
+
+
+def test_batches_close_where_the_image_size_changes():
+    """MMSeg stacks test images only of one size: batches split there."""
+    import torch as _torch
+
+    class Sizes:
+        sizes = [(4, 6), (4, 6), (4, 6), (5, 6), (5, 6), (4, 6)]
+
+        def prepare_data(self, idx):
+            h, w = self.sizes[idx]
+            return dict(inputs=_torch.zeros(3, h, w), idx=idx)
+
+    labeler = PseudoLabeler(num_classes=3, batch_size=2)
+    batches = [chunk for chunk, _ in
+               labeler._batches(Sizes(), list(range(6)))]
+    # sizes: A A A B B A -> [0, 1] full, [2] closed by B, [3, 4], [5]
+    assert batches == [[0, 1], [2], [3, 4], [5]]

@@ -18,6 +18,8 @@ TOOL = ROOT / 'tools' / 'convert_deeplabv2_coco.py'
 MODEL_CFG = ROOT / 'configs' / '_base_' / 'models' / 'deeplabv2_r101-d8.py'
 CITY_CFG = (ROOT / 'configs' / 'dst_cbc' /
             'dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py')
+V3PLUS_CFG = (ROOT / 'configs' / 'dst_cbc' /
+              'dst-cbc_deeplabv3plus-r101-d8_1xb4+4_voc-aug-1-20_321x321.py')
 BN = ('weight', 'bias', 'running_mean', 'running_var')
 
 
@@ -162,10 +164,21 @@ def test_cli_drops_the_classifier_for_cityscapes_and_the_config_loads_it(
     head_before = model.decode_head.conv2d_list[0].weight.detach().clone()
     initialize(model, cfg.model.init_cfg)
     index = {key: i for i, key in enumerate(original)}
-    assert torch.all(
-        model.backbone.layer4[2].conv3.weight == index['layer4.2.conv3.weight'])
+    conv3 = model.backbone.layer4[2].conv3.weight
+    assert torch.all(conv3 == index['layer4.2.conv3.weight'])
     assert torch.all(model.backbone.bn1.bias == index['bn1.bias'])
     assert torch.equal(model.decode_head.conv2d_list[0].weight, head_before)
+
+    # The DeepLabV3+ config takes the backbone part of the same file.
+    cfg = Config.fromfile(str(V3PLUS_CFG))
+    assert cfg.model.init_cfg is None
+    init_cfg = cfg.model.backbone.init_cfg
+    assert (init_cfg.type, init_cfg.prefix) == ('Pretrained', 'backbone.')
+    init_cfg.checkpoint = str(dst)
+    model = MODELS.build(cfg.model)
+    initialize(model.backbone, init_cfg)
+    conv3 = model.backbone.layer4[2].conv3.weight
+    assert torch.all(conv3 == index['layer4.2.conv3.weight'])
 
 
 def test_bad_inputs_raise_errors_naming_the_file(tool, original, tmp_path):

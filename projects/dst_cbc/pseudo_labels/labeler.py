@@ -12,7 +12,7 @@ import io
 import os
 import os.path as osp
 import shutil
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -181,11 +181,8 @@ class PseudoLabeler:
         model.eval()
         try:
             with torch.no_grad():
-                for start in range(0, len(indices), self.batch_size):
-                    chunk = indices[start:start + self.batch_size]
-                    results = model.test_step(
-                        pseudo_collate([self._load(dataset, i)
-                                        for i in chunk]))
+                for chunk, samples in self._batches(dataset, indices):
+                    results = model.test_step(pseudo_collate(samples))
                     if len(results) != len(chunk):
                         raise RuntimeError(
                             f'model.test_step returned {len(results)} '
@@ -200,6 +197,28 @@ class PseudoLabeler:
             if progress is not None:
                 progress.file.write('\n')
         return hist
+
+    def _batches(self, dataset: BaseDataset, indices: List[int]
+                 ) -> Iterator[Tuple[List[int], List[dict]]]:
+        """Consecutive images of one size, up to ``batch_size`` at a time.
+
+        MMSeg's data preprocessor stacks test images only when they share a
+        size, so a batch closes early where the size changes (VOC); datasets
+        of one image size (Cityscapes, CamVid) get full batches.
+        """
+        chunk: List[int] = []
+        samples: List[dict] = []
+        for idx in indices:
+            sample = self._load(dataset, idx)
+            if samples and (len(chunk) == self.batch_size or
+                            sample['inputs'].shape !=
+                            samples[0]['inputs'].shape):
+                yield chunk, samples
+                chunk, samples = [], []
+            chunk.append(idx)
+            samples.append(sample)
+        if chunk:
+            yield chunk, samples
 
     @staticmethod
     def _load(dataset: BaseDataset, idx: int) -> dict:

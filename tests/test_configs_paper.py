@@ -1,0 +1,458 @@
+"""The paper-protocol configs (PASCAL VOC 2012 aug and Cityscapes).
+
+Expected values are the paper's settings as restated in
+/work/shared/docs/method.md, written here by hand, never read from the
+configs. Datasets are built against a tiny fake tree in the layout the
+configs expect (docs/data_preparation.md).
+"""
+import glob
+import math
+import os
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
+from mmengine.structures import PixelData
+from PIL import Image
+
+import dst_cbc  # noqa: F401
+from dst_cbc.datasets import write_list
+from mmseg.registry import DATASETS, MODELS, TRANSFORMS
+from mmseg.structures import SegDataSample
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+VOC_N, CITY_N = 10582, 2975
+DST_CBC_ALPHAS = (0.2, 0.4, 0.6, 0.8, 1.0)
+VOC_RATIOS = (106, 50, 20, 8, 4)
+CITY_RATIOS = (30, 8, 4)
+# Labeled images per ratio in the fake trees (distinct, so that a config
+# reading another ratio's list is caught).
+FAKE_VOC_LABELED = {106: 1, 50: 2, 20: 3, 8: 4, 4: 5}
+FAKE_CITY_LABELED = {30: 1, 8: 2, 4: 3}
+FAKE_VOC_TRAIN, FAKE_VOC_VAL = 12, 3
+FAKE_CITY_TRAIN, FAKE_CITY_VAL = 8, 2
+
+
+def _more_than_1000_labels(k):
+    """Whether VOC 1/k has more than 1000 labels (1/8, 1/4: gamma 4)."""
+    return int(VOC_N / k) > 1000
+
+
+def _expected():
+    """The paper's settings of every config, by file name."""
+    table = {}
+    voc_row = dict(
+        dataset='voc', num_classes=21, crop=(321, 321), lr=2e-3,
+        st_lr=2e-3, epochs_per_round=6, alphas=DST_CBC_ALPHAS,
+        class_balanced=True, online=False, online_threshold=0.0)
+    city_row = dict(
+        dataset='cityscapes', num_classes=19, crop=(257, 513), lr=2e-3,
+        st_lr=4e-3, epochs_per_round=12, alphas=DST_CBC_ALPHAS,
+        class_balanced=True, online=False, online_threshold=0.0)
+    for k in VOC_RATIOS:
+        gamma = 4.0 if _more_than_1000_labels(k) else 9.0
+        row = dict(voc_row, ratio=k, gamma=gamma,
+                   baseline_epochs=30 * math.sqrt(k))
+        name = f'dlv2-r101-d8_1xb4+4_voc-aug-1-{k}_321x321.py'
+        table['dst_cbc/dst-cbc_' + name] = row
+        table['baseline/baseline_' + name.replace('1xb4+4', '1xb8')] = dict(
+            row, alphas=())
+    for k in CITY_RATIOS:
+        row = dict(city_row, ratio=k, gamma=9.0,
+                   baseline_epochs=2 * 30 * math.sqrt(k))
+        name = f'dlv2-r101-d8_1xb4+4_cityscapes-1-{k}_257x513.py'
+        table['dst_cbc/dst-cbc_' + name] = row
+        table['baseline/baseline_' + name.replace('1xb4+4', '1xb8')] = dict(
+            row, alphas=())
+    table['baseline/baseline_dlv2-r101-d8_1xb8_voc-aug-full_321x321.py'] = \
+        dict(voc_row, ratio=1, epochs=30, images=VOC_N)
+    table['baseline/baseline_dlv2-r101-d8_1xb8_cityscapes-full_257x513.py'] = \
+        dict(city_row, ratio=1, epochs=60, images=CITY_N)
+    vs20 = table['dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py']
+    one_round = dict(alphas=(1.0, ), epochs_per_round=30)
+    ablation = 'ablations/{}_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+    table[ablation.format('st')] = dict(vs20, gamma=0.0, **one_round)
+    table[ablation.format('dst')] = dict(vs20, gamma=9.0, **one_round)
+    table[ablation.format('dst-c')] = dict(vs20, class_balanced=False)
+    table[ablation.format('ost')] = dict(
+        vs20, gamma=0.0, online=True, **one_round)
+    table[ablation.format('ost-t')] = dict(
+        vs20, gamma=0.0, online=True, online_threshold=0.9, **one_round)
+    beyond = 'dst_cbc/dst-cbc_{}_1xb4+4_voc-aug-1-20_321x321.py'
+    table[beyond.format('deeplabv3plus-r101-d8')] = dict(vs20, head='DSASPP')
+    table[beyond.format('dlv2-r101-v1c-d8')] = dict(vs20, backbone='V1c')
+    table[beyond.format('convnext-t-upernet')] = dict(
+        vs20, head='UPer', lr=1e-4, st_lr=1e-4, optimizer='AdamW')
+    return table
+
+
+EXPECTED = _expected()
+PAPER_CONFIGS = sorted(EXPECTED)
+
+
+def _paper_config_files():
+    """Every config under configs/ named after VOC or Cityscapes."""
+    return sorted(
+        osp.relpath(path, osp.join(ROOT, 'configs'))
+        for path in glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))
+        if '_base_' not in path and ('_voc-' in osp.basename(path)
+                                     or '_cityscapes-' in osp.basename(path)))
+
+
+_CFGS = {}
+
+
+def load(name):
+    """Parse a config once per test session (a deep copy each call)."""
+    if name not in _CFGS:
+        _CFGS[name] = Config.fromfile(osp.join(ROOT, 'configs', name))
+    return Config(_CFGS[name].to_dict())
+
+
+def test_every_voc_and_cityscapes_config_has_expected_values():
+    assert _paper_config_files() == PAPER_CONFIGS
+
+
+# -- hyperparameters ----------------------------------------------------------
+@pytest.mark.parametrize('name', PAPER_CONFIGS)
+def test_hyperparameters_are_the_papers(name):
+    exp = EXPECTED[name]
+    cfg = load(name)
+    opt = cfg.optim_wrapper.optimizer
+    if exp.get('optimizer') == 'AdamW':
+        assert opt.type == 'AdamW' and opt.lr == pytest.approx(1e-4)
+    else:
+        assert (opt.type, opt.momentum) == ('SGD', 0.9)
+        assert opt.lr == pytest.approx(exp['lr'])
+        assert opt.weight_decay == pytest.approx(5e-4)
+    [poly] = cfg.param_scheduler
+    assert (poly.type, poly.power, poly.eta_min, poly.by_epoch) == (
+        'PolyLR', 0.9, 0.0, False)
+    loader = cfg.train_dataloader
+    assert loader.batch_size == 8
+    head = cfg.model.decode_head
+    assert head.num_classes == exp['num_classes']
+    assert cfg.model.data_preprocessor.size == exp['crop']
+    pipeline = {t.type: t for t in loader.dataset.get(
+        'labeled', loader.dataset).pipeline}
+    assert pipeline['RandomCrop'].crop_size == exp['crop']
+    assert pipeline['RandomCrop'].get('cat_max_ratio', 1.0) == 1.0
+    assert pipeline['RandomFlip'].prob == 0.5
+    assert pipeline['RandomResize'].keep_ratio
+    assert 'PhotoMetricDistortion' not in pipeline
+    assert cfg.custom_imports['imports'] == ['dst_cbc']
+
+    if 'epochs' in exp:  # full supervision: plain MMSeg training
+        iters = exp['epochs'] * math.ceil(exp['images'] / 8)
+        assert cfg.train_cfg.type == 'IterBasedTrainLoop'
+        assert cfg.train_cfg.max_iters == iters == poly.end
+        assert loader.dataset.type in ('PascalVOCDataset',
+                                       'CityscapesDataset')
+        return
+    assert 'end' not in poly  # stretched over each round by the loop
+    train_cfg = cfg.train_cfg
+    assert train_cfg.type == 'CurriculumTrainLoop'
+    assert tuple(train_cfg.alphas) == exp['alphas']
+    assert abs(train_cfg.baseline_epochs - exp['baseline_epochs']) <= 0.5
+    assert train_cfg.epochs_per_round == exp['epochs_per_round']
+    assert opt.lr * train_cfg.get('round_lr_mult', 1.0) == pytest.approx(
+        exp['st_lr'])
+    assert loader.sampler.type == 'MixedBatchSampler'
+    assert loader.sampler.get('num_pseudo', loader.batch_size // 2) == 4
+    assert loader.dataset.labeled.ann_file == \
+        f'splits/split{{split}}/labeled_1-{exp["ratio"]}.txt'
+    assert loader.dataset.unlabeled.ann_file == \
+        f'splits/split{{split}}/unlabeled_1-{exp["ratio"]}.txt'
+    assert loader.dataset.split == 1
+    loss = head.loss_decode
+    assert (loss.type, loss.gamma) == ('DynamicCrossEntropyLoss',
+                                       exp['gamma'])
+    assert loss.get('online', False) == exp['online']
+    assert loss.get('online_threshold', 0.0) == exp['online_threshold']
+    [hook] = [h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook']
+    assert hook.get('class_balanced', True) == exp['class_balanced']
+    if exp['dataset'] == 'cityscapes':
+        # Labeled at the 1024x512 training scale, 8 images per pass.
+        assert (hook.infer_scale, hook.batch_size) == ((1024, 512), 8)
+    else:
+        # Labeled at their own (varying) size: one image per pass.
+        assert (hook.get('infer_scale'), hook.batch_size) == (None, 1)
+
+
+@pytest.mark.parametrize('name', PAPER_CONFIGS)
+def test_model_is_deeplabv2_r101_from_coco(name):
+    exp = EXPECTED[name]
+    model = load(name).model
+    head = model.decode_head
+    assert head.type == 'DynamicLossHead'
+    if 'head' in exp or 'backbone' in exp:
+        return  # beyond the paper; built by tests/test_configs.py
+    backbone = model.backbone
+    assert (backbone.type, backbone.depth, backbone.style) == ('ResNet', 101,
+                                                               'caffe')
+    assert tuple(backbone.strides) == (1, 2, 1, 1)
+    assert tuple(backbone.dilations) == (1, 1, 2, 4)
+    assert backbone.contract_dilation is False
+    assert backbone.norm_eval and not backbone.norm_cfg.requires_grad
+    assert head.base_type == 'DLV2Head'
+    assert tuple(head.dilations) == (6, 12, 18, 24)
+    pre = model.data_preprocessor
+    assert pre.mean == [104.008, 116.669, 122.675] and pre.std == [1, 1, 1]
+    assert not pre.bgr_to_rgb
+    coco = ('pretrain/deeplabv2_r101-coco_voc.pth' if exp['dataset'] == 'voc'
+            else 'pretrain/deeplabv2_r101-coco_cityscapes.pth')
+    assert model.init_cfg == dict(type='Pretrained', checkpoint=coco)
+
+
+# -- augmentation -------------------------------------------------------------
+def _random_resize(name):
+    cfg = load(name)
+    [resize] = [
+        t for t in cfg.train_dataloader.dataset.labeled.pipeline
+        if t.type == 'RandomResize'
+    ]
+    return TRANSFORMS.build(resize)
+
+
+def test_voc_resize_keeps_aspect_and_spans_321_to_505():
+    transform = _random_resize(
+        'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-106_321x321.py')
+    np.random.seed(0)
+    shorter = []
+    for _ in range(40):
+        out = transform(dict(img=np.zeros((375, 500, 3), np.uint8)))
+        h, w = out['img'].shape[:2]
+        shorter.append(h)
+        assert abs(w / h - 500 / 375) < 0.01
+    assert 321 <= min(shorter) and max(shorter) <= 505
+    assert min(shorter) < 340 and max(shorter) > 485  # the range is used
+
+
+def test_cityscapes_resize_spans_257x513_to_513x1025():
+    transform = _random_resize(
+        'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py')
+    np.random.seed(0)
+    heights = []
+    for _ in range(20):
+        out = transform(dict(img=np.zeros((1024, 2048, 3), np.uint8)))
+        h, w = out['img'].shape[:2]
+        heights.append(h)
+        assert 257 <= h <= 513 and 513 <= w <= 1025
+        assert abs(w / h - 2) < 0.01
+    assert min(heights) < 280 and max(heights) > 490
+
+
+# -- datasets -----------------------------------------------------------------
+def _write_image(path, size, seed):
+    rng = np.random.default_rng(seed)
+    w, h = size
+    img = np.zeros((h, w, 3), np.uint8) + rng.integers(0, 255, 3, np.uint8)
+    Image.fromarray(img).save(path)
+
+
+def _write_label(path, size, num_classes, palette=False):
+    w, h = size
+    label = np.full((h, w), 255, np.uint8)
+    label[:h // 2] = 0
+    label[h // 2:, :w // 2] = num_classes - 1
+    img = Image.fromarray(label)
+    if palette:  # VOC's own PNGs are palette images
+        img = img.convert('P')
+        img.putpalette([0, 0, 0] * 256)
+    img.save(path)
+
+
+def _write_splits(root, names, labeled):
+    for s in (1, 2, 3):
+        order = names[3 * (s - 1):] + names[:3 * (s - 1)]
+        for k, n in labeled.items():
+            write_list(osp.join(root, f'splits/split{s}/labeled_1-{k}.txt'),
+                       order[:n])
+            write_list(
+                osp.join(root, f'splits/split{s}/unlabeled_1-{k}.txt'),
+                order[n:])
+
+
+@pytest.fixture(scope='module')
+def voc_root(tmp_path_factory):
+    """data/VOCdevkit/VOC2012 after voc_aug.py, the label copy and
+    make_splits.py."""
+    root = str(tmp_path_factory.mktemp('voc') / 'VOCdevkit' / 'VOC2012')
+    train = [f'2008_{i:06d}' for i in range(FAKE_VOC_TRAIN)]
+    val = [f'2007_{i:06d}' for i in range(FAKE_VOC_VAL)]
+    for sub in ('JPEGImages', 'SegmentationClassAug', 'SegmentationClass'):
+        os.makedirs(osp.join(root, sub))
+    for i, name in enumerate(train + val):
+        size = (500, 375) if i % 2 else (375, 500)
+        _write_image(osp.join(root, 'JPEGImages', name + '.jpg'), size, i)
+        folder = 'SegmentationClassAug' if name in train else \
+            'SegmentationClass'
+        _write_label(
+            osp.join(root, folder, name + '.png'), size, 21,
+            palette=name in val)
+    write_list(osp.join(root, 'ImageSets/Segmentation/trainaug.txt'), train)
+    write_list(osp.join(root, 'ImageSets/Segmentation/val.txt'), val)
+    write_list(osp.join(root, 'splits/valtiny.txt'), val[:2])
+    _write_splits(root, train, FAKE_VOC_LABELED)
+    return root
+
+
+@pytest.fixture(scope='module')
+def city_root(tmp_path_factory):
+    """data/cityscapes after cityscapes.py and make_splits.py (images at
+    half size to keep the test fast; the pipelines are scale-relative)."""
+    root = str(tmp_path_factory.mktemp('cityscapes'))
+    names = {
+        'train': [f'aachen/aachen_{i:06d}_000019'
+                  for i in range(FAKE_CITY_TRAIN)],
+        'val': [f'lindau/lindau_{i:06d}_000019'
+                for i in range(FAKE_CITY_VAL)],
+    }
+    for split, items in names.items():
+        for i, name in enumerate(items):
+            img = osp.join(root, 'leftImg8bit', split,
+                           name + '_leftImg8bit.png')
+            ann = osp.join(root, 'gtFine', split,
+                           name + '_gtFine_labelTrainIds.png')
+            os.makedirs(osp.dirname(img), exist_ok=True)
+            os.makedirs(osp.dirname(ann), exist_ok=True)
+            _write_image(img, (1024, 512), i)
+            _write_label(ann, (1024, 512), 19)
+        write_list(osp.join(root, f'{split}.txt'), items)
+    write_list(osp.join(root, 'splits/valtiny.txt'), names['val'][:1])
+    _write_splits(root, names['train'], FAKE_CITY_LABELED)
+    return root
+
+
+def _dataset_of(cfg):
+    """'voc' or 'cityscapes', from the validation dataset type."""
+    return ('voc' if cfg.val_dataloader.dataset.type == 'PascalVOCDataset'
+            else 'cityscapes')
+
+
+def _point_at(cfg, voc_root, city_root):
+    """Point every dataset of the config at the fake tree (unserialized
+    data lists: MMEngine's serialization runs a slow gc.collect)."""
+    root = voc_root if _dataset_of(cfg) == 'voc' else city_root
+    train = cfg.train_dataloader.dataset
+    for ds in (train.get('labeled'), train.get('unlabeled'), train,
+               cfg.val_dataloader.dataset, cfg.test_dataloader.dataset):
+        if ds is not None and 'data_root' in ds:
+            ds.data_root = root
+            ds.serialize_data = False
+
+
+@pytest.mark.parametrize('name', PAPER_CONFIGS)
+def test_datasets_build_in_the_documented_layout(name, voc_root, city_root):
+    exp = EXPECTED[name]
+    cfg = load(name)
+    assert _dataset_of(cfg) == exp['dataset']
+    _point_at(cfg, voc_root, city_root)
+    init_default_scope('mmseg')
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    voc = exp['dataset'] == 'voc'
+    num_train = FAKE_VOC_TRAIN if voc else FAKE_CITY_TRAIN
+    if 'epochs' in exp:
+        assert len(train) == num_train
+        sample = train[0]
+    else:
+        labeled = (FAKE_VOC_LABELED if voc else FAKE_CITY_LABELED)[
+            exp['ratio']]
+        assert (train.num_labeled, train.num_unlabeled) == (
+            labeled, num_train - labeled)
+        sample = train[0]
+        assert sample['data_samples'].metainfo['is_pseudo'] is False
+    assert sample['inputs'].shape == (3, *exp['crop'])
+    values = set(sample['data_samples'].gt_sem_seg.data.unique().tolist())
+    assert values <= {0, exp['num_classes'] - 1, 255}
+    assert len(train.metainfo['classes']) == exp['num_classes']
+
+    val = DATASETS.build(cfg.val_dataloader.dataset)
+    assert len(val) == (FAKE_VOC_VAL if voc else FAKE_CITY_VAL)
+    item = val[0]
+    if voc:  # evaluated at the image's own size
+        assert item['inputs'].shape[1:] == (500, 375)
+    else:  # run at 512x1024, evaluated on the full-resolution labels
+        assert item['inputs'].shape[1:] == (512, 1024)
+
+
+def test_split_and_valtiny_switches(voc_root, city_root):
+    name = 'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+    init_default_scope('mmseg')
+    names = {}
+    for split in (1, 2):
+        cfg = load(name)
+        _point_at(cfg, voc_root, city_root)
+        # What `--cfg-options train_dataloader.dataset.split=2` does.
+        cfg.merge_from_dict({'train_dataloader.dataset.split': split})
+        train = DATASETS.build(cfg.train_dataloader.dataset)
+        names[split] = [
+            osp.basename(train.labeled.get_data_info(i)['img_path'])
+            for i in range(train.num_labeled)
+        ]
+    train_names = [f'2008_{i:06d}.jpg' for i in range(FAKE_VOC_TRAIN)]
+    assert names[1] == train_names[:3]
+    assert names[2] == train_names[3:6]
+
+    cfg = load(name)
+    _point_at(cfg, voc_root, city_root)
+    cfg.merge_from_dict(
+        {'val_dataloader.dataset.ann_file': 'splits/valtiny.txt'})
+    assert len(DATASETS.build(cfg.val_dataloader.dataset)) == 2
+    # val stays the test set.
+    assert len(DATASETS.build(cfg.test_dataloader.dataset)) == FAKE_VOC_VAL
+
+
+def test_cityscapes_unlabeled_images_are_labeled_at_512x1024(city_root):
+    cfg = load(
+        'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py')
+    [hook_cfg] = [h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook']
+    init_default_scope('mmseg')
+    hook = dst_cbc.engine.PseudoLabelHook(**{
+        k: v
+        for k, v in hook_cfg.items() if k != 'type'
+    })
+    unlabeled = dict(
+        cfg.train_dataloader.dataset.unlabeled,
+        data_root=city_root,
+        serialize_data=False,
+        ann_file='splits/split1/unlabeled_1-30.txt',
+        pipeline=hook.labeling_pipeline())
+    dataset = DATASETS.build(unlabeled)
+    assert dataset[0]['inputs'].shape == (3, 512, 1024)
+
+
+# -- the model on CPU ---------------------------------------------------------
+@pytest.fixture
+def one_thread():
+    """Run on one CPU thread: ResNet-101 on a tiny input is many small ops,
+    which several threads only slow down on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_deeplabv2_r101_forward_backward_on_cpu(one_thread):
+    cfg = load('dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-106_321x321.py')
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.train()
+    inputs = torch.randn(1, 3, 65, 65)
+    # Output stride 8: 65 -> 9x9 logits.
+    with torch.no_grad():
+        assert model(inputs, mode='tensor').shape == (1, 21, 9, 9)
+    sample = SegDataSample()
+    sample.gt_sem_seg = PixelData(data=torch.randint(0, 21, (1, 65, 65)))
+    sample.set_metainfo(dict(is_pseudo=True, img_shape=(65, 65)))
+    losses = model(inputs, [sample], mode='loss')
+    loss = losses['decode.loss_ce']
+    assert torch.isfinite(loss) and loss.item() > 0
+    loss.backward()
+    assert model.decode_head.conv2d_list[3].weight.grad.abs().sum() > 0
+    assert model.backbone.conv1.weight.grad.abs().sum() > 0
+    assert model.backbone.bn1.weight.grad is None  # frozen BatchNorm
