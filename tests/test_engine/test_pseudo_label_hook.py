@@ -1,0 +1,67 @@
+"""PseudoLabelHook's manifest: reuse complete folders, refuse foreign ones."""
+import json
+import os.path as osp
+from types import SimpleNamespace
+
+import pytest
+from mmengine.config import Config
+
+from dst_cbc.engine import PseudoLabelHook
+from dst_cbc.utils import config_fingerprint, file_sha256
+
+
+class FakeLoop:
+    round = 1
+    alpha = 0.5
+
+    def __init__(self, checkpoint):
+        self.best = dict(checkpoint=checkpoint)
+        self.handed = None
+
+    def set_pseudo_labels(self, label_dir, stats):
+        self.handed = (label_dir, stats)
+
+
+@pytest.fixture
+def setup(tmp_path):
+    checkpoint = tmp_path / 'round_0_best.pth'
+    checkpoint.write_bytes(b'weights')
+    cfg = Config(dict(model=dict(type='M'), train_cfg=dict(alphas=[0.5])))
+    loop = FakeLoop(str(checkpoint))
+    # model=None: the labeler must not run in these tests
+    runner = SimpleNamespace(work_dir=str(tmp_path), cfg=cfg, train_loop=loop,
+                             model=None)
+    folder = tmp_path / 'pseudo_labels' / 'round_1'
+    folder.mkdir(parents=True)
+    identity = dict(config=config_fingerprint(cfg), round=1, alpha=0.5,
+                    checkpoint=str(checkpoint),
+                    checkpoint_sha256=file_sha256(str(checkpoint)))
+    return runner, loop, folder, identity
+
+
+def test_complete_folder_of_this_run_is_reused(setup):
+    runner, loop, folder, identity = setup
+    stats = dict(coverage=0.5, thresholds=[0.9, None])
+    (folder / 'stats.json').write_text(json.dumps(stats))
+    (folder / 'manifest.json').write_text(
+        json.dumps(dict(identity, complete=True, num_files=0)))
+    PseudoLabelHook().before_train_epoch(runner)
+    assert loop.handed == (str(folder), stats)
+
+
+def test_folder_of_another_config_is_refused(setup):
+    runner, loop, folder, identity = setup
+    (folder / 'manifest.json').write_text(
+        json.dumps(dict(identity, config='0' * 64, complete=True)))
+    with pytest.raises(ValueError,
+                       match=f'{folder} holds pseudo labels of another run'):
+        PseudoLabelHook().before_train_epoch(runner)
+    assert loop.handed is None
+
+
+def test_fingerprint_ignores_work_dir_and_logging():
+    a = Config(dict(model=dict(type='M'), work_dir='a', log_level='INFO'))
+    b = Config(dict(model=dict(type='M'), work_dir='b', log_level='DEBUG'))
+    c = Config(dict(model=dict(type='N'), work_dir='a', log_level='INFO'))
+    assert config_fingerprint(a) == config_fingerprint(b)
+    assert config_fingerprint(a) != config_fingerprint(c)
