@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader
 
 from mmseg.registry import LOOPS
 from ..utils import atomic_write_bytes, atomic_write_json, config_fingerprint
-from .summary import format_summary, write_summary
+from .summary import best_result, format_summary, write_summary
 
 
 def epochs_from_ratio(labeled_ratio: float, base_epochs: float = 30.) -> float:
@@ -177,8 +177,7 @@ class CurriculumTrainLoop(BaseLoop):
     @property
     def best(self) -> Optional[dict]:
         """dict | None: The best round result so far."""
-        scored = [r for r in self.results if r['mIoU'] is not None]
-        return max(scored, key=lambda r: r['mIoU']) if scored else None
+        return best_result(self.results)
 
     def set_pseudo_labels(self, label_dir: str, stats: dict) -> None:
         """Hand this round's pseudo-label folder to the loop.
@@ -191,7 +190,7 @@ class CurriculumTrainLoop(BaseLoop):
         self._pseudo_label_stats = stats
 
     # -- the curriculum -------------------------------------------------------
-    def run(self) -> None:
+    def run(self) -> nn.Module:
         """Run round 0 (unless a baseline was loaded) and every later round.
 
         After ``--resume`` the rounds already recorded (kept in the message

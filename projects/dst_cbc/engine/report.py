@@ -14,6 +14,8 @@ from typing import Dict, List, Optional, Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
+from .summary import best_result
+
 #: Size of every plot in inches, and its resolution: 640 x 400 pixels.
 FIG_SIZE = (6.4, 4.0)
 DPI = 100
@@ -78,9 +80,8 @@ def build_report(results: List[dict],
     classes = list(classes) if classes is not None else []
     baseline = (results[0]['mIoU']
                 if results and results[0]['round'] == 0 else None)
-    scored = [r for r in results if r['mIoU'] is not None]
-    best_round = max(scored, key=lambda r: r['mIoU'])['round'] \
-        if scored else None
+    best = best_result(results)
+    best_round = None if best is None else best['round']
 
     rounds = []
     for result in results:

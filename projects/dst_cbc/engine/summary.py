@@ -6,6 +6,19 @@ from mmengine.dist import master_only
 from ..utils import atomic_write_json
 
 
+def best_result(results: List[dict]) -> Optional[dict]:
+    """The round with the highest validation score (None if none has one).
+
+    Args:
+        results (list[dict]): One dict per round with key ``mIoU``.
+
+    Returns:
+        dict | None: The best round's dict; ties go to the earliest round.
+    """
+    scored = [r for r in results if r['mIoU'] is not None]
+    return max(scored, key=lambda r: r['mIoU']) if scored else None
+
+
 def _fmt(value: Optional[float], spec: str) -> str:
     return '-' if value is None else format(value, spec)
 
@@ -21,8 +34,8 @@ def format_summary(results: List[dict], metric: str = 'mIoU') -> str:
     Returns:
         str: The table, one line per round, the best round marked with ``*``.
     """
-    scored = [r for r in results if r['mIoU'] is not None]
-    best = max(scored, key=lambda r: r['mIoU'])['round'] if scored else None
+    best = best_result(results)
+    best = None if best is None else best['round']
     base = results[0]['mIoU'] if results and results[0]['round'] == 0 else None
     lines = [
         f'{"round":>5} {"alpha":>5} {"iters":>6} {"val " + metric:>9} '
@@ -48,6 +61,5 @@ def write_summary(path: str, results: List[dict], metric: str = 'mIoU') -> None:
         results (list[dict]): One dict per finished round.
         metric (str): Name of the validation metric stored as ``mIoU``.
     """
-    scored = [r for r in results if r['mIoU'] is not None]
-    best = max(scored, key=lambda r: r['mIoU']) if scored else None
-    atomic_write_json(path, dict(metric=metric, rounds=results, best=best))
+    atomic_write_json(
+        path, dict(metric=metric, rounds=results, best=best_result(results)))
