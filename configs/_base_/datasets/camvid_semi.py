@@ -5,9 +5,14 @@ dataset_type = 'CamVidDataset'
 data_root = 'data/camvid'
 splits_dir = 'data/camvid/splits'
 crop_size = (180, 240)
+# CachedLoad decodes each PNG once per process (CamVid fits in memory): with
+# num_workers=0, the fastest setting on 2 CPU cores, decoding is otherwise a
+# quarter of a training step.
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    dict(
+        type='CachedLoad',
+        transforms=[dict(type='LoadImageFromFile'),
+                    dict(type='LoadAnnotations')]),
     dict(
         type='RandomResize',
         scale=(240, 180),
@@ -18,9 +23,13 @@ train_pipeline = [
     dict(type='PackSegInputs')
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(240, 180), keep_ratio=True),
-    dict(type='LoadAnnotations'),
+    dict(
+        type='CachedLoad',
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='Resize', scale=(240, 180), keep_ratio=True),
+            dict(type='LoadAnnotations')
+        ]),
     dict(type='PackSegInputs')
 ]
 train_images = dict(img_path='train', seg_map_path='trainannot')
