@@ -47,11 +47,13 @@ def _expected():
     voc_row = dict(
         dataset='voc', num_classes=21, crop=(321, 321), lr=2e-3,
         st_lr=2e-3, epochs_per_round=6, alphas=DST_CBC_ALPHAS,
-        class_balanced=True, online=False, online_threshold=0.0)
+        class_balanced=True, online=False, online_threshold=0.0,
+        stored_weights=False)
     city_row = dict(
         dataset='cityscapes', num_classes=19, crop=(257, 513), lr=2e-3,
         st_lr=4e-3, epochs_per_round=12, alphas=DST_CBC_ALPHAS,
-        class_balanced=True, online=False, online_threshold=0.0)
+        class_balanced=True, online=False, online_threshold=0.0,
+        stored_weights=False)
     for k in VOC_RATIOS:
         gamma = 4.0 if _more_than_1000_labels(k) else 9.0
         row = dict(voc_row, ratio=k, gamma=gamma,
@@ -81,6 +83,8 @@ def _expected():
         vs20, gamma=0.0, online=True, **one_round)
     table[ablation.format('ost-t')] = dict(
         vs20, gamma=0.0, online=True, online_threshold=0.9, **one_round)
+    # The authors' OW run is the DST-CBC curriculum with stored weights.
+    table[ablation.format('ow')] = dict(vs20, stored_weights=True)
     beyond = 'dst_cbc/dst-cbc_{}_1xb4+4_voc-aug-1-20_321x321.py'
     table[beyond.format('deeplabv3plus-r101-d8')] = dict(vs20, head='DSASPP')
     table[beyond.format('dlv2-r101-v1c-d8')] = dict(vs20, backbone='V1c')
@@ -174,6 +178,18 @@ def test_hyperparameters_are_the_papers(name):
     assert loss.get('online_threshold', 0.0) == exp['online_threshold']
     [hook] = [h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook']
     assert hook.get('class_balanced', True) == exp['class_balanced']
+    # OW: the labeling model's stored confidence, loaded with the pseudo
+    # labels and moved with them, weights the pseudo-labeled pixels.
+    stored = exp['stored_weights']
+    assert loss.get('weight_source', 'current') == (
+        'stored' if stored else 'current')
+    assert hook.get('store_confidence', False) == stored
+    labeled = loader.dataset.labeled.pipeline
+    with_confidence = (
+        labeled[:2] + [dict(type='LoadPseudoConfidence')] + labeled[2:-1] +
+        [dict(type='PackSegInputsWithConfidence')])
+    assert loader.dataset.unlabeled.pipeline == (
+        with_confidence if stored else labeled)
     if exp['dataset'] == 'cityscapes':
         # Labeled at the 1024x512 training scale, 8 images per pass.
         assert (hook.infer_scale, hook.batch_size) == ((1024, 512), 8)

@@ -2,7 +2,8 @@
 import pytest
 
 import dst_cbc  # noqa: F401
-from mmseg.registry import DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, MODELS
+from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, MODELS,
+                            TRANSFORMS)
 
 REGISTERED = [
     (MODELS, 'DynamicCrossEntropyLoss', 'dst_cbc.models.dynamic_loss'),
@@ -13,6 +14,10 @@ REGISTERED = [
     (DATASETS, 'CamVidDataset', 'dst_cbc.datasets.camvid'),
     (DATA_SAMPLERS, 'MixedBatchSampler',
      'dst_cbc.datasets.mixed_batch_sampler'),
+    (TRANSFORMS, 'LoadPseudoConfidence',
+     'dst_cbc.datasets.pseudo_confidence'),
+    (TRANSFORMS, 'PackSegInputsWithConfidence',
+     'dst_cbc.datasets.pseudo_confidence'),
     (LOOPS, 'CurriculumTrainLoop', 'dst_cbc.engine.curriculum_loop'),
     (HOOKS, 'PseudoLabelHook', 'dst_cbc.engine.pseudo_label_hook'),
 ]

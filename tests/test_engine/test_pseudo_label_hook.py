@@ -65,3 +65,58 @@ def test_fingerprint_ignores_work_dir_and_logging():
     c = Config(dict(model=dict(type='N'), work_dir='a', log_level='INFO'))
     assert config_fingerprint(a) == config_fingerprint(b)
     assert config_fingerprint(a) != config_fingerprint(c)
+
+
+@pytest.mark.parametrize('infer_scale', [None, (3, 2)])
+def test_cached_labeling_pipeline_gives_the_same_inputs(tmp_path, infer_scale):
+    import mmcv
+    import numpy as np
+    from mmcv.transforms import Compose
+    from mmseg.registry import TRANSFORMS
+
+    from dst_cbc.datasets import clear_load_cache
+    img = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    path = str(tmp_path / 'a.png')
+    mmcv.imwrite(img, path)
+    outputs = []
+    for cache in (False, True, True):
+        hook = PseudoLabelHook(infer_scale=infer_scale, cache_images=cache)
+        pipeline = hook.labeling_pipeline()
+        assert (pipeline[0]['type'] == 'CachedLoad') == cache
+        packed = Compose([TRANSFORMS.build(t) for t in pipeline])(
+            dict(img_path=path, seg_fields=[]))
+        outputs.append(packed['inputs'])
+    clear_load_cache()
+    expected = (4, 6) if infer_scale is None else (2, 3)
+    assert tuple(outputs[0].shape[1:]) == expected
+    for out in outputs[1:]:
+        assert (out == outputs[0]).all()
+
+
+def test_store_confidence_is_part_of_the_manifest(setup, monkeypatch):
+    """A complete folder written without confidences is relabeled by a hook
+    that stores them, and the new manifest records it; that folder is then
+    reused."""
+    runner, loop, folder, identity = setup
+    (folder / 'manifest.json').write_text(
+        json.dumps(dict(identity, complete=True, num_files=0)))
+    labeled = []
+    stats = dict(coverage=0.5, thresholds=[0.9, None], num_images=2,
+                 store_confidence=True)
+
+    def fake_label(hook, runner, loop, out):
+        labeled.append((hook.store_confidence, out))
+        (folder / 'stats.json').write_text(json.dumps(stats))
+        return stats
+
+    monkeypatch.setattr(PseudoLabelHook, '_label', fake_label)
+    PseudoLabelHook(store_confidence=True).before_train_epoch(runner)
+    assert labeled == [(True, str(folder))]
+    manifest = json.loads((folder / 'manifest.json').read_text())
+    assert manifest == dict(identity, store_confidence=True,
+                            thresholds=[0.9, None], num_files=2,
+                            complete=True)
+    assert loop.handed == (str(folder), stats)
+
+    PseudoLabelHook(store_confidence=True).before_train_epoch(runner)
+    assert len(labeled) == 1  # reused

@@ -363,3 +363,53 @@ def test_batches_close_where_the_image_size_changes():
                labeler._batches(Sizes(), list(range(6)))]
     # sizes: A A A B B A -> [0, 1] full, [2] closed by B, [3, 4], [5]
     assert batches == [[0, 1], [2], [3, 4], [5]]
+
+
+def test_stored_confidence_round_trips(tmp_path):
+    """store_confidence writes ``<label>.conf.png`` next to each label: the
+    max softmax ``1 - K / 128`` of every pixel (IGNORE ones included) as
+    ``q = round(65535 * p)``. ``65535 * (128 - K) / 128 = 512 * (128 - K) -
+    1 + K / 128`` and K <= 44, so ``q = 512 * (128 - K) - 1``; read back,
+    ``q / 65535`` is within 0.5 / 65535 of p. The labels are unchanged."""
+    dataset = make_dataset(tmp_path / 'data', 'plain')
+    model = FakeSegmentor(dataset.data_prefix['img_path'])
+    out_dir = str(tmp_path / 'round_1')
+    stats = PseudoLabeler(num_classes=3, store_confidence=True).run(
+        model, dataset, out_dir, 0.5)
+
+    assert model.num_test_steps == 2  # still one pass per image
+    assert files_under(out_dir) == sorted(
+        EXPECTED_FILES + ['a.conf.png', osp.join('sub', 'b.conf.png')])
+    assert read_png(osp.join(out_dir, 'a.png')) == P_A
+    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B
+    assert stats['store_confidence'] is True
+    assert stats['class_kept_pixels'] == [11, 11, 2]
+    for name, k in (('a', K_A), (osp.join('sub', 'b'), K_B)):
+        label_file = osp.join(out_dir, name + '.png')
+        conf_file = labeler_module.confidence_file(label_file)
+        assert conf_file == osp.join(out_dir, name + '.conf.png')
+        image = Image.open(conf_file)
+        stored = np.asarray(image)
+        assert image.mode == 'I;16' and stored.dtype == np.uint16
+        k = np.array(k)
+        assert stored.tolist() == (512 * (128 - k) - 1).tolist()
+        decoded = labeler_module.decode_confidence(stored)
+        assert decoded.dtype == np.float32
+        np.testing.assert_allclose(decoded, 1 - k / 128, rtol=0,
+                                   atol=0.5 / 65535 + 1e-7)
+    with open(osp.join(out_dir, 'stats.json')) as f:
+        assert json.load(f) == stats
+
+
+def test_confidence_encoding_by_hand():
+    encoded = labeler_module.encode_confidence(
+        torch.tensor([0.0, 1.0, 0.5, 1 / 3, 0.9999999, 2e-6]))
+    # 65535 * 0.5 = 32767.5 rounds to even, 65535 / 3 = 21845,
+    # 65535 * 2e-6 = 0.13.
+    assert encoded.dtype == np.uint16
+    assert encoded.tolist() == [0, 65535, 32768, 21845, 65535, 0]
+    assert labeler_module.decode_confidence(
+        np.array([0, 65535, 21845], np.uint16)).tolist() == [
+            0.0, 1.0, np.float32(1 / 3)]
+    with pytest.raises(TypeError, match='uint16'):
+        labeler_module.decode_confidence(np.zeros(2, np.uint8))

@@ -1,14 +1,19 @@
 """Datasets, split tools, the semi-supervised wrapper and its sampler."""
 from .camvid import CamVidDataset
 from .mixed_batch_sampler import MixedBatchSampler
+from .pseudo_confidence import (LoadPseudoConfidence,
+                                PackSegInputsWithConfidence)
 from .semi_dataset import SemiSegDataset, pseudo_label_dataset_cfg
 from .splits import (class_presence, labeled_count, nested_splits,
                      pick_valtiny, read_list, write_list, write_splits)
 from .synthetic import SyntheticShapesDataset, generate_synthetic_dataset
+from .transforms import CachedLoad, clear_load_cache
 
 __all__ = [
-    'CamVidDataset', 'MixedBatchSampler', 'SemiSegDataset',
-    'SyntheticShapesDataset', 'class_presence', 'generate_synthetic_dataset',
-    'labeled_count', 'nested_splits', 'pick_valtiny',
-    'pseudo_label_dataset_cfg', 'read_list', 'write_list', 'write_splits'
+    'CachedLoad', 'CamVidDataset', 'LoadPseudoConfidence',
+    'MixedBatchSampler', 'PackSegInputsWithConfidence', 'SemiSegDataset',
+    'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
+    'generate_synthetic_dataset', 'labeled_count', 'nested_splits',
+    'pick_valtiny', 'pseudo_label_dataset_cfg', 'read_list', 'write_list',
+    'write_splits'
 ]

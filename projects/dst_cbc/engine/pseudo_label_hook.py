@@ -32,6 +32,15 @@ class PseudoLabelHook(Hook):
         class_balanced (bool): One threshold per class (DST-CBC) or one
             global threshold (the DST-C ablation). Defaults to True.
         batch_size (int): Images per labeling forward pass. Defaults to 1.
+        cache_images (bool): Decode (and resize) each unlabeled image once
+            per process and reuse it in later rounds
+            (:class:`~dst_cbc.datasets.CachedLoad`). Defaults to False.
+        store_confidence (bool): Also store the labeling model's confidence
+            of every pixel next to its pseudo label, for losses weighting
+            pseudo-labeled pixels by it (the OW ablation; read back with
+            :class:`~dst_cbc.datasets.LoadPseudoConfidence`). Recorded in
+            the manifest, so a folder without confidences is not reused.
+            Defaults to False.
         out_dir (str): Folder inside the work dir. Defaults to
             ``'pseudo_labels'``.
     """
@@ -42,10 +51,14 @@ class PseudoLabelHook(Hook):
                  infer_scale: Optional[Sequence[int]] = None,
                  class_balanced: bool = True,
                  batch_size: int = 1,
+                 cache_images: bool = False,
+                 store_confidence: bool = False,
                  out_dir: str = 'pseudo_labels') -> None:
         self.infer_scale = None if infer_scale is None else tuple(infer_scale)
         self.class_balanced = class_balanced
         self.batch_size = batch_size
+        self.cache_images = cache_images
+        self.store_confidence = store_confidence
         self.out_dir = out_dir
 
     def labeling_pipeline(self) -> List[dict]:
@@ -54,6 +67,8 @@ class PseudoLabelHook(Hook):
         if self.infer_scale is not None:
             pipeline.append(
                 dict(type='Resize', scale=self.infer_scale, keep_ratio=False))
+        if self.cache_images:
+            pipeline = [dict(type='CachedLoad', transforms=pipeline)]
         pipeline.append(dict(type='PackSegInputs'))
         return pipeline
 
@@ -61,10 +76,11 @@ class PseudoLabelHook(Hook):
         """Label the unlabeled images if a self-training round starts.
 
         A round's folder carries ``manifest.json`` (round, alpha, checkpoint
-        used and its SHA-256, config fingerprint, thresholds, number of
-        files, complete flag). A complete folder made by this run from the
-        same checkpoint is reused (``--resume``); an incomplete or stale one
-        is regenerated; one written for another config is refused.
+        used and its SHA-256, config fingerprint, ``store_confidence`` when
+        set, thresholds, number of files, complete flag). A complete folder
+        made by this run from the same checkpoint is reused (``--resume``);
+        an incomplete or stale one is regenerated; one written for another
+        config is refused.
         """
         loop = runner.train_loop
         if getattr(loop, 'round', 0) == 0:
@@ -77,6 +93,8 @@ class PseudoLabelHook(Hook):
             alpha=loop.alpha,
             checkpoint=checkpoint,
             checkpoint_sha256=file_sha256(checkpoint))
+        if self.store_confidence:
+            identity['store_confidence'] = True
         manifest = _read_manifest(out)
         if manifest is not None and manifest.get('config') != identity['config']:
             raise ValueError(
@@ -115,7 +133,8 @@ class PseudoLabelHook(Hook):
         labeler = PseudoLabeler(
             num_classes=num_classes,
             class_balanced=self.class_balanced,
-            batch_size=self.batch_size)
+            batch_size=self.batch_size,
+            store_confidence=self.store_confidence)
         return labeler.run(runner.model, dataset, out, loop.alpha)
 
 

@@ -11,6 +11,12 @@ With ``online=True`` the loss also covers the paper's online self-training
 ablations (OST, OST-T): the stored label of a pseudo-labeled pixel is
 replaced by the argmax of the current (detached) softmax, and pixels whose
 confidence is not above ``online_threshold`` are ignored.
+
+With ``weight_source='stored'`` it covers the OW ablation: the weight is
+``p_label(y) ** gamma``, the confidence the *labeling* model had in the
+pseudo label (its max softmax probability, stored with the label), with the
+same ``gamma``. It is fixed for the round instead of following the model
+being trained.
 """
 from typing import Optional
 
@@ -41,6 +47,11 @@ class DynamicCrossEntropyLoss(nn.Module):
             kept only if its current top probability is above this value,
             otherwise it is ignored (0.9 gives OST-T). In [0, 1).
             Defaults to 0.0 (every pixel kept).
+        weight_source (str): Where ``p(y)`` of the weight comes from:
+            ``'current'``, the model being trained (DST-CBC), or
+            ``'stored'``, the labeling model's confidence passed as
+            ``pseudo_confidence`` (the OW ablation; not with ``online``).
+            Defaults to ``'current'``.
     """
 
     def __init__(self,
@@ -48,7 +59,8 @@ class DynamicCrossEntropyLoss(nn.Module):
                  loss_weight: float = 1.0,
                  loss_name: str = 'loss_ce',
                  online: bool = False,
-                 online_threshold: float = 0.0) -> None:
+                 online_threshold: float = 0.0,
+                 weight_source: str = 'current') -> None:
         super().__init__()
         if gamma < 0:
             raise ValueError(
@@ -62,11 +74,19 @@ class DynamicCrossEntropyLoss(nn.Module):
         if online_threshold > 0 and not online:
             raise ValueError('DynamicCrossEntropyLoss: online_threshold '
                              'needs online=True')
+        if weight_source not in ('current', 'stored'):
+            raise ValueError('DynamicCrossEntropyLoss: weight_source must be '
+                             f"'current' or 'stored', got {weight_source!r}")
+        if weight_source == 'stored' and online:
+            raise ValueError('DynamicCrossEntropyLoss: stored confidences '
+                             'belong to the stored labels, which online=True '
+                             'replaces; use one or the other')
         self.gamma = float(gamma)
         self.loss_weight = loss_weight
         self._loss_name = loss_name
         self.online = bool(online)
         self.online_threshold = float(online_threshold)
+        self.weight_source = weight_source
 
     def forward(self,
                 cls_score: Tensor,
@@ -74,7 +94,8 @@ class DynamicCrossEntropyLoss(nn.Module):
                 weight: Optional[Tensor] = None,
                 ignore_index: int = 255,
                 pseudo_mask: Optional[Tensor] = None,
-                reduction_override: Optional[str] = None) -> Tensor:
+                reduction_override: Optional[str] = None,
+                pseudo_confidence: Optional[Tensor] = None) -> Tensor:
         """Compute the dynamic cross-entropy.
 
         Args:
@@ -92,6 +113,11 @@ class DynamicCrossEntropyLoss(nn.Module):
                 per-pixel weighted loss of shape (N, H, W) (used by
                 ``OHEMPixelSampler``); None or ``'mean'`` returns the sum
                 over valid pixels divided by their number. Defaults to None.
+            pseudo_confidence (Tensor, optional): The labeling model's
+                confidence in each pixel's stored label, shape (N, H, W);
+                read on pseudo-labeled samples only and needed with
+                ``weight_source='stored'`` when there are any.
+                Defaults to None.
 
         Returns:
             Tensor: The scalar loss (float32), or the per-pixel loss map when
@@ -127,9 +153,13 @@ class DynamicCrossEntropyLoss(nn.Module):
             ignore_index=ignore_index)
         loss = ce
         if pseudo_mask is not None and self.gamma > 0:
-            # p_cur(y) ** gamma = exp(-gamma * CE), detached: no gradient
-            # flows through the weight.
-            dynamic_weight = torch.exp(-self.gamma * ce.detach())
+            if self.weight_source == 'current':
+                # p_cur(y) ** gamma = exp(-gamma * CE), detached: no gradient
+                # flows through the weight.
+                dynamic_weight = torch.exp(-self.gamma * ce.detach())
+            else:
+                dynamic_weight = self._stored_weight(ce, pseudo_mask,
+                                                     pseudo_confidence)
             is_pseudo = pseudo_mask.to(
                 device=ce.device, dtype=torch.bool).view(-1, 1, 1)
             loss = torch.where(is_pseudo, dynamic_weight * ce, ce)
@@ -139,6 +169,34 @@ class DynamicCrossEntropyLoss(nn.Module):
             return self.loss_weight * loss
         num_valid = (label != ignore_index).sum().clamp(min=1)
         return self.loss_weight * loss.sum() / num_valid
+
+    def _stored_weight(self, ce: Tensor, pseudo_mask: Tensor,
+                       pseudo_confidence: Optional[Tensor]) -> Tensor:
+        """The OW weight ``p_label(y) ** gamma`` of every pixel.
+
+        Args:
+            ce (Tensor): Per-pixel cross-entropy of shape (N, H, W).
+            pseudo_mask (Tensor): Bool tensor of shape (N,).
+            pseudo_confidence (Tensor, optional): Stored confidences of shape
+                (N, H, W); may be None only if no sample is pseudo-labeled.
+
+        Returns:
+            Tensor: float32 weights of shape (N, H, W) (ones when
+            ``pseudo_confidence`` is None).
+        """
+        if pseudo_confidence is None:
+            if pseudo_mask.any():
+                raise ValueError(
+                    "DynamicCrossEntropyLoss: weight_source='stored' needs "
+                    'pseudo_confidence for pseudo-labeled samples')
+            return torch.ones_like(ce)
+        if pseudo_confidence.shape != ce.shape:
+            raise ValueError(
+                'DynamicCrossEntropyLoss: pseudo_confidence must have the '
+                f'shape of label {tuple(ce.shape)}, got '
+                f'{tuple(pseudo_confidence.shape)}')
+        return pseudo_confidence.detach().to(
+            device=ce.device, dtype=torch.float32).pow(self.gamma)
 
     def _online_label(self, cls_score: Tensor, label: Tensor,
                       pseudo_mask: Tensor, ignore_index: int) -> Tensor:
@@ -171,6 +229,8 @@ class DynamicCrossEntropyLoss(nn.Module):
         text = f'gamma={self.gamma}, loss_weight={self.loss_weight}'
         if self.online:
             text += f', online=True, online_threshold={self.online_threshold}'
+        if self.weight_source != 'current':
+            text += f", weight_source='{self.weight_source}'"
         return text
 
     @property

@@ -4,14 +4,17 @@ A config swaps ``type='ASPPHead'`` for
 ``type='DynamicLossHead', base_type='ASPPHead'``: the head built is a
 subclass of ``ASPPHead`` whose ``loss_by_feat`` tells every
 :class:`DynamicCrossEntropyLoss` which samples are pseudo-labeled (from
-``data_sample.metainfo['is_pseudo']``). The subclass adds no parameters, so
+``data_sample.metainfo['is_pseudo']``) and, for a loss with
+``weight_source='stored'`` (the OW ablation), the stored confidence maps
+(``data_sample.pseudo_confidence``). The subclass adds no parameters, so
 its state dict has the plain head's keys and checkpoints load either way.
 """
 import inspect
-from typing import Dict, Type, Union
+from typing import Dict, Sequence, Type, Union
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
@@ -40,9 +43,53 @@ def pseudo_mask_of(batch_data_samples: SampleList,
         device=device)
 
 
+def pseudo_confidence_of(batch_data_samples: SampleList, size: Sequence[int],
+                         device: torch.device) -> Tensor:
+    """Stack the stored confidence maps of a batch to the labels' size.
+
+    The data preprocessor pads each label at the right and bottom to the
+    batch size with IGNORE; the confidence maps are padded there with 0 (those
+    pixels contribute nothing). Labeled samples get ones, which the loss
+    never reads.
+
+    Args:
+        batch_data_samples (list[:obj:`SegDataSample`]): The batch;
+            pseudo-labeled samples must carry ``pseudo_confidence``
+            (:class:`~dst_cbc.datasets.PackSegInputsWithConfidence`).
+        size (Sequence[int]): ``(H, W)`` of the stacked labels.
+        device (torch.device): Device of the returned tensor.
+
+    Returns:
+        Tensor: float32 tensor of shape (N, H, W).
+    """
+    height, width = size
+    maps = []
+    for sample in batch_data_samples:
+        if not sample.metainfo.get('is_pseudo', False):
+            maps.append(torch.ones(height, width, device=device))
+            continue
+        if 'pseudo_confidence' not in sample:
+            raise ValueError(
+                'pseudo-labeled sample '
+                f'{sample.metainfo.get("img_path")} has no pseudo_confidence: '
+                'the unlabeled pipeline needs LoadPseudoConfidence and '
+                'PackSegInputsWithConfidence, the labels '
+                'PseudoLabelHook(store_confidence=True)')
+        confidence = sample.pseudo_confidence.data[0].to(
+            device=device, dtype=torch.float32)
+        h, w = confidence.shape
+        if h > height or w > width:
+            raise ValueError(
+                f'pseudo_confidence of shape {(h, w)} is larger than the '
+                f'labels {(height, width)}')
+        maps.append(F.pad(confidence, (0, width - w, 0, height - h)))
+    return torch.stack(maps)
+
+
 class DynamicLossMixin:
     """Mixin for a :class:`BaseDecodeHead` subclass: its ``loss_by_feat``
-    passes ``pseudo_mask`` to every :class:`DynamicCrossEntropyLoss`.
+    passes ``pseudo_mask`` to every :class:`DynamicCrossEntropyLoss`, and
+    ``pseudo_confidence`` to those with ``weight_source='stored'``.
 
     Everything else is :meth:`BaseDecodeHead.loss_by_feat`: logits resized
     to the labels, optional pixel sampler, losses summed by name, and
@@ -57,7 +104,8 @@ class DynamicLossMixin:
         Args:
             seg_logits (Tensor): The output of the head's forward.
             batch_data_samples (list[:obj:`SegDataSample`]): The batch, with
-                ``gt_sem_seg`` and optionally ``metainfo['is_pseudo']``.
+                ``gt_sem_seg``, optionally ``metainfo['is_pseudo']`` and,
+                for stored weights, ``pseudo_confidence``.
 
         Returns:
             dict[str, Tensor]: Loss items and ``acc_seg``.
@@ -80,9 +128,17 @@ class DynamicLossMixin:
         else:
             losses_decode = [self.loss_decode]
         loss = dict()
+        confidence = None
         for loss_decode in losses_decode:
-            extra = dict(pseudo_mask=pseudo_mask) if isinstance(
-                loss_decode, DynamicCrossEntropyLoss) else dict()
+            extra = dict()
+            if isinstance(loss_decode, DynamicCrossEntropyLoss):
+                extra['pseudo_mask'] = pseudo_mask
+                if loss_decode.weight_source == 'stored':
+                    if confidence is None:
+                        confidence = pseudo_confidence_of(
+                            batch_data_samples, seg_label.shape[1:],
+                            seg_logits.device)
+                    extra['pseudo_confidence'] = confidence
             value = loss_decode(
                 seg_logits,
                 seg_label,

@@ -7,6 +7,14 @@ ranks. Phase 2 turns the histogram into class-balanced thresholds, thresholds
 the stored labels, writes them as 8-bit PNGs (IGNORE = ``ignore_index``) and
 gathers statistics (coverage, thresholds and, when the images have ground
 truth, the pseudo labels' IoU in percent).
+
+With ``store_confidence=True`` (the paper's OW ablation) phase 1 also keeps
+each pixel's confidence, the labeling model's max softmax probability, and
+phase 2 writes it next to the label as a 16-bit PNG
+(:func:`confidence_file`): ``q = round(65535 * p)``, read back as
+``q / 65535`` (:func:`decode_confidence`), so the stored confidence is
+within ``1 / 131070`` (about 7.6e-6) of the float32 max softmax. Every pixel
+gets its confidence, IGNORE pixels included.
 """
 import io
 import os
@@ -32,6 +40,10 @@ from .class_balanced import (NUM_BINS, apply_thresholds, bin_to_confidence,
 
 SCRATCH_DIR = '.scratch'
 STATS_FILE = 'stats.json'
+#: Replaces a pseudo label's extension to name its confidence map.
+CONFIDENCE_SUFFIX = '.conf.png'
+#: A stored confidence ``q`` (uint16) stands for ``q / CONFIDENCE_SCALE``.
+CONFIDENCE_SCALE = 65535
 
 
 def pseudo_label_file(dataset: BaseDataset, img_path: str,
@@ -62,11 +74,55 @@ def pseudo_label_file(dataset: BaseDataset, img_path: str,
     return osp.join(out_dir, name + dataset.seg_map_suffix)
 
 
-def _write_png_atomic(label: np.ndarray, path: str) -> None:
-    """Write a uint8 label map as an 8-bit PNG via a temp name + rename."""
+def confidence_file(label_file: str) -> str:
+    """Path of the confidence map stored with a pseudo label.
+
+    Args:
+        label_file (str): The pseudo label's path, e.g. ``round_1/a.png``.
+
+    Returns:
+        str: The label's path with its extension replaced by
+        :data:`CONFIDENCE_SUFFIX`, e.g. ``round_1/a.conf.png``.
+    """
+    return osp.splitext(label_file)[0] + CONFIDENCE_SUFFIX
+
+
+def encode_confidence(confidence: Tensor) -> np.ndarray:
+    """Quantize confidences in [0, 1] to uint16 ``round(65535 * p)``.
+
+    Args:
+        confidence (Tensor): Probabilities, any shape and float dtype.
+
+    Returns:
+        np.ndarray: uint16 array of the same shape; :func:`decode_confidence`
+        reads it back within ``0.5 / 65535`` of ``confidence``.
+    """
+    scaled = confidence.detach().cpu().double().clamp(0.0, 1.0)
+    return torch.round(scaled * CONFIDENCE_SCALE).numpy().astype(np.uint16)
+
+
+def decode_confidence(stored: np.ndarray) -> np.ndarray:
+    """Confidences from their uint16 encoding (:func:`encode_confidence`).
+
+    Args:
+        stored (np.ndarray): uint16 array.
+
+    Returns:
+        np.ndarray: float32 ``stored / 65535``, in [0, 1].
+    """
+    if stored.dtype != np.uint16:
+        raise TypeError(
+            f'stored confidences must be uint16, got {stored.dtype}')
+    return stored.astype(np.float32) / np.float32(CONFIDENCE_SCALE)
+
+
+def _write_png_atomic(array: np.ndarray, path: str) -> None:
+    """Write a uint8 (labels) or uint16 (confidences) map as an 8- or 16-bit
+    grayscale PNG via a temp name + rename."""
+    if array.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f'PNG maps must be uint8 or uint16, got {array.dtype}')
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(label, dtype=np.uint8)).save(
-        buffer, format='PNG')
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format='PNG')
     atomic_write_bytes(path, buffer.getvalue())
 
 
@@ -85,13 +141,18 @@ class PseudoLabeler:
         class_balanced (bool): Per-class thresholds (DST-CBC). False uses one
             global threshold (the paper's DST-C ablation). Defaults to True.
         batch_size (int): Images per ``model.test_step`` call. Defaults to 1.
+        store_confidence (bool): Also write each image's confidence map (the
+            labeling model's max softmax probability per pixel, uint16 PNG at
+            :func:`confidence_file` of the label) for the OW ablation.
+            Defaults to False.
     """
 
     def __init__(self,
                  num_classes: int,
                  ignore_index: int = 255,
                  class_balanced: bool = True,
-                 batch_size: int = 1) -> None:
+                 batch_size: int = 1,
+                 store_confidence: bool = False) -> None:
         if not 2 <= num_classes <= 255:
             raise ValueError(
                 f'num_classes must be in [2, 255], got {num_classes}')
@@ -106,6 +167,7 @@ class PseudoLabeler:
         self.ignore_index = ignore_index
         self.class_balanced = class_balanced
         self.batch_size = batch_size
+        self.store_confidence = store_confidence
 
     def run(self, model: nn.Module, dataset: BaseDataset, out_dir: str,
             alpha: float) -> dict:
@@ -133,7 +195,8 @@ class PseudoLabeler:
             ``coverage`` (fraction), ``num_gt_images`` and, against ground
             truth when there is any (else None), ``class_iou``,
             ``pseudo_miou`` and ``pseudo_acc`` in percent over pixels valid
-            in both the pseudo label and the ground truth.
+            in both the pseudo label and the ground truth. With
+            ``store_confidence``, also ``store_confidence=True``.
         """
         alpha = check_alpha(alpha)
         rank, world_size = get_dist_info()
@@ -239,10 +302,11 @@ class PseudoLabeler:
         label, u = uncertainty_from_logits(logits)
         label, u = label.cpu(), u.cpu()
         update_histogram(hist, label, uncertainty_bins(u))
-        np.savez(
-            self._scratch_file(scratch_dir, idx),
-            label=label.numpy(),
-            u=u.numpy())
+        arrays = dict(label=label.numpy(), u=u.numpy())
+        if self.store_confidence:
+            arrays['confidence'] = encode_confidence(
+                logits.float().softmax(dim=0).amax(dim=0))
+        np.savez(self._scratch_file(scratch_dir, idx), **arrays)
 
     @staticmethod
     def _scratch_file(scratch_dir: str, idx: int) -> str:
@@ -271,11 +335,15 @@ class PseudoLabeler:
             with np.load(scratch_file) as stored:
                 label = torch.from_numpy(stored['label'])
                 bins = uncertainty_bins(torch.from_numpy(stored['u']))
+                confidence = (stored['confidence']
+                              if self.store_confidence else None)
             os.remove(scratch_file)
             pseudo = apply_thresholds(label, bins, bin_thr, self.ignore_index)
-            _write_png_atomic(
-                pseudo.numpy(),
-                pseudo_label_file(dataset, data_info['img_path'], out_dir))
+            label_file = pseudo_label_file(dataset, data_info['img_path'],
+                                           out_dir)
+            _write_png_atomic(pseudo.numpy(), label_file)
+            if confidence is not None:
+                _write_png_atomic(confidence, confidence_file(label_file))
             kept += torch.bincount(
                 pseudo[pseudo != self.ignore_index].long(), minlength=C)
 
@@ -346,6 +414,8 @@ class PseudoLabeler:
             class_iou=None,
             pseudo_miou=None,
             pseudo_acc=None)
+        if self.store_confidence:
+            stats['store_confidence'] = True
         if num_gt_images:
             iou = [
                 _ratio(i, p + g - i, 100.0)
