@@ -104,3 +104,39 @@ def test_epochs_from_ratio():
     assert epochs_from_ratio(1 / 4, base_epochs=60) == pytest.approx(120)
     with pytest.raises(ValueError, match='labeled_ratio'):
         epochs_from_ratio(0)
+
+
+def test_load_from_makes_the_loaded_model_round_0(tiny_run, tmp_path):
+    """A loaded baseline takes no iterations: round 1 starts fresh at once.
+
+    The config still says ``baseline_iters=6``; with ``load_from`` round 0
+    must count 0 iterations, so round 1 runs exactly ``round_iters`` with a
+    reset optimizer and its own poly schedule (it once ran 6 + 4 iterations
+    without the reset, as if resuming).
+    """
+    _, _, cfg = tiny_run
+    baseline = osp.join(cfg.work_dir, 'round_0_best.pth')
+    cfg = cfg.copy()
+    cfg.work_dir = str(tmp_path / 'loaded')
+    cfg.load_from = baseline
+    cfg.train_cfg.alphas = [1.0]
+    cfg.custom_hooks = [h for h in cfg.custom_hooks
+                        if h['type'] != 'RoundStartRecorder']
+    cfg.custom_hooks.append(dict(type='RoundStartRecorder'))
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    loop = runner.train_loop
+    assert loop.round_iters == [0, 4]
+    assert runner.iter == 4
+    recorder = [h for h in runner.hooks
+                if isinstance(h, RoundStartRecorder)][0]
+    (start, ) = recorder.records
+    assert start['round'] == 1
+    assert start['optimizer_state_size'] == 0
+    initial_lr = cfg.optim_wrapper.optimizer.lr
+    assert all(lr == pytest.approx(initial_lr) for lr in start['lrs'])
+    first = loop.results[0]
+    assert first['iters'] == 0 and first['checkpoint'] == baseline
+    loaded = _load_checkpoint(baseline, map_location='cpu')['state_dict']
+    for key, value in loaded.items():
+        assert torch.equal(start['state'][key], value), key

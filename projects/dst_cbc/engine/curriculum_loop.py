@@ -202,6 +202,10 @@ class CurriculumTrainLoop(BaseLoop):
         self._claim_work_dir()
         hub = self.runner.message_hub
         self.results = copy.deepcopy(hub.get_info('curriculum_results') or [])
+        if self.results:
+            self.round_iters[0] = self.results[0]['iters']
+        elif self._iter == 0 and self.runner.cfg.get('load_from'):
+            self.round_iters[0] = 0  # the loaded model is round 0
         for rnd in range(len(self.results), self.max_epochs):
             self._round = self._epoch = rnd
             done = self._iter - sum(self.round_iters[:rnd])
