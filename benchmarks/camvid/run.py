@@ -1,19 +1,22 @@
 """CamVid at CPU scale: DST-CBC against the supervised baseline and the oracle.
 
-For every split (1/8 labeled by default, splits 1 and 2) it runs DST-CBC with
-Fast-SCNN from scratch at half resolution: round 0 of that run *is* the
-supervised baseline, then five self-training rounds follow. The oracle is the
-same model trained on every training label. Models are selected on
+Fast-SCNN from scratch at half resolution (180x240). For every split (1/8
+labeled by default, splits 1 and 2) it trains the supervised baseline on the
+labeled list (plain MMSeg iteration-based training, poly schedule to zero, the
+last checkpoint is the baseline), then DST-CBC from that checkpoint
+(``load_from``: round 0 is the baseline, five self-training rounds follow).
+The oracle is the same supervised recipe on every training label; it does not
+depend on the split, so it runs once. Self-training rounds are selected on
 ``valtiny`` (one val image per class) as the paper does for realistic
-small-label runs; every number reported is then measured on the full ``val``
-set (101 images). ``--ablation`` adds the paper's Table 5 rows on split 1 (ST,
-DST, DST-C), each starting from that split's baseline checkpoint.
+small-label runs; every number reported is measured on the full ``val`` set
+(101 images). ``--ablation`` adds the paper's Table 5 rows on the first split
+(ST, DST, DST-C), each starting from that split's baseline checkpoint.
 
 Usage::
 
     python benchmarks/camvid/run.py [--data-root ../shared/data/camvid]
         [--out work_dirs/benchmarks/camvid] [--splits 1 2] [--ratio 8]
-        [--no-oracle] [--ablation]
+        [--no-oracle] [--ablation] [--cfg-options k=v ...]
 
 Writes ``<out>/results.json``, ``<out>/results.md`` and
 ``<out>/miou_per_round.png`` and prints the table.
@@ -32,7 +35,7 @@ import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
-from mmengine.config import Config  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 import dst_cbc  # noqa: E402,F401
@@ -45,6 +48,8 @@ DST_CONFIG = osp.join(ROOT, 'configs', 'camvid',
                       'dst-cbc_fast-scnn_4+4xb1_camvid-1-8_180x240.py')
 ORACLE_CONFIG = osp.join(ROOT, 'configs', 'camvid',
                          'fast-scnn_8xb1_camvid-full_180x240.py')
+BASELINE_CONFIG = osp.join(ROOT, 'configs', 'camvid',
+                           'fast-scnn_8xb1_camvid-1-8_180x240.py')
 NUM_CLASSES = 11
 
 
@@ -61,24 +66,35 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--ablation', action='store_true')
     parser.add_argument(
         '--cfg-options',
-        nargs='*',
-        default=[],
-        help='extra key=value options for every DST-CBC run (tools/train.py)')
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='key=value options for every DST-CBC run')
+    parser.add_argument(
+        '--supervised-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='key=value options for the baselines and the oracle')
     return parser.parse_args()
 
 
 def make_splits(data_root: str, out: str, ratio: int,
                 num_splits: int) -> str:
-    """Write nested labeled/unlabeled lists and valtiny under ``out/splits``."""
+    """Write nested 1/8 and 1/4 (and 1/``ratio``) lists and valtiny.
+
+    The lists go to ``out/splits/split<s>/{labeled,unlabeled}_1-<k>.txt``;
+    each ratio's labeled list contains the smaller ratios' ones.
+    """
     split_dir = osp.join(out, 'splits')
     names = read_list(osp.join(data_root, 'train.txt'))
-    for s, ratios in nested_splits(names, [ratio], num_splits).items():
-        labeled, unlabeled = ratios[ratio]
-        write_list(osp.join(split_dir, f'split{s}', f'labeled_1-{ratio}.txt'),
-                   labeled)
-        write_list(
-            osp.join(split_dir, f'split{s}', f'unlabeled_1-{ratio}.txt'),
-            unlabeled)
+    ratios = sorted({4, 8, ratio})
+    for s, lists in nested_splits(names, ratios, num_splits).items():
+        for k in ratios:
+            labeled, unlabeled = lists[k]
+            folder = osp.join(split_dir, f'split{s}')
+            write_list(osp.join(folder, f'labeled_1-{k}.txt'), labeled)
+            write_list(osp.join(folder, f'unlabeled_1-{k}.txt'), unlabeled)
     val_names = read_list(osp.join(data_root, 'val.txt'))
     presence = class_presence(
         osp.join(data_root, 'valannot'), val_names, '.png',
@@ -106,19 +122,18 @@ def point_config(cfg: Config, data_root: str, split_dir: str,
     cfg.test_dataloader.dataset.ann_file = 'val.txt'
 
 
-def train(cfg: Config, work_dir: str, options: List[str]) -> float:
-    """Dump ``cfg`` into ``work_dir`` and train it with tools/train.py.
+def train(cfg: Config, work_dir: str, options: Dict) -> float:
+    """Merge ``options``, dump ``cfg`` into ``work_dir``, run tools/train.py.
 
     Returns:
         float: Wall time in seconds.
     """
+    cfg.merge_from_dict(options)
     os.makedirs(work_dir, exist_ok=True)
     path = osp.join(work_dir, 'benchmark_config.py')
     cfg.dump(path)
     cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path,
            '--work-dir', work_dir]
-    if options:
-        cmd += ['--cfg-options'] + options
     start = time.time()
     with open(osp.join(work_dir, 'train_stdout.log'), 'w') as log:
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
@@ -134,31 +149,55 @@ def evaluate(work_dir: str, checkpoint: str) -> float:
     return float(Runner.from_cfg(cfg).test()['mIoU'])
 
 
-def run_oracle(args, split_dir: str) -> Dict:
-    cfg = Config.fromfile(ORACLE_CONFIG)
+def run_supervised(args, split_dir: str, name: str,
+                   ann_file: Optional[str] = None) -> Dict:
+    """Supervised training, selected on valtiny, evaluated on val.
+
+    The oracle trains on ``train.txt``, a baseline on ``ann_file`` (a
+    labeled list). The model is the best checkpoint on valtiny (the rule
+    DST-CBC's rounds follow); the checkpoints kept every
+    ``checkpoint.interval`` iterations are evaluated on val too, so
+    ``curve`` shows how training went.
+    """
+    cfg = Config.fromfile(BASELINE_CONFIG if ann_file else ORACLE_CONFIG)
     point_config(cfg, args.data_root, split_dir, args.ratio)
-    work_dir = osp.join(args.out, 'oracle')
-    seconds = train(cfg, work_dir, [])
-    best = [f for f in os.listdir(work_dir) if f.startswith('best_mIoU')]
-    checkpoint = osp.join(work_dir, best[0])
-    return dict(mIoU=evaluate(work_dir, checkpoint), checkpoint=checkpoint,
-                iters=cfg.train_cfg.max_iters, seconds=seconds)
+    if ann_file:
+        cfg.train_dataloader.dataset.ann_file = ann_file
+    work_dir = osp.join(args.out, name)
+    seconds = train(cfg, work_dir, args.supervised_options)
+    curve = {
+        int(f[len('iter_'):-len('.pth')]): evaluate(work_dir,
+                                                      osp.join(work_dir, f))
+        for f in os.listdir(work_dir)
+        if f.startswith('iter_') and f.endswith('.pth')
+    }
+    (best, ) = [f for f in os.listdir(work_dir) if f.startswith('best_mIoU')]
+    selected = int(best[len('best_mIoU_iter_'):-len('.pth')])
+    checkpoint = osp.join(work_dir, best)
+    miou = curve.get(selected)
+    if miou is None:
+        miou = curve[selected] = evaluate(work_dir, checkpoint)
+    return dict(mIoU=miou, checkpoint=checkpoint, selected_iter=selected,
+                iters=cfg.train_cfg.max_iters,
+                curve=dict(sorted(curve.items())), seconds=seconds)
 
 
-def run_dst_cbc(args, split_dir: str, split: int, name: str = 'dst_cbc',
-                options: Optional[List[str]] = None) -> Dict:
-    """One curriculum run; every round's best checkpoint evaluated on val."""
+def run_dst_cbc(args, split_dir: str, split: int, baseline: Dict,
+                name: str = 'dst_cbc', options: Optional[Dict] = None) -> Dict:
+    """Self-training rounds from the baseline; each round's best on val."""
     cfg = Config.fromfile(DST_CONFIG)
     point_config(cfg, args.data_root, split_dir, args.ratio)
     cfg.train_dataloader.dataset.split = split
+    cfg.load_from = baseline['checkpoint']
     work_dir = osp.join(args.out, f'split{split}', name)
-    seconds = train(cfg, work_dir, list(args.cfg_options) + (options or []))
-    summary = json.load(open(osp.join(work_dir, 'summary.json')))
+    seconds = train(cfg, work_dir, dict(args.cfg_options, **(options or {})))
+    with open(osp.join(work_dir, 'summary.json')) as f:
+        summary = json.load(f)
     rounds = []
     for r in summary['rounds']:
-        rounds.append(
-            dict(r, valtiny_mIoU=r['mIoU'],
-                 val_mIoU=evaluate(work_dir, r['checkpoint'])))
+        val = (baseline['mIoU'] if r['round'] == 0 else evaluate(
+            work_dir, r['checkpoint']))
+        rounds.append(dict(r, valtiny_mIoU=r['mIoU'], val_mIoU=val))
     best = summary['best']
     selected = [r for r in rounds if r['round'] == best['round']][0]
     return dict(rounds=rounds, selected_round=best['round'],
@@ -167,7 +206,7 @@ def run_dst_cbc(args, split_dir: str, split: int, name: str = 'dst_cbc',
 
 
 def table(results: Dict) -> str:
-    """The benchmark's Markdown table."""
+    """The benchmark's Markdown table (wall time: baseline + DST-CBC)."""
     oracle = results.get('oracle', {}).get('mIoU')
     lines = [
         '| split | oracle | baseline | DST-CBC (round) | gain | % of oracle '
@@ -179,15 +218,26 @@ def table(results: Dict) -> str:
         pct = '-' if oracle is None else f'{100 * dst / oracle:.1f} %'
         gap = ('-' if oracle is None or oracle <= base else
                f'{100 * (dst - base) / (oracle - base):.0f} %')
+        seconds = res['baseline']['seconds'] + res['dst_cbc']['seconds']
         lines.append(
             f'| {split} | {"-" if oracle is None else f"{oracle:.2f}"} '
             f'| {base:.2f} | {dst:.2f} ({res["dst_cbc"]["selected_round"]}) '
             f'| {dst - base:+.2f} | {pct} | {gap} '
-            f'| {res["dst_cbc"]["seconds"] / 60:.1f} min |')
+            f'| {seconds / 60:.1f} min |')
     gains = [r['dst_cbc']['mIoU'] - r['baseline']['mIoU']
              for r in results['splits'].values()]
     lines.append(f'\nmean gain over {len(gains)} split(s): '
                  f'{sum(gains) / len(gains):+.2f} mIoU')
+    if 'oracle' in results:
+        res = results['oracle']
+        curve = ', '.join(f'{k}: {v:.2f}' for k, v in res['curve'].items())
+        lines.append(f'oracle: {res["iters"]} iterations, '
+                     f'{res["seconds"] / 60:.1f} min; val mIoU by '
+                     f'iteration {curve}')
+    for split, res in sorted(results['splits'].items()):
+        curve = ', '.join(f'{k}: {v:.2f}'
+                          for k, v in res['baseline']['curve'].items())
+        lines.append(f'baseline split {split}: val mIoU by iteration {curve}')
     for name, res in results.get('ablation', {}).items():
         lines.append(f'ablation {name}: {res["mIoU"]:.2f} (round '
                      f'{res["selected_round"]})')
@@ -219,6 +269,29 @@ def plot(results: Dict, path: str) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def ablation_variants(dst: Dict) -> Dict[str, Dict]:
+    """Options of the paper's Table 5 rows, from a DST-CBC run's shape.
+
+    ST and DST train one round at alpha 1 as long as all of DST-CBC's
+    rounds together (ST without the dynamic weight: gamma 0); DST-C is the
+    curriculum with one global threshold instead of one per class.
+    """
+    rounds = dst['rounds'][1:]
+    one_round = {
+        'train_cfg.alphas': [1.0],
+        'train_cfg.round_iters': sum(r['iters'] for r in rounds)
+    }
+    no_gamma = {'model.decode_head.loss_decode.gamma': 0.0}
+    no_gamma.update({
+        f'model.auxiliary_head.{i}.loss_decode.gamma': 0.0
+        for i in range(2)
+    })
+    return dict(
+        ST=dict(one_round, **no_gamma),
+        DST=one_round,
+        DST_C={'custom_hooks.0.class_balanced': False})
+
+
 def main() -> None:
     args = parse_args()
     if not osp.isfile(osp.join(args.data_root, 'train.txt')):
@@ -231,35 +304,24 @@ def main() -> None:
     results: Dict = dict(ratio=args.ratio, splits={})
     start = time.time()
     if not args.no_oracle:
-        results['oracle'] = run_oracle(args, split_dir)
+        results['oracle'] = run_supervised(args, split_dir, 'oracle')
+        atomic_write_json(osp.join(args.out, 'results.json'), results)
     for split in args.splits:
-        dst = run_dst_cbc(args, split_dir, split)
-        base = dst['rounds'][0]
+        labeled = osp.join(split_dir, f'split{split}',
+                           f'labeled_1-{args.ratio}.txt')
+        baseline = run_supervised(args, split_dir, f'split{split}/baseline',
+                                  labeled)
         results['splits'][split] = dict(
-            baseline=dict(mIoU=base['val_mIoU'],
-                          checkpoint=base['checkpoint'],
-                          iters=base['iters']),
-            dst_cbc=dst)
+            baseline=baseline,
+            dst_cbc=run_dst_cbc(args, split_dir, split, baseline))
         atomic_write_json(osp.join(args.out, 'results.json'), results)
     if args.ablation:
         split = args.splits[0]
-        baseline = results['splits'][split]['baseline']['checkpoint']
-        rounds = len(results['splits'][split]['dst_cbc']['rounds']) - 1
-        round_iters = results['splits'][split]['dst_cbc']['rounds'][1]['iters']
-        one_round = [f'load_from={baseline}', 'train_cfg.alphas=[1.0]',
-                     f'train_cfg.round_iters={rounds * round_iters}']
-        no_gamma = ['model.decode_head.loss_decode.gamma=0.0'] + [
-            f'model.auxiliary_head.{i}.loss_decode.gamma=0.0'
-            for i in range(2)
-        ]
-        variants = dict(
-            ST=one_round + no_gamma,
-            DST=one_round,
-            DST_C=[f'load_from={baseline}',
-                   'custom_hooks.0.class_balanced=False'])
+        res = results['splits'][split]
         results['ablation'] = {
-            name: run_dst_cbc(args, split_dir, split, name.lower(), opts)
-            for name, opts in variants.items()
+            name: run_dst_cbc(args, split_dir, split, res['baseline'],
+                              name.lower(), opts)
+            for name, opts in ablation_variants(res['dst_cbc']).items()
         }
     results['total_seconds'] = time.time() - start
     atomic_write_json(osp.join(args.out, 'results.json'), results)

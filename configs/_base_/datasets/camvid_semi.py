@@ -4,7 +4,10 @@
 dataset_type = 'CamVidDataset'
 data_root = 'data/camvid'
 splits_dir = 'data/camvid/splits'
-crop_size = (180, 240)
+# Training crops of 128x176 from the randomly resized ~180x240 image: a
+# Fast-SCNN step on 8 crops took 0.16 s against 0.29 s on whole 180x240
+# images (2 cores, same run); evaluation and labeling see whole images.
+crop_size = (128, 176)
 # CachedLoad decodes each PNG once per process (CamVid fits in memory): with
 # num_workers=0, the fastest setting on 2 CPU cores, decoding is otherwise a
 # quarter of a training step.

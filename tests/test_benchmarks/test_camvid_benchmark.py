@@ -1,0 +1,60 @@
+"""The CamVid benchmark's bookkeeping: table arithmetic and ablation rows."""
+import importlib.util
+import os.path as osp
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def load_runner():
+    spec = importlib.util.spec_from_file_location(
+        'camvid_run', osp.join(ROOT, 'benchmarks', 'camvid', 'run.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def split_result(base, dst, selected_round=3):
+    rounds = [dict(round=0, iters=0)] + [
+        dict(round=r, iters=600) for r in range(1, 6)
+    ]
+    return dict(
+        baseline=dict(mIoU=base, seconds=600.,
+                      curve={1000: base - 1, 2000: base}),
+        dst_cbc=dict(mIoU=dst, selected_round=selected_round, seconds=420.,
+                     rounds=rounds))
+
+
+def test_table_gain_share_of_oracle_and_gap_closed():
+    run = load_runner()
+    results = dict(
+        ratio=8,
+        oracle=dict(mIoU=60., iters=6000, seconds=900.,
+                    curve={3000: 58., 6000: 60.}),
+        splits={1: split_result(50., 54.), 2: split_result(40., 41.)})
+    text = run.table(results)
+    # split 1: +4.00, 54/60 = 90.0 %, (54 - 50) / (60 - 50) = 40 %,
+    # (600 + 420) s = 17.0 min
+    assert '| 1 | 60.00 | 50.00 | 54.00 (3) | +4.00 | 90.0 % | 40 % ' \
+        '| 17.0 min |' in text
+    # split 2: 41/60 = 68.3 %, 1/20 = 5 %
+    assert '| 2 | 60.00 | 40.00 | 41.00 (3) | +1.00 | 68.3 % | 5 % ' in text
+    assert 'mean gain over 2 split(s): +2.50 mIoU' in text
+    assert 'oracle: 6000 iterations, 15.0 min' in text
+
+
+def test_table_without_oracle_has_no_shares():
+    run = load_runner()
+    text = run.table(dict(ratio=8, splits={1: split_result(50., 49.)}))
+    assert '| 1 | - | 50.00 | 49.00 (3) | -1.00 | - | - |' in text
+
+
+def test_ablation_rows_match_the_dst_cbc_run():
+    run = load_runner()
+    variants = run.ablation_variants(split_result(50., 54.)['dst_cbc'])
+    # ST and DST: one round at alpha 1 as long as the five rounds together
+    for name in ('ST', 'DST'):
+        assert variants[name]['train_cfg.alphas'] == [1.0]
+        assert variants[name]['train_cfg.round_iters'] == 3000
+    assert variants['ST']['model.decode_head.loss_decode.gamma'] == 0.0
+    assert 'model.decode_head.loss_decode.gamma' not in variants['DST']
+    assert variants['DST_C'] == {'custom_hooks.0.class_balanced': False}
