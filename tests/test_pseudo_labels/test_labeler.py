@@ -18,18 +18,18 @@ import mmcv
 import numpy as np
 import pytest
 import torch
-from mmcv.transforms import LoadImageFromFile, Resize
+from mmcv.transforms import LoadImageFromFile, RandomFlip, Resize
 from mmengine.config import ConfigDict
-from mmengine.structures import PixelData
+from mmengine.model import MMDistributedDataParallel
 from mmseg.datasets import BaseSegDataset
 from mmseg.datasets.transforms import PackSegInputs
+from mmseg.models import SegDataPreProcessor
 from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 from PIL import Image
 from torch import nn
 
 import dst_cbc.pseudo_labels.labeler as labeler_module
-from dst_cbc.pseudo_labels import PseudoLabeler
+from dst_cbc.pseudo_labels import PseudoLabeler, original_size_logits
 
 I = 255  # noqa: E741
 CLASSES = ('c0', 'c1', 'c2')
@@ -75,29 +75,33 @@ def logits_for(label, u, num_classes=3):
 
 
 class FakeSegmentor(nn.Module):
-    """Returns the table's logits at the original size; counts calls."""
+    """Returns the table's logits at the original size; counts calls.
+
+    Has what :func:`original_size_logits` uses: a (stacking) data
+    preprocessor, ``inference`` and ``align_corners``.
+    """
+
+    align_corners = False
 
     def __init__(self, img_dir):
         super().__init__()
         self.img_dir = img_dir
+        self.data_preprocessor = SegDataPreProcessor()
         self.calls = {}
-        self.num_test_steps = 0
+        self.num_passes = 0
         self.modes = []
 
-    def test_step(self, batch):
-        self.num_test_steps += 1
+    def inference(self, inputs, batch_img_metas):
+        self.num_passes += 1
         self.modes.append(self.training)
-        results = []
-        for sample in batch['data_samples']:
-            name = osp.relpath(sample.img_path, self.img_dir)
+        logits = []
+        for img_meta in batch_img_metas:
+            name = osp.relpath(img_meta['img_path'], self.img_dir)
             self.calls[name] = self.calls.get(name, 0) + 1
             label, k = LOGIT_TABLE[name]
-            logits = logits_for(label, torch.tensor(k) / 128)
-            assert logits.shape[1:] == sample.ori_shape
-            result = SegDataSample(metainfo=sample.metainfo)
-            result.seg_logits = PixelData(data=logits)
-            results.append(result)
-        return results
+            logits.append(logits_for(label, torch.tensor(k) / 128))
+            assert logits[-1].shape[1:] == img_meta['ori_shape']
+        return torch.stack(logits)
 
 
 class FourClassDataset(BaseSegDataset):
@@ -202,7 +206,7 @@ def test_global_threshold_alpha_one_and_one_pass_per_run(tmp_path):
 
     out_dir = str(tmp_path / 'global')
     stats = labeler.run(model, dataset, out_dir, 0.5)
-    assert model.num_test_steps == 1  # both images in one batch
+    assert model.num_passes == 1  # both images in one batch
     assert read_png(osp.join(out_dir, 'a.png')) == P_A_GLOBAL
     assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B_GLOBAL
     assert stats['thresholds'] == [1 - 20 / 128] * 3
@@ -266,7 +270,7 @@ def test_bad_arguments(tmp_path):
     model = FakeSegmentor(dataset.data_prefix['img_path'])
     with pytest.raises(ValueError, match='alpha'):
         PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.0)
-    assert model.num_test_steps == 0
+    assert model.num_passes == 0
     with pytest.raises(ValueError, match=r'seg_logits of shape \(4, H, W\)'):
         PseudoLabeler(num_classes=4).run(model, dataset, str(tmp_path), 0.5)
     write_png(np.full((4, 6), 7), str(tmp_path / 'data' / 'ann' / 'a.png'))
@@ -274,22 +278,16 @@ def test_bad_arguments(tmp_path):
         PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.5)
 
 
-def test_real_segmentor_labels_at_original_size(tmp_path):
-    """EncoderDecoder (tiny ResNet) with a fixed 32x32 Resize in the
-    pipeline: labels come back at the images' own sizes, and with alpha = 1
-    they equal the segmentor's own prediction."""
-    shapes = {'wide': (20, 30), osp.join('sub', 'odd'): (13, 17)}
-    write_images(tmp_path, shapes)
-    dataset = BaseSegDataset(
-        data_root=str(tmp_path),
-        data_prefix=dict(img_path='img', seg_map_path='ann'),
-        img_suffix='.jpg',
-        metainfo=dict(classes=CLASSES),
-        pipeline=[
-            LoadImageFromFile(),
-            Resize(scale=(32, 32), keep_ratio=False),
-            PackSegInputs()
-        ])
+#: Images of two sizes for the real segmentor, (H, W) by name.
+SHAPES = {'wide': (20, 30), osp.join('sub', 'odd'): (13, 17)}
+
+
+def tiny_segmentor(test_cfg=None, size_divisor=None):
+    """EncoderDecoder with a tiny ResNet (output stride 8) and 3 classes.
+
+    ``test_cfg`` defaults to whole-image inference; with ``size_divisor``
+    the data preprocessor pads test images to multiples of it.
+    """
     torch.manual_seed(0)
     model = MODELS.build(
         ConfigDict(
@@ -299,7 +297,9 @@ def test_real_segmentor_labels_at_original_size(tmp_path):
                 type='SegDataPreProcessor',
                 mean=[123.0, 116.0, 103.0],
                 std=[58.0, 57.0, 57.0],
-                bgr_to_rgb=True),
+                bgr_to_rgb=True,
+                test_cfg=None if size_divisor is None else dict(
+                    size_divisor=size_divisor)),
             backbone=dict(
                 type='ResNetV1c',
                 depth=18,
@@ -316,35 +316,180 @@ def test_real_segmentor_labels_at_original_size(tmp_path):
                 concat_input=False,
                 num_classes=3,
                 loss_decode=dict(type='CrossEntropyLoss')),
-            test_cfg=dict(mode='whole')))
+            test_cfg=test_cfg or dict(mode='whole')))
     nn.init.normal_(model.decode_head.conv_seg.weight, std=10.0)
+    return model
+
+
+def image_dataset(root, shapes, transforms=()):
+    """Random images of the given (H, W) and no ground truth, loaded with
+    ``transforms`` between LoadImageFromFile and PackSegInputs."""
+    write_images(root, shapes)
+    return BaseSegDataset(
+        data_root=str(root),
+        data_prefix=dict(img_path='img', seg_map_path='ann'),
+        img_suffix='.jpg',
+        metainfo=dict(classes=CLASSES),
+        pipeline=[LoadImageFromFile(), *transforms, PackSegInputs()])
+
+
+def reference_logits(model, data):
+    """Reference: the former path, the ``seg_logits`` of MMSeg's
+    ``test_step`` (``predict``, then ``postprocess_result``)."""
+    return [result.seg_logits.data for result in model.test_step(data)]
+
+
+def ddp_shell(model):
+    """An MMDistributedDataParallel holding ``model`` as its ``module``,
+    without a process group (only unwrapped, never run)."""
+    wrapper = MMDistributedDataParallel.__new__(MMDistributedDataParallel)
+    nn.Module.__init__(wrapper)
+    wrapper.module = model
+    return wrapper
+
+
+def test_real_segmentor_labels_at_original_size(tmp_path):
+    """EncoderDecoder (tiny ResNet) with a fixed 32x32 Resize in the
+    pipeline: labels come back at the images' own sizes, and with alpha = 1
+    they equal the segmentor's own prediction."""
+    dataset = image_dataset(tmp_path, SHAPES,
+                            [Resize(scale=(32, 32), keep_ratio=False)])
+    model = tiny_segmentor()
     calls = []
-    test_step = model.test_step
+    inference = model.inference
 
-    def counting_test_step(batch):
-        calls.extend(s.img_path for s in batch['data_samples'])
-        return test_step(batch)
+    def counting_inference(inputs, batch_img_metas):
+        calls.extend(img_meta['img_path'] for img_meta in batch_img_metas)
+        return inference(inputs, batch_img_metas)
 
-    model.test_step = counting_test_step
+    model.inference = counting_inference
     out_dir = str(tmp_path / 'labels')
     stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 1.0)
     assert len(calls) == 2 and len(set(calls)) == 2
     assert stats['coverage'] == 1.0
+    del model.inference
     model.eval()
     predicted_classes = set()
     for idx in range(len(dataset)):
         img_path = dataset.get_data_info(idx)['img_path']
         name = osp.splitext(osp.relpath(img_path, tmp_path / 'img'))[0]
         label = np.asarray(Image.open(osp.join(out_dir, name + '.png')))
-        assert label.shape == shapes[name]
+        assert label.shape == SHAPES[name]
         with torch.no_grad():
             batch = labeler_module.pseudo_collate([dataset[idx]])
-            pred = test_step(batch)[0].pred_sem_seg.data[0].numpy()
+            pred = model.test_step(batch)[0].pred_sem_seg.data[0].numpy()
         assert np.array_equal(label, pred)
         predicted_classes |= set(np.unique(label).tolist())
     assert len(predicted_classes) > 1  # a non-trivial prediction
     assert files_under(out_dir) == sorted(
-        [n + '.png' for n in shapes] + ['stats.json'])
+        [n + '.png' for n in SHAPES] + ['stats.json'])
+
+
+SAME_SIZE = {'a': (20, 30), 'b': (20, 30)}
+#: Per case: the images, the transforms, the segmentor's options and the
+#: (H, W) of the preprocessed batch and the padding (left, right, top,
+#: bottom) of its images.
+LOGITS_CASES = {
+    'same_size': (SAME_SIZE, [], {}, (20, 30), None),
+    'infer_scale': (SHAPES, [Resize(scale=(32, 24), keep_ratio=False)], {},
+                    (24, 32), None),
+    'padding': (SAME_SIZE, [], dict(size_divisor=16), (32, 32),
+                (0, 2, 0, 12)),
+    'infer_scale_padding': (SHAPES,
+                            [Resize(scale=(30, 20), keep_ratio=False)],
+                            dict(size_divisor=16), (32, 32), (0, 2, 0, 12)),
+    'flip_horizontal': (SAME_SIZE,
+                        [RandomFlip(prob=1.0, direction='horizontal')], {},
+                        (20, 30), None),
+    'flip_vertical': (SAME_SIZE, [RandomFlip(prob=1.0, direction='vertical')],
+                      {}, (20, 30), None),
+    'slide': (SAME_SIZE, [],
+              dict(test_cfg=dict(
+                  mode='slide', crop_size=(16, 16), stride=(12, 12))),
+              (20, 30), None),
+}
+
+
+@pytest.mark.parametrize('case', list(LOGITS_CASES))
+def test_original_size_logits_equal_test_step_seg_logits(tmp_path, case):
+    """The labeler's logits are the ``seg_logits`` MMSeg's ``test_step``
+    returns (its argmax aside), also through a DDP wrapper."""
+    shapes, transforms, model_options, batch_shape, padding = LOGITS_CASES[
+        case]
+    dataset = image_dataset(tmp_path, shapes, transforms)
+    model = tiny_segmentor(**model_options)
+    model.eval()
+
+    def batch():
+        return labeler_module.pseudo_collate(
+            [dataset[idx] for idx in range(len(dataset))])
+
+    with torch.no_grad():
+        preprocessed = model.data_preprocessor(batch(), False)
+        expected = reference_logits(model, batch())
+        logits = original_size_logits(model, batch())
+        wrapped = original_size_logits(ddp_shell(model), batch())
+    # the case is what it says: the batch's size, padding and flip
+    assert preprocessed['inputs'].shape[2:] == batch_shape
+    samples = preprocessed['data_samples']
+    assert all(
+        s.metainfo.get('img_padding_size') == padding for s in samples)
+    assert all(
+        s.metainfo.get('flip', False) == case.startswith('flip')
+        for s in samples)
+    assert len(logits) == len(wrapped) == len(expected) == len(dataset)
+    for idx, (got, got_wrapped, want) in enumerate(
+            zip(logits, wrapped, expected)):
+        assert got.shape == (3, *samples[idx].ori_shape)
+        assert torch.allclose(got, want) and torch.allclose(got_wrapped, want)
+
+
+def resized_hand_dataset(root):
+    """The two-image dataset with ground truth, resized to 32x32 to label."""
+    return make_dataset(root, 'plain', [
+        LoadImageFromFile(),
+        Resize(scale=(32, 32), keep_ratio=False),
+        PackSegInputs()
+    ])
+
+
+#: Per case: the dataset (made under a folder), the segmentor's options,
+#: the labeler's options and alpha.
+LABELER_CASES = {
+    'gt_resized': (resized_hand_dataset, {}, {}, 0.5),
+    'gt_resized_global_confidence_batch2': (
+        resized_hand_dataset, {},
+        dict(class_balanced=False, store_confidence=True, batch_size=2), 0.3),
+    'two_sizes_resized': (
+        lambda root: image_dataset(root, SHAPES,
+                                   [Resize(scale=(32, 32), keep_ratio=False)]),
+        {}, dict(batch_size=2), 0.5),
+    'two_sizes_padded': (lambda root: image_dataset(root, SHAPES),
+                         dict(size_divisor=16), {}, 0.4),
+}
+
+
+@pytest.mark.parametrize('case', list(LABELER_CASES))
+def test_labels_and_stats_byte_identical_to_test_step_path(
+        tmp_path, monkeypatch, case):
+    """The PNGs and stats.json are byte for byte those written when the
+    logits came from ``model.test_step`` (the former path)."""
+    make, model_options, labeler_options, alpha = LABELER_CASES[case]
+    dataset = make(tmp_path / 'data')
+    model = tiny_segmentor(**model_options)
+    labeler = PseudoLabeler(num_classes=3, **labeler_options)
+    new_dir, old_dir = tmp_path / 'new', tmp_path / 'old'
+    stats = labeler.run(model, dataset, str(new_dir), alpha)
+    monkeypatch.setattr(labeler_module, 'original_size_logits',
+                        reference_logits)
+    assert labeler.run(model, dataset, str(old_dir), alpha) == stats
+    assert 0 < stats['coverage'] < 1
+    files = files_under(str(new_dir))
+    assert files == files_under(str(old_dir))
+    assert len(files) == 1 + len(dataset) * (
+        2 if labeler.store_confidence else 1)
+    for name in files:
+        assert (new_dir / name).read_bytes() == (old_dir / name).read_bytes()
 
 
 def test_batches_close_where_the_image_size_changes():
@@ -377,7 +522,7 @@ def test_stored_confidence_round_trips(tmp_path):
     stats = PseudoLabeler(num_classes=3, store_confidence=True).run(
         model, dataset, out_dir, 0.5)
 
-    assert model.num_test_steps == 2  # still one pass per image
+    assert model.num_passes == 2  # still one pass per image
     assert files_under(out_dir) == sorted(
         EXPECTED_FILES + ['a.conf.png', osp.join('sub', 'b.conf.png')])
     assert read_png(osp.join(out_dir, 'a.png')) == P_A

@@ -27,8 +27,10 @@ import torch
 from mmengine.dataset import BaseDataset, pseudo_collate
 from mmengine.dist import all_reduce, barrier, get_dist_info
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
 from mmseg.datasets.transforms import LoadAnnotations
+from mmseg.models.utils import resize
 from PIL import Image
 from torch import Tensor, nn
 
@@ -116,6 +118,60 @@ def decode_confidence(stored: np.ndarray) -> np.ndarray:
     return stored.astype(np.float32) / np.float32(CONFIDENCE_SCALE)
 
 
+def original_size_logits(model: nn.Module, data: dict) -> List[Tensor]:
+    """Each image's logits at its original size, without MMSeg's argmax.
+
+    Gives the ``seg_logits`` of ``model.test_step(data)`` but skips the rest
+    of MMSeg's ``postprocess_result``: the argmax over classes (and, for a
+    one-class model, the sigmoid) and the ``SegDataSample`` results. Runs
+    the data preprocessor in test mode and ``model.inference`` (whole or
+    sliding window, as ``model.test_cfg`` says), then, as
+    ``postprocess_result`` does, per image: crops the padding added by the
+    preprocessor (``img_padding_size``, else ``padding_size``), undoes a
+    ``flip`` and resizes bilinearly to ``ori_shape`` with the model's
+    ``align_corners``.
+
+    Args:
+        model (nn.Module): An MMSeg segmentor (``data_preprocessor``,
+            ``inference`` and ``align_corners``, e.g. ``EncoderDecoder``),
+            possibly in a model wrapper such as MMDistributedDataParallel.
+        data (dict): A collated batch (``inputs`` and ``data_samples``) of
+            images of one size, e.g. from ``pseudo_collate``.
+
+    Returns:
+        list[Tensor]: One image's (C, H, W) logits per data sample, at its
+        ``ori_shape`` (H, W), on the model's device.
+    """
+    if is_model_wrapper(model):
+        model = model.module
+    data = model.data_preprocessor(data, False)
+    batch_img_metas = [sample.metainfo for sample in data['data_samples']]
+    seg_logits = model.inference(data['inputs'], batch_img_metas)
+    height, width = seg_logits.shape[2:]
+    logits = []
+    for i, img_meta in enumerate(batch_img_metas):
+        left, right, top, bottom = img_meta.get(
+            'img_padding_size', img_meta.get('padding_size', [0] * 4))
+        i_logits = seg_logits[i:i + 1, :, top:height - bottom,
+                              left:width - right]
+        if img_meta.get('flip'):
+            direction = img_meta.get('flip_direction')
+            if direction not in ('horizontal', 'vertical'):
+                raise ValueError(
+                    f'flip_direction must be "horizontal" or "vertical", '
+                    f'got {direction!r}')
+            i_logits = i_logits.flip(
+                dims=(3, ) if direction == 'horizontal' else (2, ))
+        logits.append(
+            resize(
+                i_logits,
+                size=img_meta['ori_shape'],
+                mode='bilinear',
+                align_corners=model.align_corners,
+                warning=False).squeeze(0))
+    return logits
+
+
 def _write_png_atomic(array: np.ndarray, path: str) -> None:
     """Write a uint8 (labels) or uint16 (confidences) map as an 8- or 16-bit
     grayscale PNG via a temp name + rename."""
@@ -140,7 +196,7 @@ class PseudoLabeler:
             must fit in 8 bits and not be a class. Defaults to 255.
         class_balanced (bool): Per-class thresholds (DST-CBC). False uses one
             global threshold (the paper's DST-C ablation). Defaults to True.
-        batch_size (int): Images per ``model.test_step`` call. Defaults to 1.
+        batch_size (int): Images per forward pass. Defaults to 1.
         store_confidence (bool): Also write each image's confidence map (the
             labeling model's max softmax probability per pixel, uint16 PNG at
             :func:`confidence_file` of the label) for the OW ablation.
@@ -179,8 +235,8 @@ class PseudoLabeler:
 
         Args:
             model (nn.Module): An MMSeg segmentor, possibly wrapped in
-                MMDistributedDataParallel; ``model.test_step`` must return
-                SegDataSamples whose ``seg_logits`` are at the original size.
+                MMDistributedDataParallel; its logits at each image's
+                original size come from :func:`original_size_logits`.
             dataset (BaseDataset): MMSeg dataset of the unlabeled images with
                 a labeling pipeline (load image, optional fixed resize, pack).
             out_dir (str): Folder of this round's pseudo labels.
@@ -245,14 +301,10 @@ class PseudoLabeler:
         try:
             with torch.no_grad():
                 for chunk, samples in self._batches(dataset, indices):
-                    results = model.test_step(pseudo_collate(samples))
-                    if len(results) != len(chunk):
-                        raise RuntimeError(
-                            f'model.test_step returned {len(results)} '
-                            f'results for {len(chunk)} images')
-                    for idx, result in zip(chunk, results):
-                        self._store(idx, result.seg_logits.data, hist,
-                                    scratch_dir)
+                    logits = original_size_logits(model,
+                                                  pseudo_collate(samples))
+                    for idx, image_logits in zip(chunk, logits):
+                        self._store(idx, image_logits, hist, scratch_dir)
                     if progress is not None:
                         progress.update(len(chunk))
         finally:
