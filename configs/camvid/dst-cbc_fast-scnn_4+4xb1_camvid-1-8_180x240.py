@@ -13,7 +13,7 @@ randomness = dict(seed=0)
 optimizer = dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5)
 optim_wrapper = dict(optimizer=optimizer)
 train_cfg = dict(
-    baseline_iters=4000, round_iters=600, val_interval=600,
+    baseline_iters=3000, round_iters=600, val_interval=200,
     round_lr_mult=0.2)
 # Label at the training scale (the model never saw full-resolution objects),
 # decoding each unlabeled image once for all rounds.

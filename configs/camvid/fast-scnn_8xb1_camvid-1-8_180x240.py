@@ -6,3 +6,8 @@
 _base_ = ['./fast-scnn_8xb1_camvid-full_180x240.py']
 train_dataloader = dict(
     dataset=dict(ann_file='data/camvid/splits/split1/labeled_1-8.txt'))
+param_scheduler = [
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=3000,
+         by_epoch=False)
+]
+train_cfg = dict(max_iters=3000)

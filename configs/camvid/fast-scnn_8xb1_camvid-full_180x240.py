@@ -14,11 +14,11 @@ train_dataloader = dict(
         ann_file='train.txt',
         pipeline={{_base_.train_pipeline}}))
 param_scheduler = [
-    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=8000,
+    dict(type='PolyLR', eta_min=0.0, power=0.9, begin=0, end=6000,
          by_epoch=False)
 ]
 train_cfg = dict(
-    _delete_=True, type='IterBasedTrainLoop', max_iters=8000,
+    _delete_=True, type='IterBasedTrainLoop', max_iters=6000,
     val_interval=250)
 # The model is the best checkpoint on the validation list (valtiny in the
 # benchmark); the ones kept every 1000 iterations show the training curve.
