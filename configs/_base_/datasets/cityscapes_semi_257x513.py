@@ -13,6 +13,7 @@ train_dataloader = dict(
     batch_size=8,
     num_workers=4,
     persistent_workers=True,
+    pin_memory=True,
     sampler=dict(type='MixedBatchSampler', shuffle=True),
     dataset=dict(
         type='SemiSegDataset',
