@@ -16,7 +16,8 @@ Usage::
 
     python benchmarks/camvid/run.py [--data-root ../shared/data/camvid]
         [--out work_dirs/benchmarks/camvid] [--splits 1 2] [--ratio 8]
-        [--no-oracle] [--ablation] [--cfg-options k=v ...]
+        [--no-oracle | --oracle-from RESULTS_JSON] [--ablation]
+        [--cfg-options k=v ...]
 
 Writes ``<out>/results.json``, ``<out>/results.md`` and
 ``<out>/miou_per_round.png`` and prints the table.
@@ -63,6 +64,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--splits', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--ratio', type=int, default=8)
     parser.add_argument('--no-oracle', action='store_true')
+    parser.add_argument(
+        '--oracle-from',
+        metavar='RESULTS_JSON',
+        help='reuse the oracle of an earlier run (it trains on every '
+        'label, so it depends on neither the ratio nor the split)')
     parser.add_argument('--ablation', action='store_true')
     parser.add_argument(
         '--cfg-options',
@@ -76,7 +82,11 @@ def parse_args() -> argparse.Namespace:
         action=DictAction,
         default={},
         help='key=value options for the baselines and the oracle')
-    return parser.parse_args()
+    args = parser.parse_args()
+    # The lists are joined to each dataset's data_root unless absolute.
+    args.out = osp.abspath(args.out)
+    args.data_root = osp.abspath(args.data_root)
+    return args
 
 
 def make_splits(data_root: str, out: str, ratio: int,
@@ -103,6 +113,19 @@ def make_splits(data_root: str, out: str, ratio: int,
         osp.join(split_dir, 'valtiny.txt'),
         pick_valtiny(presence, NUM_CLASSES))
     return split_dir
+
+
+def load_oracle(path: str) -> Dict:
+    """The oracle entry of an earlier run's ``results.json``."""
+    try:
+        with open(path) as f:
+            oracle = json.load(f).get('oracle')
+    except (OSError, ValueError) as e:
+        raise ValueError(f'--oracle-from {path}: cannot read it ({e})') from e
+    if not oracle:
+        raise ValueError(f'--oracle-from {path}: it has no oracle entry '
+                         '(was that run made with --no-oracle?)')
+    return oracle
 
 
 def point_config(cfg: Config, data_root: str, split_dir: str,
@@ -294,6 +317,8 @@ def ablation_variants(dst: Dict) -> Dict[str, Dict]:
 
 def main() -> None:
     args = parse_args()
+    if args.oracle_from and args.no_oracle:
+        raise ValueError('--oracle-from and --no-oracle exclude each other')
     if not osp.isfile(osp.join(args.data_root, 'train.txt')):
         raise FileNotFoundError(
             f'CamVid not found at {args.data_root} (train.txt missing); '
@@ -303,7 +328,9 @@ def main() -> None:
                             max(args.splits))
     results: Dict = dict(ratio=args.ratio, splits={})
     start = time.time()
-    if not args.no_oracle:
+    if args.oracle_from:
+        results['oracle'] = load_oracle(args.oracle_from)
+    elif not args.no_oracle:
         results['oracle'] = run_supervised(args, split_dir, 'oracle')
         atomic_write_json(osp.join(args.out, 'results.json'), results)
     for split in args.splits:

@@ -1,6 +1,9 @@
 """The CamVid benchmark's bookkeeping: table arithmetic and ablation rows."""
 import importlib.util
+import json
 import os.path as osp
+
+import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -58,3 +61,38 @@ def test_ablation_rows_match_the_dst_cbc_run():
     assert variants['ST']['model.decode_head.loss_decode.gamma'] == 0.0
     assert 'model.decode_head.loss_decode.gamma' not in variants['DST']
     assert variants['DST_C'] == {'custom_hooks.0.class_balanced': False}
+
+
+def test_oracle_from_an_earlier_run_round_trips(tmp_path):
+    run = load_runner()
+    oracle = dict(mIoU=53.8, iters=6000, seconds=912.,
+                  checkpoint='oracle/best.pth', curve={'6000': 53.8})
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(dict(ratio=8, oracle=oracle, splits={})))
+    assert run.load_oracle(str(path)) == oracle
+
+
+def test_oracle_from_names_the_file_at_fault(tmp_path):
+    run = load_runner()
+    no_oracle = tmp_path / 'no_oracle.json'
+    no_oracle.write_text(json.dumps(dict(ratio=8, splits={})))
+    with pytest.raises(ValueError, match='no_oracle.json: it has no oracle'):
+        run.load_oracle(str(no_oracle))
+    broken = tmp_path / 'broken.json'
+    broken.write_text('{"oracle": ')
+    with pytest.raises(ValueError, match='broken.json: cannot read it'):
+        run.load_oracle(str(broken))
+    with pytest.raises(ValueError, match='missing.json: cannot read it'):
+        run.load_oracle(str(tmp_path / 'missing.json'))
+
+
+def test_relative_out_and_data_root_become_absolute(tmp_path, monkeypatch):
+    # The split lists are given to datasets whose data_root is the CamVid
+    # folder: a relative --out would be resolved against it.
+    run = load_runner()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(
+        'sys.argv', ['run.py', '--out', 'bench', '--data-root', 'camvid'])
+    args = run.parse_args()
+    assert args.out == str(tmp_path / 'bench')
+    assert args.data_root == str(tmp_path / 'camvid')
