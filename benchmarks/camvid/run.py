@@ -228,6 +228,20 @@ def run_dst_cbc(args, split_dir: str, split: int, baseline: Dict,
                 seconds=seconds)
 
 
+def split_entry(oracle: Optional[Dict], baseline: Dict,
+                dst_cbc: Dict) -> Dict:
+    """One split's results, with the mIoU and checkpoint of the oracle.
+
+    The oracle is trained once for all splits; its full record stays at the
+    top of ``results.json``.
+    """
+    entry = dict(baseline=baseline, dst_cbc=dst_cbc)
+    if oracle:
+        entry['oracle'] = dict(
+            mIoU=oracle['mIoU'], checkpoint=oracle['checkpoint'])
+    return entry
+
+
 def table(results: Dict) -> str:
     """The benchmark's Markdown table (wall time: baseline + DST-CBC)."""
     oracle = results.get('oracle', {}).get('mIoU')
@@ -338,9 +352,9 @@ def main() -> None:
                            f'labeled_1-{args.ratio}.txt')
         baseline = run_supervised(args, split_dir, f'split{split}/baseline',
                                   labeled)
-        results['splits'][split] = dict(
-            baseline=baseline,
-            dst_cbc=run_dst_cbc(args, split_dir, split, baseline))
+        results['splits'][split] = split_entry(
+            results.get('oracle'), baseline,
+            run_dst_cbc(args, split_dir, split, baseline))
         atomic_write_json(osp.join(args.out, 'results.json'), results)
     results['main_seconds'] = time.time() - start
     if args.ablation:

@@ -96,3 +96,15 @@ def test_relative_out_and_data_root_become_absolute(tmp_path, monkeypatch):
     args = run.parse_args()
     assert args.out == str(tmp_path / 'bench')
     assert args.data_root == str(tmp_path / 'camvid')
+
+
+def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
+    run = load_runner()
+    oracle = dict(mIoU=53.8, checkpoint='oracle/best.pth', iters=6000,
+                  seconds=900., curve={6000: 53.8})
+    base = dict(mIoU=52.1, checkpoint='split1/baseline/best.pth')
+    dst = dict(mIoU=52.8, checkpoint='split1/dst_cbc/round_1_best.pth')
+    entry = run.split_entry(oracle, base, dst)
+    assert entry['oracle'] == dict(mIoU=53.8, checkpoint='oracle/best.pth')
+    assert entry['baseline'] is base and entry['dst_cbc'] is dst
+    assert 'oracle' not in run.split_entry(None, base, dst)
