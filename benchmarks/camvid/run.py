@@ -63,8 +63,9 @@ def parse_args() -> argparse.Namespace:
         '--out', default=osp.join(ROOT, 'work_dirs', 'benchmarks', 'camvid'))
     parser.add_argument('--splits', type=int, nargs='+', default=[1, 2])
     parser.add_argument('--ratio', type=int, default=8)
-    parser.add_argument('--no-oracle', action='store_true')
-    parser.add_argument(
+    oracle = parser.add_mutually_exclusive_group()
+    oracle.add_argument('--no-oracle', action='store_true')
+    oracle.add_argument(
         '--oracle-from',
         metavar='RESULTS_JSON',
         help='reuse the oracle of an earlier run (it trains on every '
@@ -331,8 +332,6 @@ def ablation_variants(dst: Dict) -> Dict[str, Dict]:
 
 def main() -> None:
     args = parse_args()
-    if args.oracle_from and args.no_oracle:
-        raise ValueError('--oracle-from and --no-oracle exclude each other')
     if not osp.isfile(osp.join(args.data_root, 'train.txt')):
         raise FileNotFoundError(
             f'CamVid not found at {args.data_root} (train.txt missing); '

@@ -108,3 +108,12 @@ def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
     assert entry['oracle'] == dict(mIoU=53.8, checkpoint='oracle/best.pth')
     assert entry['baseline'] is base and entry['dst_cbc'] is dst
     assert 'oracle' not in run.split_entry(None, base, dst)
+
+
+def test_oracle_from_and_no_oracle_exclude_each_other(monkeypatch, capsys):
+    run = load_runner()
+    monkeypatch.setattr('sys.argv', [
+        'run.py', '--no-oracle', '--oracle-from', 'results.json'])
+    with pytest.raises(SystemExit):
+        run.parse_args()
+    assert 'not allowed with argument' in capsys.readouterr().err
