@@ -117,3 +117,45 @@ def test_oracle_from_and_no_oracle_exclude_each_other(monkeypatch, capsys):
     with pytest.raises(SystemExit):
         run.parse_args()
     assert 'not allowed with argument' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('ratio, iters', [(8, 3000), (16, 3000), (4, 6000),
+                                          (2, 6000)])
+def test_baseline_length_follows_the_ratio(monkeypatch, ratio, iters):
+    from mmengine.config import Config
+    run = load_runner()
+    monkeypatch.setattr('sys.argv', ['run.py', '--ratio', str(ratio)])
+    args = run.parse_args()
+    assert args.baseline_iters == iters
+    cfg = Config.fromfile(run.BASELINE_CONFIG)
+    cfg.merge_from_dict(run.supervised_options(args, baseline=True))
+    # the poly schedule reaches zero exactly at the last iteration
+    assert cfg.train_cfg.max_iters == iters
+    assert cfg.param_scheduler[0].end == iters
+    # the oracle keeps its config's length
+    assert run.supervised_options(args, baseline=False) == {}
+
+
+def test_baseline_iters_option_and_supervised_options_win(monkeypatch):
+    run = load_runner()
+    monkeypatch.setattr('sys.argv', [
+        'run.py', '--ratio', '4', '--baseline-iters', '4500',
+        '--supervised-options', 'train_cfg.val_interval=500'
+    ])
+    args = run.parse_args()
+    assert run.supervised_options(args, baseline=True) == {
+        'train_cfg.max_iters': 4500,
+        'param_scheduler.0.end': 4500,
+        'train_cfg.val_interval': 500
+    }
+    assert run.supervised_options(args, baseline=False) == {
+        'train_cfg.val_interval': 500
+    }
+
+
+def test_baseline_iters_must_be_positive(monkeypatch, capsys):
+    run = load_runner()
+    monkeypatch.setattr('sys.argv', ['run.py', '--baseline-iters', '0'])
+    with pytest.raises(SystemExit):
+        run.parse_args()
+    assert '--baseline-iters must be >= 1, got 0' in capsys.readouterr().err
