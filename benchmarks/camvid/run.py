@@ -2,8 +2,9 @@
 
 Fast-SCNN from scratch at half resolution (180x240). For every split (1/8
 labeled by default, splits 1 and 2) it trains the supervised baseline on the
-labeled list (plain MMSeg iteration-based training, poly schedule to zero, the
-last checkpoint is the baseline), then DST-CBC from that checkpoint
+labeled list (plain MMSeg iteration-based training, ``--baseline-iters`` long
+with a poly schedule to zero; the checkpoint best on ``valtiny`` is the
+baseline), then DST-CBC from that checkpoint
 (``load_from``: round 0 is the baseline, five self-training rounds follow).
 The oracle is the same supervised recipe on every training label; it does not
 depend on the split, so it runs once. Self-training rounds are selected on
@@ -108,12 +109,10 @@ def parse_args() -> argparse.Namespace:
 def baseline_iters(ratio: int) -> int:
     """Default length of the 1/``ratio`` supervised baseline.
 
-    :data:`BASELINE_ITERS` where measured; ratios of 1/8 or fewer labels
-    get the 1/8 length, larger labeled sets the 1/4 one.
+    Ratios of 1/8 or fewer labels get the 1/8 length of
+    :data:`BASELINE_ITERS`, larger labeled sets the 1/4 one.
     """
-    if ratio in BASELINE_ITERS:
-        return BASELINE_ITERS[ratio]
-    return BASELINE_ITERS[8] if ratio > 8 else BASELINE_ITERS[4]
+    return BASELINE_ITERS[8 if ratio >= 8 else 4]
 
 
 def supervised_options(args, baseline: bool) -> Dict:
