@@ -20,7 +20,8 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=1),
-    sampler_seed=dict(type='DistSamplerSeedHook'),
+    # CurriculumTrainLoop sets the sampler's epoch itself.
+    sampler_seed=None,
     visualization=dict(type='SegVisualizationHook'))
 custom_hooks = [
     dict(type='PseudoLabelHook', batch_size=8),
