@@ -116,3 +116,67 @@ def test_multiple_select_is_rejected():
             in_channels=[4, 4],
             in_index=[2, 3],
             input_transform='multiple_select')
+
+
+# -- the authors' two-branch sum (paper protocol) -----------------------------
+def test_summed_branches_2_adds_only_dilations_6_and_12():
+    # The impulse set-up of the four-branch test: branch k outputs k + 1 at
+    # (25 + d_k, 25 + d_k). Summing the first two branches leaves exactly
+    # 1 at (31, 31) and 2 at (37, 37); the 3 and 4 of dilations 18 and 24
+    # are gone although their weights are set.
+    head = build_head(in_channels=1, summed_branches=2)
+    with torch.no_grad():
+        for k, conv in enumerate(head.conv2d_list):
+            conv.weight.zero_()
+            conv.weight[0, 0, 0, 0] = k + 1
+            conv.bias.zero_()
+    x = torch.zeros(1, 1, 50, 50)
+    x[0, 0, 25, 25] = 1.0
+    expected = torch.zeros(1, 3, 50, 50)
+    expected[0, 0, 31, 31] = 1
+    expected[0, 0, 37, 37] = 2
+    assert torch.equal(head((x, x, x, x)), expected)
+
+
+def test_summed_branches_2_equals_branch_6_plus_branch_12():
+    head = build_head(summed_branches=2)
+    torch.manual_seed(1)
+    head.init_weights()
+    feats = features()
+    x = feats[3]
+    branch6, branch12 = head.conv2d_list[0], head.conv2d_list[1]
+    assert (branch6.dilation, branch12.dilation) == ((6, 6), (12, 12))
+    assert torch.allclose(head(feats), branch6(x) + branch12(x), atol=1e-6)
+    # Zero biases 1 and 2, then biases 10 and 100 on the unused branches
+    # change nothing: every logit stays 1 + 2 = 3 with zero weights.
+    with torch.no_grad():
+        for k, conv in enumerate(head.conv2d_list):
+            conv.weight.zero_()
+            conv.bias.fill_((1.0, 2.0, 10.0, 100.0)[k])
+    assert torch.equal(head(feats), torch.full((2, 3, 7, 9), 3.0))
+
+
+def test_unsummed_branches_get_no_gradient_but_keep_their_weights():
+    head = build_head(summed_branches=2)
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 3, (1, 14, 18)))
+        samples.append(sample)
+    losses = head.loss(features(), samples, train_cfg=dict())
+    losses['loss_ce'].backward()
+    for k, conv in enumerate(head.conv2d_list):
+        for param in conv.parameters():
+            if k < 2:
+                assert param.requires_grad and param.grad.abs().sum() > 0
+            else:
+                assert not param.requires_grad and param.grad is None
+    # All four branches stay in the state dict: DeepLabV2 weights load.
+    assert sorted(head.state_dict()) == sorted(
+        f'conv2d_list.{i}.{p}' for i in range(4) for p in ('weight', 'bias'))
+
+
+@pytest.mark.parametrize('summed', [0, 5, 2.0, -1])
+def test_bad_summed_branches_is_named(summed):
+    with pytest.raises(ValueError, match='summed_branches'):
+        build_head(summed_branches=summed)

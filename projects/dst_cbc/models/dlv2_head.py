@@ -15,7 +15,8 @@ class DLV2Head(BaseDecodeHead):
     the backbone features straight to class logits; the logits of all
     branches are summed. There is no image pooling, no bottleneck and, by
     default, no dropout. The original code returned inside its summing loop
-    and so only added the first two branches; this head sums all of them.
+    and so only added the first two branches; this head sums all of them
+    unless ``summed_branches`` says otherwise (the paper protocol sets 2).
 
     The branches live in ``conv2d_list`` (the name of the original
     ``Classifier_Module``), so converted DeepLabV2 weights map one to one.
@@ -34,6 +35,12 @@ class DLV2Head(BaseDecodeHead):
             ``in_channels``.
         dropout_ratio (float): Dropout on the features before the branches.
             Defaults to 0.0 (none).
+        summed_branches (int, optional): Sum only the first this many
+            branches, as the authors' code did (2: dilations 6 and 12). The
+            other branches are still built, so DeepLabV2 weights load one to
+            one, but frozen (``requires_grad=False``): they get no gradient,
+            no weight decay and need no ``find_unused_parameters`` under
+            DDP. Defaults to None: every branch is summed.
         init_cfg (dict | list[dict], optional): Initialization config.
             Defaults to normal(std=0.01) weights and zero biases for every
             branch, as in the original.
@@ -47,6 +54,7 @@ class DLV2Head(BaseDecodeHead):
                  dilations: Sequence[int] = (6, 12, 18, 24),
                  channels: Optional[int] = None,
                  dropout_ratio: float = 0.0,
+                 summed_branches: Optional[int] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Normal',
                      std=0.01,
@@ -55,6 +63,12 @@ class DLV2Head(BaseDecodeHead):
                  **kwargs) -> None:
         if len(dilations) == 0:
             raise ValueError('DLV2Head: dilations must not be empty')
+        if summed_branches is not None and not (
+                isinstance(summed_branches, int)
+                and 1 <= summed_branches <= len(dilations)):
+            raise ValueError('DLV2Head: summed_branches must be an int in '
+                             f'[1, {len(dilations)}] or None, got '
+                             f'{summed_branches!r}')
         if kwargs.get('input_transform') == 'multiple_select':
             raise ValueError('DLV2Head: input_transform="multiple_select" is '
                              'not supported; the branches need one tensor')
@@ -79,9 +93,12 @@ class DLV2Head(BaseDecodeHead):
                 padding=dilation,
                 dilation=dilation,
                 bias=True) for dilation in self.dilations)
+        self.summed_branches = summed_branches or len(self.dilations)
+        for conv in self.conv2d_list[self.summed_branches:]:
+            conv.requires_grad_(False)
 
     def cls_seg(self, feat: Tensor) -> Tensor:
-        """Sum the logits of every dilated branch.
+        """Sum the logits of the (first ``summed_branches``) dilated branches.
 
         Args:
             feat (Tensor): Features of shape (N, in_channels, H, W).
@@ -91,7 +108,8 @@ class DLV2Head(BaseDecodeHead):
         """
         if self.dropout is not None:
             feat = self.dropout(feat)
-        return sum(conv(feat) for conv in self.conv2d_list)
+        summed = self.conv2d_list[:self.summed_branches]
+        return sum(conv(feat) for conv in summed)
 
     def forward(self, inputs: Tuple[Tensor]) -> Tensor:
         """Classify the selected backbone feature map.
