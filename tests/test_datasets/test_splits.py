@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from dst_cbc.datasets.splits import (class_presence, labeled_count,
-                                     nested_splits, pick_valtiny, read_list,
+from dst_cbc.datasets.splits import (check_same_names, class_presence,
+                                     labeled_count, nested_splits,
+                                     paper_splits, pick_valtiny, read_list,
                                      write_list, write_splits)
 
 NAMES = [f'img{i:03d}' for i in range(100)]
@@ -176,3 +177,53 @@ def test_write_splits_round_trip(tmp_path):
                 str(tmp_path / f'split{s}' / f'labeled_1-{k}.txt')) == labeled
             assert read_list(str(
                 tmp_path / f'split{s}' / f'unlabeled_1-{k}.txt')) == unlabeled
+
+
+# -- the authors' lists: paper_splits / check_same_names ----------------------
+def _authors_folder(folder, shuffles):
+    """``{k}_labeled_{s}.txt`` for k = 1, 4, 2 of 8 names per shuffle."""
+    for s, order in enumerate(shuffles):
+        write_list(str(folder / f'1_labeled_{s}.txt'), order)
+        for k in (4, 2):
+            write_list(str(folder / f'{k}_labeled_{s}.txt'),
+                       order[:len(order) // k])
+    write_list(str(folder / 'valtiny.txt'), ['v'])
+
+
+def test_paper_splits_complement_in_shuffle_order(tmp_path):
+    names = [f'n{i}' for i in range(8)]
+    shuffles = [names, names[::-1]]
+    _authors_folder(tmp_path, shuffles)
+    splits = paper_splits(str(tmp_path))
+    assert sorted(splits) == [1, 2]  # shuffle s is split s + 1
+    assert sorted(splits[1]) == [2, 4]  # 1/1 is no split
+    assert splits[1][4] == (['n0', 'n1'], ['n2', 'n3', 'n4', 'n5', 'n6',
+                                           'n7'])
+    assert splits[2][2] == (['n7', 'n6', 'n5', 'n4'],
+                            ['n3', 'n2', 'n1', 'n0'])
+
+
+def test_paper_splits_errors_name_the_list(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nowhere'):
+        paper_splits(str(tmp_path / 'nowhere'))
+    with pytest.raises(ValueError, match='no .*labeled'):
+        paper_splits(str(tmp_path))
+    names = [f'n{i}' for i in range(8)]
+    _authors_folder(tmp_path, [names])
+    write_list(str(tmp_path / '4_labeled_0.txt'), ['n0', 'x9'])
+    with pytest.raises(ValueError, match=r"4_labeled_0.txt.*\['x9'\]"):
+        paper_splits(str(tmp_path))
+    write_list(str(tmp_path / '4_labeled_0.txt'), ['n0', 'n0'])
+    with pytest.raises(ValueError, match='4_labeled_0.txt repeats'):
+        paper_splits(str(tmp_path))
+    os.remove(tmp_path / '1_labeled_0.txt')
+    with pytest.raises(FileNotFoundError, match='1_labeled_0.txt'):
+        paper_splits(str(tmp_path))
+
+
+def test_check_same_names():
+    check_same_names(['b', 'a'], 'mine.txt', ['a', 'b'], 'theirs.txt')
+    with pytest.raises(ValueError, match=r"mine.txt and theirs.txt.*1 of "
+                       r"the latter missing \(e.g. \['b'\]\), 1 not in it "
+                       r"\(e.g. \['c'\]\)"):
+        check_same_names(['a', 'c'], 'mine.txt', ['a', 'b'], 'theirs.txt')

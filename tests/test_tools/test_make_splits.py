@@ -125,3 +125,59 @@ def test_command_line_error_names_the_file(tmp_path):
     assert result.returncode == 1
     assert 'absent.txt' in result.stderr
     assert 'Traceback' not in result.stderr
+
+
+# -- --paper: the authors' lists ----------------------------------------------
+PAPER = ROOT / 'paper_splits'
+
+
+def test_paper_writes_the_authors_splits_and_valtiny(tool, tmp_path, capsys):
+    # The data root's list in another order (MMSeg's converter sorts it).
+    full = read_list(str(PAPER / 'Cityscapes' / '1_labeled_0.txt'))
+    train = tmp_path / 'train.txt'
+    train.write_text(''.join(f'{n}\n' for n in sorted(full)))
+    out = tmp_path / 'splits'
+    written = tool.main(['--paper', 'cityscapes', '--train-list', str(train),
+                         '--out-dir', str(out)])
+    assert len(written) == 3 * 3 * 2 + 1
+    assert capsys.readouterr().out.count('wrote ') == len(written)
+    for s in (1, 2, 3):  # split s is the authors' shuffle s - 1
+        order = read_list(str(PAPER / 'Cityscapes' / f'1_labeled_{s - 1}.txt'))
+        for k, count in ((30, 100), (8, 371), (4, 743)):
+            labeled = read_list(str(out / f'split{s}/labeled_1-{k}.txt'))
+            unlabeled = read_list(str(out / f'split{s}/unlabeled_1-{k}.txt'))
+            assert labeled == read_list(
+                str(PAPER / 'Cityscapes' / f'{k}_labeled_{s - 1}.txt'))
+            assert len(labeled) == count
+            assert unlabeled == [n for n in order if n not in set(labeled)]
+    assert (out / 'valtiny.txt').read_bytes() == (
+        PAPER / 'Cityscapes' / 'valtiny.txt').read_bytes()
+
+
+def test_paper_refuses_another_training_set(tool, tmp_path):
+    full = read_list(str(PAPER / 'PASCAL_VOC_2012' / '1_labeled_0.txt'))
+    train = tmp_path / 'trainaug.txt'
+    train.write_text(''.join(f'{n}\n' for n in full[1:] + ['2099_000001']))
+    with pytest.raises(ValueError, match=(
+            r'trainaug.txt and .*1_labeled_0.txt list different images: 1 '
+            rf"of the latter missing \(e.g. \['{full[0]}'\]\), 1 not in it")):
+        tool.main(['--paper', 'voc', '--train-list', str(train), '--out-dir',
+                   str(tmp_path / 'o')])
+    assert not (tmp_path / 'o').exists()
+
+
+@pytest.mark.parametrize('extra', [
+    ['--paper', 'voc', '--ratios', '8'],
+    ['--paper', 'voc', '--val-list', 'v.txt', '--ann-dir', 'a',
+     '--num-classes', '21'],
+    ['--paper', 'camvid'],
+    [],
+])
+def test_paper_usage_errors(tool, lists, tmp_path, extra, capsys):
+    train, _, _ = lists
+    with pytest.raises(SystemExit) as exit_info:
+        tool.main(['--train-list', str(train), '--out-dir',
+                   str(tmp_path / 'o')] + extra)
+    assert exit_info.value.code == 2
+    assert '--' in capsys.readouterr().err
+    assert not (tmp_path / 'o').exists()

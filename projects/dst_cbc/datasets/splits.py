@@ -1,13 +1,16 @@
 """Labeled/unlabeled splits and the small validation set ``valtiny``.
 
+The project's own nested splits (:func:`nested_splits`, any dataset) and the
+DST-CBC authors' lists of PASCAL VOC and Cityscapes (:func:`paper_splits`).
 Pure Python apart from reading label PNGs (numpy + Pillow); no torch.
 """
 import os
 import os.path as osp
 import random
+import re
 import tempfile
 from collections import Counter
-from typing import Dict, Iterable, List, Optional, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 from PIL import Image
@@ -97,6 +100,87 @@ def nested_splits(names: List[str],
             for k, n in counts.items()
         }
     return splits
+
+
+def paper_splits(folder: str) -> Splits:
+    """The authors' nested splits, from their labeled lists.
+
+    ``folder`` holds the authors' ``{k}_labeled_{s}.txt`` (ratio 1/k,
+    shuffle s = 0, 1, 2). ``1_labeled_{s}.txt`` is the whole training set in
+    the order of shuffle s; the unlabeled set of ratio 1/k is the rest of
+    that order, which is the authors' ``{k}_unlabeled_{s}.txt``. Shuffle s
+    becomes split s + 1.
+
+    Args:
+        folder (str): Folder of the lists, e.g. ``paper_splits/Cityscapes``.
+
+    Returns:
+        dict[int, dict[int, tuple[list[str], list[str]]]]:
+        ``splits[s + 1][k] = (labeled, unlabeled)`` for every k > 1.
+
+    Raises:
+        FileNotFoundError: ``folder`` or a shuffle's ``1_labeled_{s}.txt``
+            is missing.
+        ValueError: A list repeats a name or names one that is not in its
+            shuffle's ``1_labeled_{s}.txt``, or the folder has no ratio.
+    """
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'split folder not found: {folder}')
+    pattern = re.compile(r'^(\d+)_labeled_(\d+)\.txt$')
+    found = [pattern.match(name) for name in sorted(os.listdir(folder))]
+    lists = sorted((int(m[2]), int(m[1])) for m in found if m)
+    ratios = sorted({k for _, k in lists if k != 1}, reverse=True)
+    if not ratios:
+        raise ValueError(
+            f'{folder} holds no {{k}}_labeled_{{s}}.txt list with k > 1')
+    splits: Splits = {}
+    for shuffle in sorted({s for s, _ in lists}):
+        order = _unique_names(osp.join(folder, f'1_labeled_{shuffle}.txt'))
+        splits[shuffle + 1] = {}
+        for k in ratios:
+            path = osp.join(folder, f'{k}_labeled_{shuffle}.txt')
+            labeled = _unique_names(path)
+            outside = sorted(set(labeled) - set(order))
+            if outside:
+                raise ValueError(f'{path} names {len(outside)} image(s) not '
+                                 f'in 1_labeled_{shuffle}.txt, e.g. '
+                                 f'{outside[:3]}')
+            chosen = set(labeled)
+            splits[shuffle + 1][k] = (
+                labeled, [name for name in order if name not in chosen])
+    return splits
+
+
+def check_same_names(names: Sequence[str], source: str,
+                     reference: Sequence[str], reference_source: str) -> None:
+    """Check that two lists name the same images (in any order).
+
+    Args:
+        names (Sequence[str]): The names to check.
+        source (str): Where ``names`` come from, for the error.
+        reference (Sequence[str]): The expected names.
+        reference_source (str): Where ``reference`` comes from.
+
+    Raises:
+        ValueError: Names are missing from ``names`` or foreign to
+            ``reference``; the message counts both and shows a few.
+    """
+    missing = sorted(set(reference) - set(names))
+    extra = sorted(set(names) - set(reference))
+    if missing or extra:
+        raise ValueError(
+            f'{source} and {reference_source} list different images: '
+            f'{len(missing)} of the latter missing (e.g. {missing[:3]}), '
+            f'{len(extra)} not in it (e.g. {extra[:3]})')
+
+
+def _unique_names(path: str) -> List[str]:
+    """:func:`read_list`, refusing a list that repeats a name."""
+    names = read_list(path)
+    duplicates = sorted(n for n, c in Counter(names).items() if c > 1)
+    if duplicates:
+        raise ValueError(f'{path} repeats names: {duplicates[:3]}')
+    return names
 
 
 def pick_valtiny(presence: Dict[str, Set[int]],
