@@ -23,7 +23,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic-mixed-precision training (CUDA only)')
+        help='enable automatic-mixed-precision training: float16 with '
+        'loss scaling on CUDA, bfloat16 autocast on a CPU that supports it '
+        '(else a warning and float32)')
     add_common_args(parser)
     return parser.parse_args()
 

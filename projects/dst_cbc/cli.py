@@ -12,6 +12,10 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
+from .engine.amp import cpu_supports_bf16
+
+MIXED_PRECISION_WRAPPERS = ('AmpOptimWrapper', 'BF16OptimWrapper')
+
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     """Add the arguments that MMSeg's train and test tools share.
@@ -95,28 +99,40 @@ def use_cpu_distributed(cfg: Config) -> None:
 
 
 def enable_amp(cfg: Config) -> None:
-    """Switch the config's optimizer wrapper to MMEngine's AMP wrapper.
+    """Switch the config's optimizer wrapper to mixed precision.
 
-    Mixed precision needs a CUDA device; without one a warning is printed and
-    training stays in full precision, so the same command runs everywhere.
+    With CUDA, MMEngine's ``AmpOptimWrapper`` (float16, dynamic loss
+    scaling); on a CPU with bfloat16 support (:func:`cpu_supports_bf16`),
+    :class:`BF16OptimWrapper` (bfloat16 autocast, no scaler). On a CPU
+    without it a warning is printed and training stays in full precision,
+    so the same command runs everywhere.
 
     Args:
         cfg (Config): The config to change in place.
+
+    Raises:
+        ValueError: If the config's wrapper is neither ``OptimWrapper`` nor
+            already a mixed-precision one.
     """
-    if not torch.cuda.is_available():
-        print_log(
-            '--amp asks for mixed precision, which needs a CUDA device; '
-            'none is visible, so training runs in full precision.',
-            logger='current',
-            level=logging.WARNING)
-        return
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-    if wrapper == 'AmpOptimWrapper':
-        print_log('AMP training is already enabled in your config.',
+    if wrapper in MIXED_PRECISION_WRAPPERS:
+        print_log(f'--amp: the config already uses {wrapper}.',
                   logger='current', level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
         raise ValueError('--amp works with optim_wrapper.type="OptimWrapper", '
                          f'but the config has "{wrapper}"')
-    cfg.optim_wrapper.type = 'AmpOptimWrapper'
-    cfg.optim_wrapper.loss_scale = 'dynamic'
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    elif cpu_supports_bf16():
+        cfg.optim_wrapper.type = 'BF16OptimWrapper'
+        print_log('--amp on a CPU: training under bfloat16 autocast.',
+                  logger='current')
+    else:
+        print_log(
+            '--amp asks for mixed precision, which needs a CUDA device or a '
+            'CPU with bfloat16 support; neither is here, so training runs '
+            'in full precision.',
+            logger='current',
+            level=logging.WARNING)
