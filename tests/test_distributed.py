@@ -33,7 +33,7 @@ def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
     torch.set_num_threads(1)
     import dst_cbc  # noqa: F401
     from dst_cbc.datasets import MixedBatchSampler, SemiSegDataset
-    from dst_cbc.pseudo_labels import PseudoLabeler
+    from dst_cbc.pseudo_labels import PseudoLabeler, label_files
     from mmseg.registry import DATASETS, MODELS
     init_default_scope('mmseg')
     cfg = Config.fromfile(CONFIG)
@@ -48,8 +48,9 @@ def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
         dict(type='PackSegInputs')
     ]
     dataset = DATASETS.build(unlabeled)
+    folder = osp.join(out_dir, 'labels')
     stats = PseudoLabeler(num_classes=5, batch_size=3).run(
-        model, dataset, osp.join(out_dir, 'labels'), alpha=0.4)
+        model, dataset, folder, 0.4, label_files(unlabeled, folder))
     semi = SemiSegDataset(
         cfg.train_dataloader.dataset.labeled,
         cfg.train_dataloader.dataset.unlabeled,

@@ -1,15 +1,16 @@
 """The per-round summary table and summary.json."""
 import json
 
-from dst_cbc.engine import format_summary, write_summary
+from dst_cbc.engine import RoundResult, format_summary, write_summary
 
 RESULTS = [
-    dict(round=0, alpha=None, iters=100, mIoU=50.0, coverage=None,
-         pseudo_mIoU=None, checkpoint='w/round_0_best.pth'),
-    dict(round=1, alpha=0.2, iters=60, mIoU=53.5, coverage=0.2,
-         pseudo_mIoU=80.25, checkpoint='w/round_1_best.pth'),
-    dict(round=2, alpha=0.4, iters=60, mIoU=52.0, coverage=0.4125,
-         pseudo_mIoU=75.0, checkpoint='w/round_2_best.pth'),
+    RoundResult(round=0, alpha=None, iters=100, score=50.0, coverage=None,
+                pseudo_miou=None, checkpoint='w/round_0_best.pth'),
+    RoundResult(round=1, alpha=0.2, iters=60, score=53.5, coverage=0.2,
+                pseudo_miou=80.25, checkpoint='w/round_1_best.pth',
+                stats=dict(coverage=0.2)),
+    RoundResult(round=2, alpha=0.4, iters=60, score=52.0, coverage=0.4125,
+                pseudo_miou=75.0, checkpoint='w/round_2_best.pth'),
 ]
 
 
@@ -32,4 +33,9 @@ def test_summary_json_holds_rounds_and_best(tmp_path):
     assert [r['round'] for r in data['rounds']] == [0, 1, 2]
     assert data['best']['round'] == 1
     assert data['best']['checkpoint'] == 'w/round_1_best.pth'
+    assert data['best']['score'] == 53.5
+    assert data['rounds'][1] == dict(
+        round=1, alpha=0.2, iters=60, score=53.5, checkpoint=(
+            'w/round_1_best.pth'), coverage=0.2, pseudo_miou=80.25,
+        pseudo_label_dir=None)  # stats stay out of summary.json
     assert not [p for p in tmp_path.iterdir() if p.name != 'summary.json']

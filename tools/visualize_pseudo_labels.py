@@ -20,7 +20,6 @@ ignored pixels (255, not confident enough this round) are hatched dark grey.
 import argparse
 import copy
 import glob
-import io
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -32,10 +31,10 @@ from mmengine.registry import init_default_scope
 from PIL import Image
 
 import dst_cbc  # noqa: F401  (registers the extension's modules)
-from dst_cbc.pseudo_labels.labeler import STATS_FILE, pseudo_label_file
-from dst_cbc.utils import atomic_write_bytes
+from dst_cbc.datasets import unlabeled_dataset_cfg
+from dst_cbc.pseudo_labels import label_files, labeled_rounds, round_folder
+from dst_cbc.utils import atomic_write_png, load_ground_truth
 from dst_cbc.visualization import overlay, side_by_side, upscale
-from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.registry import DATASETS
 
 IGNORE_INDEX = 255
@@ -122,15 +121,13 @@ def pseudo_label_dir(cfg: Config, work_dir: str, rnd: int) -> str:
              if h.get('type') == 'PseudoLabelHook']
     out_dir = hooks[0].get('out_dir', 'pseudo_labels') if hooks else \
         'pseudo_labels'
-    folder = osp.join(work_dir, out_dir, f'round_{rnd}')
-    if not osp.isfile(osp.join(folder, STATS_FILE)):
-        done = sorted(
-            osp.basename(osp.dirname(p)) for p in glob.glob(
-                osp.join(work_dir, out_dir, 'round_*', STATS_FILE)))
+    done = labeled_rounds(work_dir, out_dir)
+    if rnd not in done:
         raise FileNotFoundError(
-            f'round {rnd} has no complete pseudo labels ({folder}/'
-            f'{STATS_FILE} is missing); labeled rounds: {done or "none"}')
-    return folder
+            f'round {rnd} has no complete pseudo labels in '
+            f'{round_folder(work_dir, out_dir, rnd)}; labeled rounds: '
+            f'{[f"round_{r}" for r in done] or "none"}')
+    return round_folder(work_dir, out_dir, rnd)
 
 
 def unlabeled_dataset(cfg: Config):
@@ -140,37 +137,15 @@ def unlabeled_dataset(cfg: Config):
         cfg (Config): The run config.
 
     Returns:
-        tuple[BaseDataset, list]: The unlabeled dataset (split resolved)
-        and the palette of the classes.
+        tuple[BaseDataset, dict, list]: The unlabeled dataset (split
+        resolved), its config and the palette of the classes.
     """
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    if dataset_cfg.get('type') != 'SemiSegDataset':
-        raise ValueError('train_dataloader.dataset must be a SemiSegDataset, '
-                         f'got {dataset_cfg.get("type")}')
-    dataset_cfg['pseudo_label_dir'] = None
-    semi = DATASETS.build(dataset_cfg)
-    return semi.unlabeled, semi.metainfo['palette']
-
-
-def load_ground_truth(info: dict) -> Optional[np.ndarray]:
-    """An image's ground truth as evaluation loads it, or None without it.
-
-    Args:
-        info (dict): The dataset's data info of the image.
-
-    Returns:
-        np.ndarray | None: (H, W) class ids, 255 ignored.
-    """
-    path = info.get('seg_map_path')
-    if not path or not osp.isfile(path):
-        return None
-    results = LoadAnnotations()(
-        dict(
-            seg_map_path=path,
-            reduce_zero_label=info.get('reduce_zero_label', False),
-            label_map=info.get('label_map'),
-            seg_fields=[]))
-    return results['gt_seg_map']
+    unlabeled_cfg = unlabeled_dataset_cfg(dataset_cfg)
+    if unlabeled_cfg is None:
+        raise ValueError('train_dataloader.dataset has no unlabeled images')
+    semi = DATASETS.build(dict(dataset_cfg, pseudo_label_dir=None))
+    return semi.unlabeled, unlabeled_cfg, semi.metainfo['palette']
 
 
 def render(image: np.ndarray, pseudo: np.ndarray, gt: Optional[np.ndarray],
@@ -207,13 +182,14 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     cfg = Config.fromfile(args.config or find_config(args.work_dir))
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     label_dir = pseudo_label_dir(cfg, args.work_dir, args.round)
-    dataset, palette = unlabeled_dataset(cfg)
+    dataset, unlabeled_cfg, palette = unlabeled_dataset(cfg)
+    label_paths = label_files(unlabeled_cfg, label_dir)
     out_dir = args.out or osp.join(args.work_dir, 'pseudo_label_vis',
                                    f'round_{args.round}')
     written = []
     for idx in range(min(args.num, len(dataset))):
         info = dataset.get_data_info(idx)
-        label_path = pseudo_label_file(dataset, info['img_path'], label_dir)
+        label_path = label_paths[idx]
         if not osp.isfile(label_path):
             raise FileNotFoundError(
                 f'no pseudo label for {info["img_path"]}: {label_path}')
@@ -223,13 +199,12 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         if pseudo.shape != image.shape[:2]:
             raise ValueError(f'pseudo label {label_path} has shape '
                              f'{pseudo.shape}, its image {image.shape[:2]}')
-        picture = render(image, pseudo, load_ground_truth(info), palette,
-                         args.opacity, args.scale)
-        buf = io.BytesIO()
-        Image.fromarray(picture).save(buf, format='PNG')
+        gt = load_ground_truth(info, dataset.reduce_zero_label)
+        picture = render(image, pseudo, gt, palette, args.opacity,
+                         args.scale)
         name = osp.splitext(osp.relpath(label_path, label_dir))[0] + '.png'
         path = osp.join(out_dir, name)
-        atomic_write_bytes(path, buf.getvalue())
+        atomic_write_png(path, picture)
         written.append(path)
     classes = dataset.metainfo['classes']
     legend = ', '.join(f'{c} {tuple(p)}' for c, p in zip(classes, palette))

@@ -32,16 +32,16 @@ class KillHook(Hook):
         self.point, _, at = spec.partition(':')
         self.at = int(at) if at else -1
         if self.point == 'labeling':
-            write = labeler._write_png_atomic
+            write = labeler.write_label
             count = [0]
 
-            def write_then_die(label, path):
+            def write_then_die(*args, **kwargs):
                 count[0] += 1
                 if count[0] == self.at:
                     _die()
-                write(label, path)
+                write(*args, **kwargs)
 
-            labeler._write_png_atomic = write_then_die
+            labeler.write_label = write_then_die
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:

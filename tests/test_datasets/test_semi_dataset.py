@@ -7,7 +7,8 @@ import pytest
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from dst_cbc.datasets import SemiSegDataset, pseudo_label_dataset_cfg
+from dst_cbc.datasets import SemiSegDataset, unlabeled_dataset_cfg
+from dst_cbc.pseudo_labels import label_dataset_cfg
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
@@ -147,18 +148,45 @@ def test_unlabeled_cfg_is_a_deep_copy_as_given(root, tmp_path):
     label_dir = str(tmp_path / 'pl')
     write_pseudo_labels(label_dir)
     unlabeled = seg_cfg(root, 'unlabeled.txt')
-    ds = SemiSegDataset(
-        seg_cfg(root, 'labeled.txt'), unlabeled, pseudo_label_dir=label_dir)
+    semi_cfg = dict(
+        type='SemiSegDataset',
+        labeled=seg_cfg(root, 'labeled.txt'),
+        unlabeled=unlabeled)
+    ds = DATASETS.build(dict(semi_cfg, pseudo_label_dir=label_dir))
+    cfg = unlabeled_dataset_cfg(semi_cfg)
     unlabeled['data_prefix']['seg_map_path'] = 'changed'
-    cfg = ds.unlabeled_cfg
     assert cfg['data_prefix'] == dict(
         img_path='img_dir', seg_map_path='ann_dir')
     cfg['data_prefix']['img_path'] = 'changed'
-    assert ds.unlabeled_cfg['data_prefix']['img_path'] == 'img_dir'
+    assert unlabeled_dataset_cfg(semi_cfg)['data_prefix']['img_path'] == \
+        'img_dir'
     # the built half reads the pseudo labels
     info = ds.unlabeled.get_data_info(1)
     assert info['seg_map_path'] == osp.join(label_dir, 'u1.png')
     assert info['img_path'] == osp.join(str(root), 'img_dir', 'u1.png')
+
+
+def test_unlabeled_cfg_fills_the_split(root):
+    semi_cfg = dict(
+        type='SemiSegDataset',
+        split=2,
+        labeled=seg_cfg(root, 'labeled.txt'),
+        unlabeled=dict(seg_cfg(root, 'unlabeled.txt'),
+                       ann_file='s{split}/unlabeled.txt'))
+    assert unlabeled_dataset_cfg(semi_cfg)['ann_file'] == 's2/unlabeled.txt'
+    assert unlabeled_dataset_cfg(dict(semi_cfg, unlabeled=None)) is None
+    with pytest.raises(ValueError, match='must be a SemiSegDataset'):
+        unlabeled_dataset_cfg(dict(semi_cfg, type='BaseSegDataset'))
+
+
+def test_no_unlabeled_set_is_a_supervised_dataset(root, tmp_path):
+    ds = SemiSegDataset(seg_cfg(root, 'labeled.txt'), None)
+    assert (ds.num_labeled, ds.num_unlabeled, len(ds)) == (3, 0, 3)
+    assert ds.unlabeled is None and not ds.has_pseudo_labels
+    assert ds[2]['data_samples'].metainfo['is_pseudo'] is False
+    with pytest.raises(ValueError, match='no `unlabeled` dataset'):
+        SemiSegDataset(seg_cfg(root, 'labeled.txt'), None,
+                       pseudo_label_dir=str(tmp_path))
 
 
 def test_pseudo_label_dataset_cfg_keeps_images():
@@ -167,7 +195,7 @@ def test_pseudo_label_dataset_cfg_keeps_images():
         data_root='/data',
         data_prefix=dict(img_path='img', seg_map_path='gt'),
         reduce_zero_label=True)
-    out = pseudo_label_dataset_cfg(cfg, '/work/pl')
+    out = label_dataset_cfg(cfg, '/work/pl')
     assert out['data_prefix'] == dict(img_path='img', seg_map_path='/work/pl')
     assert out['reduce_zero_label'] is False
     assert cfg['data_prefix']['seg_map_path'] == 'gt'  # input untouched

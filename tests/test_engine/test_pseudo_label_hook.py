@@ -1,25 +1,13 @@
 """PseudoLabelHook's manifest: reuse complete folders, refuse foreign ones."""
 import json
-import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
 
 from dst_cbc.engine import PseudoLabelHook
+from dst_cbc.pseudo_labels import PseudoLabels
 from dst_cbc.utils import config_fingerprint, file_sha256
-
-
-class FakeLoop:
-    round = 1
-    alpha = 0.5
-
-    def __init__(self, checkpoint):
-        self.best = dict(checkpoint=checkpoint)
-        self.handed = None
-
-    def set_pseudo_labels(self, label_dir, stats):
-        self.handed = (label_dir, stats)
 
 
 @pytest.fixture
@@ -27,36 +15,33 @@ def setup(tmp_path):
     checkpoint = tmp_path / 'round_0_best.pth'
     checkpoint.write_bytes(b'weights')
     cfg = Config(dict(model=dict(type='M'), train_cfg=dict(alphas=[0.5])))
-    loop = FakeLoop(str(checkpoint))
     # model=None: the labeler must not run in these tests
-    runner = SimpleNamespace(work_dir=str(tmp_path), cfg=cfg, train_loop=loop,
-                             model=None)
+    runner = SimpleNamespace(work_dir=str(tmp_path), cfg=cfg, model=None)
     folder = tmp_path / 'pseudo_labels' / 'round_1'
     folder.mkdir(parents=True)
     identity = dict(config=config_fingerprint(cfg), round=1, alpha=0.5,
                     checkpoint=str(checkpoint),
                     checkpoint_sha256=file_sha256(str(checkpoint)))
-    return runner, loop, folder, identity
+    return runner, str(checkpoint), folder, identity
 
 
 def test_complete_folder_of_this_run_is_reused(setup):
-    runner, loop, folder, identity = setup
+    runner, checkpoint, folder, identity = setup
     stats = dict(coverage=0.5, thresholds=[0.9, None])
     (folder / 'stats.json').write_text(json.dumps(stats))
     (folder / 'manifest.json').write_text(
         json.dumps(dict(identity, complete=True, num_files=0)))
-    PseudoLabelHook().before_train_epoch(runner)
-    assert loop.handed == (str(folder), stats)
+    labels = PseudoLabelHook().label_round(runner, 1, 0.5, checkpoint)
+    assert labels == PseudoLabels(str(folder), stats)
 
 
 def test_folder_of_another_config_is_refused(setup):
-    runner, loop, folder, identity = setup
+    runner, checkpoint, folder, identity = setup
     (folder / 'manifest.json').write_text(
         json.dumps(dict(identity, config='0' * 64, complete=True)))
     with pytest.raises(ValueError,
                        match=f'{folder} holds pseudo labels of another run'):
-        PseudoLabelHook().before_train_epoch(runner)
-    assert loop.handed is None
+        PseudoLabelHook().label_round(runner, 1, 0.5, checkpoint)
 
 
 def test_fingerprint_ignores_work_dir_and_logging():
@@ -97,26 +82,27 @@ def test_store_confidence_is_part_of_the_manifest(setup, monkeypatch):
     """A complete folder written without confidences is relabeled by a hook
     that stores them, and the new manifest records it; that folder is then
     reused."""
-    runner, loop, folder, identity = setup
+    runner, checkpoint, folder, identity = setup
     (folder / 'manifest.json').write_text(
         json.dumps(dict(identity, complete=True, num_files=0)))
     labeled = []
     stats = dict(coverage=0.5, thresholds=[0.9, None], num_images=2,
                  store_confidence=True)
 
-    def fake_label(hook, runner, loop, out):
-        labeled.append((hook.store_confidence, out))
+    def fake_label(hook, runner, rnd, alpha, out):
+        labeled.append((hook.store_confidence, rnd, alpha, out))
         (folder / 'stats.json').write_text(json.dumps(stats))
         return stats
 
     monkeypatch.setattr(PseudoLabelHook, '_label', fake_label)
-    PseudoLabelHook(store_confidence=True).before_train_epoch(runner)
-    assert labeled == [(True, str(folder))]
+    hook = PseudoLabelHook(store_confidence=True)
+    labels = hook.label_round(runner, 1, 0.5, checkpoint)
+    assert labeled == [(True, 1, 0.5, str(folder))]
     manifest = json.loads((folder / 'manifest.json').read_text())
     assert manifest == dict(identity, store_confidence=True,
                             thresholds=[0.9, None], num_files=2,
                             complete=True)
-    assert loop.handed == (str(folder), stats)
+    assert labels == PseudoLabels(str(folder), stats)
 
-    PseudoLabelHook(store_confidence=True).before_train_epoch(runner)
-    assert len(labeled) == 1  # reused
+    assert hook.label_round(runner, 1, 0.5, checkpoint) == labels  # reused
+    assert len(labeled) == 1

@@ -22,7 +22,7 @@ from PIL import Image
 
 import dst_cbc  # noqa: F401
 from dst_cbc.datasets.synthetic import SYNTHETIC_CLASSES
-from dst_cbc.engine import CurriculumReportHook
+from dst_cbc.engine import CurriculumReportHook, RoundResult
 from dst_cbc.engine.report import (DPI, FIG_SIZE, build_report,
                                    format_class_tables,
                                    format_report_markdown, format_round_line,
@@ -73,9 +73,8 @@ def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     work = cfg.work_dir
     results = copy.deepcopy(runner.train_loop.results)
     stats = {
-        r['round']: json.load(
-            open(osp.join(r['pseudo_label_dir'], 'stats.json')))
-        for r in results if r['pseudo_label_dir']
+        r.round: json.load(open(osp.join(r.pseudo_label_dir, 'stats.json')))
+        for r in results if r.pseudo_label_dir
     }
     return SimpleNamespace(runner=runner, work=work, results=results,
                            stats=stats, snapshots=recorder.snapshots)
@@ -94,14 +93,14 @@ def test_report_json_matches_results_and_stats(tiny_run):
     results, stats = tiny_run.results, tiny_run.stats
     assert report['metric'] == 'mIoU'
     assert report['classes'] == list(SYNTHETIC_CLASSES)
-    assert report['baseline'] == results[0]['mIoU']
+    assert report['baseline'] == results[0].score
     assert [r['round'] for r in report['rounds']] == [0, 1, 2]
     for entry, result in zip(report['rounds'], results):
-        for key in ('alpha', 'iters', 'mIoU', 'coverage', 'pseudo_mIoU',
+        for key in ('alpha', 'iters', 'score', 'coverage', 'pseudo_miou',
                     'checkpoint', 'pseudo_label_dir'):
-            assert entry[key] == result[key], key
-        assert entry['gain'] == pytest.approx(result['mIoU'] -
-                                              results[0]['mIoU'])
+            assert entry[key] == getattr(result, key), key
+        assert entry['gain'] == pytest.approx(result.score -
+                                              results[0].score)
     assert all(report['rounds'][0][k] is None
                for k in ('class_coverage', 'thresholds', 'class_pseudo_iou',
                          'pseudo_acc'))
@@ -115,9 +114,9 @@ def test_report_json_matches_results_and_stats(tiny_run):
     # alpha = 1 keeps every pixel of every class that has pixels
     assert report['rounds'][2]['coverage'] == 1.0
     assert all(c in (None, 1.0) for c in report['rounds'][2]['class_coverage'])
-    best = max(results, key=lambda r: r['mIoU'])
-    assert report['best']['round'] == best['round']
-    assert report['best']['mIoU'] == best['mIoU']
+    best = max(results, key=lambda r: r.score)
+    assert report['best']['round'] == best.round
+    assert report['best']['score'] == best.score
     assert [r['is_best'] for r in report['rounds']].count(True) == 1
     assert report['plots'] == [
         'plots/miou.png', 'plots/pseudo_labels.png', 'plots/thresholds.png'
@@ -138,13 +137,13 @@ def test_markdown_rows_show_the_numbers(tiny_run):
     rows = _table_rows(md, '## Rounds')
     assert [r[0] for r in rows] == ['0', '1', '2']
     for row, result in zip(rows, tiny_run.results):
-        base = tiny_run.results[0]['mIoU']
-        assert row[1] == ('-' if result['alpha'] is None else
-                          f'{result["alpha"]:.2f}')
-        assert row[3] == f'{result["mIoU"]:.2f}'
-        assert row[4] == f'{result["mIoU"] - base:+.2f}'
-        assert row[5] == ('-' if result['coverage'] is None else
-                          f'{100 * result["coverage"]:.1f}')
+        base = tiny_run.results[0].score
+        assert row[1] == ('-' if result.alpha is None else
+                          f'{result.alpha:.2f}')
+        assert row[3] == f'{result.score:.2f}'
+        assert row[4] == f'{result.score - base:+.2f}'
+        assert row[5] == ('-' if result.coverage is None else
+                          f'{100 * result.coverage:.1f}')
     cov = _table_rows(md, 'Pseudo-label coverage per class (%)')
     st = tiny_run.stats[1]
     assert cov[0][:2] == ['1', '0.50']
@@ -173,9 +172,9 @@ def test_one_line_summary_logged_per_round(tiny_run):
         open(log_file).read())
     assert [int(m[0]) for m in lines] == [0, 1, 2]
     for match, result in zip(lines, tiny_run.results):
-        assert match[3] == f'{result["mIoU"]:.2f}'
-        assert match[2] == ('-' if result['coverage'] is None else
-                            f'{100 * result["coverage"]:.1f}%')
+        assert match[3] == f'{result.score:.2f}'
+        assert match[2] == ('-' if result.coverage is None else
+                            f'{100 * result.coverage:.1f}%')
 
 
 def test_scalars_reach_the_visualizer_by_round(tiny_run):
@@ -186,14 +185,14 @@ def test_scalars_reach_the_visualizer_by_round(tiny_run):
     ]
     assert [r['step'] for r in records] == [0, 1, 2]
     for rec, result in zip(records, tiny_run.results):
-        assert rec['curriculum/val_mIoU'] == pytest.approx(result['mIoU'])
+        assert rec['curriculum/val_mIoU'] == pytest.approx(result.score)
     assert 'curriculum/coverage' not in records[0]
     st = tiny_run.stats[1]
     assert records[1]['curriculum/alpha'] == 0.5
     assert records[1]['curriculum/coverage'] == pytest.approx(st['coverage'])
     assert records[1]['curriculum/threshold/background'] == pytest.approx(
         st['thresholds'][0])
-    best = [max(r['mIoU'] for r in tiny_run.results[:i + 1])
+    best = [max(r.score for r in tiny_run.results[:i + 1])
             for i in range(3)]
     assert [r['curriculum/best_mIoU'] for r in records] == \
         pytest.approx(best)
@@ -216,11 +215,13 @@ def test_hook_rejects_a_loop_without_rounds():
 
 
 # -- rendering hand-made inputs -----------------------------------------------
-def _result(rnd, alpha, miou, coverage=None, pseudo=None):
-    return dict(round=rnd, alpha=alpha, iters=100, mIoU=miou,
-                coverage=coverage, pseudo_mIoU=pseudo,
-                pseudo_label_dir=None if rnd == 0 else f'pl/round_{rnd}',
-                checkpoint=None if miou is None else f'round_{rnd}_best.pth')
+def _result(rnd, alpha, miou, coverage=None, pseudo=None, stats=None):
+    return RoundResult(
+        round=rnd, alpha=alpha, iters=100, score=miou, coverage=coverage,
+        pseudo_miou=pseudo,
+        pseudo_label_dir=None if rnd == 0 else f'pl/round_{rnd}',
+        checkpoint=None if miou is None else f'round_{rnd}_best.pth',
+        stats=stats)
 
 
 def _stats(coverage, thresholds, iou=None, acc=None):
@@ -234,14 +235,13 @@ def hand_report():
     """Baseline 50, round 1 at 52.5 (best), round 2 not validated."""
     results = [
         _result(0, None, 50.0),
-        _result(1, 0.2, 52.5, coverage=0.2, pseudo=61.0),
-        _result(2, 0.4, None, coverage=0.4, pseudo=55.0),
+        _result(1, 0.2, 52.5, coverage=0.2, pseudo=61.0,
+                stats=_stats([0.25, 0.125], [0.9, 0.75], iou=[80.0, 42.0],
+                             acc=80.0)),
+        _result(2, 0.4, None, coverage=0.4, pseudo=55.0,
+                stats=_stats([0.5, None], [0.5, None])),
     ]
-    stats = {
-        1: _stats([0.25, 0.125], [0.9, 0.75], iou=[80.0, 42.0], acc=80.0),
-        2: _stats([0.5, None], [0.5, None]),
-    }
-    return build_report(results, stats)
+    return build_report(results)
 
 
 def test_gain_best_and_per_class_columns(hand_report):
@@ -249,7 +249,7 @@ def test_gain_best_and_per_class_columns(hand_report):
     assert hand_report['baseline'] == 50.0
     assert [r['gain'] for r in rounds] == [0.0, 2.5, None]
     assert [r['is_best'] for r in rounds] == [False, True, False]
-    assert hand_report['best'] == dict(round=1, alpha=0.2, mIoU=52.5,
+    assert hand_report['best'] == dict(round=1, alpha=0.2, score=52.5,
                                        gain=2.5,
                                        checkpoint='round_1_best.pth')
     assert hand_report['classes'] == ['bg', 'fg']
@@ -269,7 +269,7 @@ def test_rounds_table_cells(hand_report):
 
 
 def test_no_baseline_round_means_no_gain():
-    report = build_report([_result(1, 0.2, 52.5, coverage=0.2)], {})
+    report = build_report([_result(1, 0.2, 52.5, coverage=0.2)])
     assert report['baseline'] is None
     assert report['rounds'][0]['gain'] is None
     assert report['best']['gain'] is None
@@ -289,8 +289,7 @@ def test_class_tables(hand_report):
         text, 'Pseudo-label IoU per class against ground truth (%)') == [
             ['1', '0.20', '80.00', '42.00']
         ]
-    assert format_class_tables(build_report([_result(0, None, 50.0)],
-                                            {})) == ''
+    assert format_class_tables(build_report([_result(0, None, 50.0)])) == ''
 
 
 def test_markdown_table_is_padded_and_checked():
@@ -307,7 +306,7 @@ def test_round_line(hand_report):
     assert format_round_line(hand_report, 5) == (
         'round 2/5 done | alpha 0.40 | coverage 40.0% | val mIoU - | '
         'best 52.50 (round 1)')
-    first = build_report([_result(0, None, 50.0)], {})
+    first = build_report([_result(0, None, 50.0)])
     assert format_round_line(first) == (
         'round 0 done | alpha - | coverage - | val mIoU 50.00 '
         '(+0.00 vs baseline) | best 50.00 (round 0)')
@@ -324,12 +323,14 @@ def test_report_markdown_document(hand_report):
 
 def test_stats_with_other_class_count_rejected():
     with pytest.raises(ValueError, match='round 1'):
-        build_report([_result(1, 0.2, 52.5)],
-                     {1: _stats([0.1, 0.2, 0.3], [0.5, 0.5, 0.5])})
+        build_report([
+            _result(1, 0.2, 52.5,
+                    stats=_stats([0.1, 0.2, 0.3], [0.5, 0.5, 0.5]))
+        ])
 
 
 def test_plots_from_hand_made_report(hand_report):
-    only_baseline = build_report([_result(0, None, 50.0)], {})
+    only_baseline = build_report([_result(0, None, 50.0)])
     assert list(render_plots(only_baseline)) == ['miou.png']
     plots = render_plots(hand_report, palette=[[0, 0, 0], [255, 0, 0]])
     assert list(plots) == ['miou.png', 'pseudo_labels.png', 'thresholds.png']
@@ -354,9 +355,9 @@ def test_hook_sends_each_round_once_and_backfills(tmp_path):
     hook = CurriculumReportHook()
     runner = SimpleNamespace(visualizer=_RecordingVisualizer())
     results = [_result(0, None, 50.0), _result(1, 0.2, 48.0, coverage=0.2)]
-    hook._add_scalars(runner, build_report(results, {}))
+    hook._add_scalars(runner, build_report(results))
     results.append(_result(2, 0.4, 53.0, coverage=0.4))
-    hook._add_scalars(runner, build_report(results, {}))
+    hook._add_scalars(runner, build_report(results))
     calls = runner.visualizer.calls
     assert [step for step, _ in calls] == [0, 1, 2]
     # best so far at each round: 50, 50 (round 1 is worse), 53
@@ -365,14 +366,12 @@ def test_hook_sends_each_round_once_and_backfills(tmp_path):
     assert 'curriculum/alpha' not in calls[0][1]  # None values are left out
 
 
-def test_hook_reads_stats_and_tolerates_a_missing_file(tmp_path):
-    hook = CurriculumReportHook()
-    folder = tmp_path / 'round_1'
-    folder.mkdir()
-    stats = _stats([0.5, 0.5], [0.7, 0.6])
-    (folder / 'stats.json').write_text(json.dumps(stats))
-    assert hook._round_stats(dict(round=1, pseudo_label_dir=str(folder))) \
-        == stats
-    assert hook._round_stats(
-        dict(round=2, pseudo_label_dir=str(tmp_path / 'gone'))) is None
-    assert hook._round_stats(dict(round=0, pseudo_label_dir=None)) is None
+def test_report_uses_the_stats_in_memory(tiny_run, tmp_path):
+    """The hook reads no stats.json: the loop's results carry the stats."""
+    results = copy.deepcopy(tiny_run.results)
+    for r in results[1:]:
+        r.pseudo_label_dir = str(tmp_path / 'gone' / f'round_{r.round}')
+    report = build_report(results, classes=list(SYNTHETIC_CLASSES))
+    for entry in report['rounds'][1:]:
+        assert entry['thresholds'] == tiny_run.stats[entry['round']][
+            'thresholds']

@@ -82,8 +82,8 @@ def test_resume_after_kill_matches_uninterrupted_run(tiny, kill):
     clean, again = _summary(tiny, 'clean'), _summary(tiny, work_dir)
     assert [r['round'] for r in again['rounds']] == [0, 1, 2]
     assert [r['iters'] for r in again['rounds']] == [6, 4, 4]
-    assert [r['mIoU'] for r in again['rounds']] == \
-        [r['mIoU'] for r in clean['rounds']]
+    assert [r['score'] for r in again['rounds']] == \
+        [r['score'] for r in clean['rounds']]
     for rnd in (1, 2):
         folder, files = _labels(tiny, 'clean', rnd)
         other, other_files = _labels(tiny, work_dir, rnd)

@@ -28,6 +28,7 @@ from mmseg.registry import MODELS
 from PIL import Image
 from torch import nn
 
+import dst_cbc.pseudo_labels.label_folder as label_folder
 import dst_cbc.pseudo_labels.labeler as labeler_module
 from dst_cbc.pseudo_labels import PseudoLabeler, original_size_logits
 
@@ -156,6 +157,16 @@ def make_dataset(root, gt_encoding=None, pipeline=None):
         pipeline=pipeline or [LoadImageFromFile(), PackSegInputs()])
 
 
+def files_of(dataset, out_dir):
+    """Each image's label in ``out_dir``, named as its ground truth is."""
+    ann_dir = dataset.data_prefix['seg_map_path']
+    return [
+        osp.join(out_dir,
+                 osp.relpath(dataset.get_data_info(i)['seg_map_path'],
+                             ann_dir)) for i in range(len(dataset))
+    ]
+
+
 EXPECTED_FILES = sorted(['a.png', osp.join('sub', 'b.png'), 'stats.json'])
 
 
@@ -175,7 +186,8 @@ def test_labels_and_stats_by_hand(tmp_path, gt_encoding):
     model.train()
     out_dir = str(tmp_path / 'round_1')
 
-    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5)
+    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5,
+        files_of(dataset, out_dir))
 
     assert model.calls == {'a.jpg': 1, osp.join('sub', 'b.jpg'): 1}
     assert model.modes == [False, False] and model.training
@@ -205,7 +217,8 @@ def test_global_threshold_alpha_one_and_one_pass_per_run(tmp_path):
     labeler = PseudoLabeler(num_classes=3, class_balanced=False, batch_size=2)
 
     out_dir = str(tmp_path / 'global')
-    stats = labeler.run(model, dataset, out_dir, 0.5)
+    stats = labeler.run(model, dataset, out_dir, 0.5,
+        files_of(dataset, out_dir))
     assert model.num_passes == 1  # both images in one batch
     assert read_png(osp.join(out_dir, 'a.png')) == P_A_GLOBAL
     assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B_GLOBAL
@@ -217,7 +230,8 @@ def test_global_threshold_alpha_one_and_one_pass_per_run(tmp_path):
     assert stats['pseudo_acc'] is None and stats['num_gt_images'] == 0
 
     # a second run (same folder, overwritten) is again one pass per image
-    stats = labeler.run(model, dataset, out_dir, 1.0)
+    stats = labeler.run(model, dataset, out_dir, 1.0,
+        files_of(dataset, out_dir))
     assert model.calls == {'a.jpg': 2, osp.join('sub', 'b.jpg'): 2}
     assert read_png(osp.join(out_dir, 'a.png')) == L_A
     assert read_png(osp.join(out_dir, 'sub', 'b.png')) == L_B
@@ -238,7 +252,8 @@ def test_each_rank_labels_its_own_shard(tmp_path, monkeypatch):
     model = FakeSegmentor(dataset.data_prefix['img_path'])
     monkeypatch.setattr(labeler_module, 'get_dist_info', lambda: (1, 2))
     out_dir = str(tmp_path / 'shard')
-    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5)
+    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5,
+        files_of(dataset, out_dir))
     assert model.calls == {osp.join('sub', 'b.jpg'): 1}
     assert files_under(out_dir) == [osp.join('sub', 'b.png')]
     assert read_png(osp.join(out_dir, 'sub', 'b.png')) == [
@@ -255,7 +270,7 @@ def test_stale_scratch_is_removed(tmp_path):
     (out_dir / '.scratch' / '99.npz').write_bytes(b'left by a crash')
     PseudoLabeler(num_classes=3).run(
         FakeSegmentor(dataset.data_prefix['img_path']), dataset, str(out_dir),
-        0.5)
+        0.5, files_of(dataset, str(out_dir)))
     assert files_under(str(out_dir)) == EXPECTED_FILES
 
 
@@ -269,13 +284,16 @@ def test_bad_arguments(tmp_path):
     dataset = make_dataset(tmp_path / 'data')
     model = FakeSegmentor(dataset.data_prefix['img_path'])
     with pytest.raises(ValueError, match='alpha'):
-        PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.0)
+        PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.0,
+        files_of(dataset, str(tmp_path)))
     assert model.num_passes == 0
     with pytest.raises(ValueError, match=r'seg_logits of shape \(4, H, W\)'):
-        PseudoLabeler(num_classes=4).run(model, dataset, str(tmp_path), 0.5)
+        PseudoLabeler(num_classes=4).run(model, dataset, str(tmp_path), 0.5,
+        files_of(dataset, str(tmp_path)))
     write_png(np.full((4, 6), 7), str(tmp_path / 'data' / 'ann' / 'a.png'))
     with pytest.raises(ValueError, match=r'a\.png has label 7'):
-        PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.5)
+        PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.5,
+        files_of(dataset, str(tmp_path)))
 
 
 #: Images of two sizes for the real segmentor, (H, W) by name.
@@ -364,7 +382,8 @@ def test_real_segmentor_labels_at_original_size(tmp_path):
 
     model.inference = counting_inference
     out_dir = str(tmp_path / 'labels')
-    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 1.0)
+    stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 1.0,
+        files_of(dataset, out_dir))
     assert len(calls) == 2 and len(set(calls)) == 2
     assert stats['coverage'] == 1.0
     del model.inference
@@ -479,10 +498,12 @@ def test_labels_and_stats_byte_identical_to_test_step_path(
     model = tiny_segmentor(**model_options)
     labeler = PseudoLabeler(num_classes=3, **labeler_options)
     new_dir, old_dir = tmp_path / 'new', tmp_path / 'old'
-    stats = labeler.run(model, dataset, str(new_dir), alpha)
+    stats = labeler.run(model, dataset, str(new_dir), alpha,
+        files_of(dataset, str(new_dir)))
     monkeypatch.setattr(labeler_module, 'original_size_logits',
                         reference_logits)
-    assert labeler.run(model, dataset, str(old_dir), alpha) == stats
+    assert labeler.run(model, dataset, str(old_dir), alpha,
+        files_of(dataset, str(old_dir))) == stats
     assert 0 < stats['coverage'] < 1
     files = files_under(str(new_dir))
     assert files == files_under(str(old_dir))
@@ -520,7 +541,7 @@ def test_stored_confidence_round_trips(tmp_path):
     model = FakeSegmentor(dataset.data_prefix['img_path'])
     out_dir = str(tmp_path / 'round_1')
     stats = PseudoLabeler(num_classes=3, store_confidence=True).run(
-        model, dataset, out_dir, 0.5)
+        model, dataset, out_dir, 0.5, files_of(dataset, out_dir))
 
     assert model.num_passes == 2  # still one pass per image
     assert files_under(out_dir) == sorted(
@@ -531,14 +552,14 @@ def test_stored_confidence_round_trips(tmp_path):
     assert stats['class_kept_pixels'] == [11, 11, 2]
     for name, k in (('a', K_A), (osp.join('sub', 'b'), K_B)):
         label_file = osp.join(out_dir, name + '.png')
-        conf_file = labeler_module.confidence_file(label_file)
+        conf_file = label_folder.confidence_file(label_file)
         assert conf_file == osp.join(out_dir, name + '.conf.png')
         image = Image.open(conf_file)
         stored = np.asarray(image)
         assert image.mode == 'I;16' and stored.dtype == np.uint16
         k = np.array(k)
         assert stored.tolist() == (512 * (128 - k) - 1).tolist()
-        decoded = labeler_module.decode_confidence(stored)
+        decoded = label_folder.decode_confidence(stored)
         assert decoded.dtype == np.float32
         np.testing.assert_allclose(decoded, 1 - k / 128, rtol=0,
                                    atol=0.5 / 65535 + 1e-7)
@@ -547,14 +568,14 @@ def test_stored_confidence_round_trips(tmp_path):
 
 
 def test_confidence_encoding_by_hand():
-    encoded = labeler_module.encode_confidence(
+    encoded = label_folder.encode_confidence(
         torch.tensor([0.0, 1.0, 0.5, 1 / 3, 0.9999999, 2e-6]))
     # 65535 * 0.5 = 32767.5 rounds to even, 65535 / 3 = 21845,
     # 65535 * 2e-6 = 0.13.
     assert encoded.dtype == np.uint16
     assert encoded.tolist() == [0, 65535, 32768, 21845, 65535, 0]
-    assert labeler_module.decode_confidence(
+    assert label_folder.decode_confidence(
         np.array([0, 65535, 21845], np.uint16)).tolist() == [
             0.0, 1.0, np.float32(1 / 3)]
     with pytest.raises(TypeError, match='uint16'):
-        labeler_module.decode_confidence(np.zeros(2, np.uint8))
+        label_folder.decode_confidence(np.zeros(2, np.uint8))

@@ -3,7 +3,7 @@ from .camvid import CamVidDataset
 from .mixed_batch_sampler import MixedBatchSampler
 from .pseudo_confidence import (LoadPseudoConfidence,
                                 PackSegInputsWithConfidence)
-from .semi_dataset import SemiSegDataset, pseudo_label_dataset_cfg
+from .semi_dataset import SemiSegDataset, unlabeled_dataset_cfg
 from .splits import (class_presence, labeled_count, nested_splits,
                      pick_valtiny, read_list, write_list, write_splits)
 from .synthetic import SyntheticShapesDataset, generate_synthetic_dataset
@@ -14,6 +14,6 @@ __all__ = [
     'MixedBatchSampler', 'PackSegInputsWithConfidence', 'SemiSegDataset',
     'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
     'generate_synthetic_dataset', 'labeled_count', 'nested_splits',
-    'pick_valtiny', 'pseudo_label_dataset_cfg', 'read_list', 'write_list',
+    'pick_valtiny', 'read_list', 'unlabeled_dataset_cfg', 'write_list',
     'write_splits'
 ]

@@ -12,6 +12,22 @@ from mmseg.registry import DATA_SAMPLERS
 from .semi_dataset import SemiSegDataset
 
 
+def batches_per_epoch(num_images: int, images_per_batch: int,
+                      world_size: int = 1) -> int:
+    """Batches each rank yields in one pass over ``num_images`` images.
+
+    Args:
+        num_images (int): Images of the pass (the unlabeled set in a
+            self-training round, the labeled set in round 0).
+        images_per_batch (int): Images of that set in each batch on a rank.
+        world_size (int): Number of processes. Defaults to 1.
+
+    Returns:
+        int: ``ceil(num_images / (world_size * images_per_batch))``.
+    """
+    return math.ceil(num_images / (world_size * images_per_batch))
+
+
 @DATA_SAMPLERS.register_module()
 class MixedBatchSampler(Sampler):
     """Sampler of batches with a fixed labeled / pseudo-labeled split.
@@ -84,7 +100,6 @@ class MixedBatchSampler(Sampler):
 
         self.dataset = dataset
         self.batch_size = batch_size
-        self.requested_num_pseudo = num_pseudo
         self.num_pseudo = num_pseudo if dataset.has_pseudo_labels else 0
         self.num_labeled_per_batch = batch_size - self.num_pseudo
         self.shuffle = shuffle
@@ -104,21 +119,15 @@ class MixedBatchSampler(Sampler):
         """Batches per rank and epoch with ``num_pseudo`` pseudo-labeled
         images per batch (0: labeled-only batches)."""
         if num_pseudo > 0:
-            return math.ceil(self.dataset.num_unlabeled /
-                             (self.world_size * num_pseudo))
-        return math.ceil(self.dataset.num_labeled /
-                         (self.world_size * self.batch_size))
+            return batches_per_epoch(self.dataset.num_unlabeled, num_pseudo,
+                                     self.world_size)
+        return batches_per_epoch(self.dataset.num_labeled, self.batch_size,
+                                 self.world_size)
 
     @property
     def num_batches(self) -> int:
         """int: Batches this rank yields per epoch."""
         return self._num_batches
-
-    @property
-    def num_batches_with_pseudo_labels(self) -> int:
-        """int: Batches this rank yields per epoch once the dataset has
-        pseudo labels (what a self-training round's epoch will be)."""
-        return self._count_batches(self.requested_num_pseudo)
 
     def __len__(self) -> int:
         """Number of indices this rank yields per epoch."""

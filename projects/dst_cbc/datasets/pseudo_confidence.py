@@ -15,15 +15,13 @@ map with zeros there (:func:`~dst_cbc.models.pseudo_confidence_of`).
 """
 from typing import Optional
 
-import mmcv
-import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform, to_tensor
 from mmengine.structures import PixelData
 from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
 
-from ..pseudo_labels import confidence_file, decode_confidence
+from ..pseudo_labels import read_confidence
 
 #: Key of the confidence map in the pipeline's results and field name of
 #: the packed data sample.
@@ -68,22 +66,15 @@ class LoadPseudoConfidence(BaseTransform):
         Returns:
             dict: ``results`` with ``pseudo_confidence`` added.
         """
-        path = confidence_file(results['seg_map_path'])
-        try:
-            data = fileio.get(path, backend_args=self.backend_args)
-        except FileNotFoundError as error:
-            raise FileNotFoundError(
-                f'LoadPseudoConfidence: {path} does not exist; the pseudo '
-                'labels must be written with '
-                'PseudoLabelHook(store_confidence=True)') from error
-        stored = mmcv.imfrombytes(data, flag='unchanged', backend='cv2')
+        path = results['seg_map_path']
+        confidence = read_confidence(path, self.backend_args)
         label_shape = results['gt_seg_map'].shape
-        if stored.dtype != np.uint16 or stored.shape != label_shape:
+        if confidence.shape != label_shape:
             raise ValueError(
-                f'LoadPseudoConfidence: {path} must be a 16-bit map shaped '
-                f'like the label {label_shape}, got {stored.dtype} '
-                f'{stored.shape}')
-        results[CONFIDENCE_KEY] = decode_confidence(stored)
+                f'LoadPseudoConfidence: the confidence map of {path} must '
+                f'be a 16-bit map shaped like the label {label_shape}, got '
+                f'{confidence.shape}')
+        results[CONFIDENCE_KEY] = confidence
         results['seg_fields'].append(CONFIDENCE_KEY)
         return results
 

@@ -15,42 +15,7 @@ from mmengine.dataset import BaseDataset
 from torch.utils.data import Dataset
 
 from mmseg.registry import DATASETS
-
-
-def pseudo_label_dataset_cfg(unlabeled_cfg: dict,
-                             pseudo_label_dir: str) -> dict:
-    """Turn the unlabeled set's config into one that reads pseudo labels.
-
-    The image paths stay as they are; the segmentation maps are read from
-    ``pseudo_label_dir`` with the dataset's own naming (``<name>`` +
-    ``seg_map_suffix``, sub-folders of the list file kept), so the pseudo
-    label of the image listed as ``<name>`` is
-    ``pseudo_label_dir/<name><seg_map_suffix>``. Building a dataset from the
-    returned config and reading ``get_data_info(i)['seg_map_path']`` gives
-    the path where the pseudo-labeler must write image ``i``'s label.
-    Pseudo labels are class ids of the model already (255 = ignore), so
-    ``reduce_zero_label`` is switched off.
-
-    Args:
-        unlabeled_cfg (dict): Dataset config of the unlabeled images, in the
-            MMSeg layout (``data_root``, ``data_prefix``, ``ann_file``...).
-        pseudo_label_dir (str): Folder of the pseudo labels. A relative local
-            path is made absolute (relative to the working directory), so it
-            is not joined to ``data_root``.
-
-    Returns:
-        dict: A deep copy of ``unlabeled_cfg`` with
-        ``data_prefix['seg_map_path'] = pseudo_label_dir`` and
-        ``reduce_zero_label=False``.
-    """
-    if '://' not in pseudo_label_dir:
-        pseudo_label_dir = osp.abspath(pseudo_label_dir)
-    cfg = copy.deepcopy(unlabeled_cfg)
-    data_prefix = dict(cfg.get('data_prefix', None) or {})
-    data_prefix['seg_map_path'] = pseudo_label_dir
-    cfg['data_prefix'] = data_prefix
-    cfg['reduce_zero_label'] = False
-    return cfg
+from ..pseudo_labels.label_folder import label_dataset_cfg
 
 
 def _describe(dataset: BaseDataset) -> str:
@@ -105,13 +70,38 @@ def _with_split(dataset: Union[dict, BaseDataset], split: Optional[int],
     return dict(dataset, ann_file=ann_file.replace('{split}', str(split)))
 
 
+def unlabeled_dataset_cfg(semi_dataset_cfg: dict) -> Optional[dict]:
+    """The unlabeled images' dataset config of a ``SemiSegDataset`` config.
+
+    This is where the pseudo-labeler reads which images to label: from the
+    run's config, with the ``{split}`` placeholder filled in.
+
+    Args:
+        semi_dataset_cfg (dict): A ``SemiSegDataset`` config (the run's
+            ``train_dataloader.dataset``).
+
+    Returns:
+        dict | None: A deep copy of its ``unlabeled`` config (ground-truth
+        paths untouched), or None when it has no unlabeled set.
+    """
+    if semi_dataset_cfg.get('type') != 'SemiSegDataset':
+        raise ValueError('train_dataloader.dataset must be a SemiSegDataset, '
+                         f'got {semi_dataset_cfg.get("type")}')
+    unlabeled = semi_dataset_cfg.get('unlabeled')
+    if unlabeled is None:
+        return None
+    return copy.deepcopy(
+        _with_split(dict(unlabeled), semi_dataset_cfg.get('split'),
+                    'unlabeled'))
+
+
 @DATASETS.register_module()
 class SemiSegDataset(Dataset):
     """Labeled images followed by unlabeled (pseudo-labeled) images.
 
     Both halves are ordinary MMSeg datasets with the same training pipeline.
     When ``pseudo_label_dir`` is given, the unlabeled half is built by
-    :func:`pseudo_label_dataset_cfg`, so ``LoadAnnotations`` reads the
+    :func:`~dst_cbc.pseudo_labels.label_dataset_cfg`, so ``LoadAnnotations`` reads the
     round's pseudo labels instead of any ground truth. Without it (round 0
     of the curriculum) only the labeled indices can be read. If the unlabeled
     config names no ``classes``, it gets the labeled half's classes and
@@ -120,8 +110,10 @@ class SemiSegDataset(Dataset):
 
     Args:
         labeled (dict | BaseDataset): The labeled dataset or its config.
-        unlabeled (dict | BaseDataset): The unlabeled dataset or its config.
-            Must be a config when ``pseudo_label_dir`` is given.
+        unlabeled (dict | BaseDataset, optional): The unlabeled dataset or
+            its config. Must be a config when ``pseudo_label_dir`` is given.
+            None for a supervised model trained on the labeled half alone
+            (e.g. with every label), which has no self-training rounds.
         pseudo_label_dir (str, optional): Folder holding one pseudo label PNG
             per unlabeled image (class ids, 255 = ignore). Defaults to None
             (no pseudo labels yet).
@@ -130,7 +122,7 @@ class SemiSegDataset(Dataset):
             (``--cfg-options train_dataloader.dataset.split=2``).
 
     Raises:
-        ValueError: If either half is empty, an image is in both halves, the
+        ValueError: If a half is empty, an image is in both halves, the
             two halves name different classes, ``unlabeled`` is a built
             dataset while ``pseudo_label_dir`` is given, or the pseudo
             labeled half would remap class ids (``label_map``).
@@ -140,14 +132,18 @@ class SemiSegDataset(Dataset):
 
     def __init__(self,
                  labeled: Union[dict, BaseDataset],
-                 unlabeled: Union[dict, BaseDataset],
+                 unlabeled: Union[dict, BaseDataset, None],
                  pseudo_label_dir: Optional[str] = None,
                  split: Optional[int] = None) -> None:
         labeled = _with_split(labeled, split, 'labeled')
         unlabeled = _with_split(unlabeled, split, 'unlabeled')
         self._labeled = self._build(labeled, 'labeled')
-        if isinstance(unlabeled, dict):
-            self._unlabeled_cfg: Optional[dict] = copy.deepcopy(unlabeled)
+        self._unlabeled: Optional[BaseDataset] = None
+        if unlabeled is None:
+            if pseudo_label_dir is not None:
+                raise ValueError('SemiSegDataset: `pseudo_label_dir` is set '
+                                 'but there is no `unlabeled` dataset.')
+        elif isinstance(unlabeled, dict):
             self._unlabeled = self._build(
                 self._unlabeled_build_cfg(unlabeled, pseudo_label_dir),
                 'unlabeled')
@@ -157,12 +153,13 @@ class SemiSegDataset(Dataset):
                 'dataset config (dict) so it can be rebuilt to read the '
                 f'pseudo labels, but got a built {type(unlabeled).__name__}.')
         else:
-            self._unlabeled_cfg = None
             self._unlabeled = self._build(unlabeled, 'unlabeled')
         self._pseudo_label_dir = pseudo_label_dir
         self._num_labeled = len(self._labeled)
-        self._num_unlabeled = len(self._unlabeled)
-        self._validate()
+        self._num_unlabeled = (0 if self._unlabeled is None else len(
+            self._unlabeled))
+        if self._unlabeled is not None:
+            self._validate()
 
     @staticmethod
     def _build(dataset: Union[dict, BaseDataset], name: str) -> BaseDataset:
@@ -210,7 +207,7 @@ class SemiSegDataset(Dataset):
                 raise FileNotFoundError(
                     'SemiSegDataset: `pseudo_label_dir` '
                     f'{pseudo_label_dir!r} is not a directory.')
-            cfg = pseudo_label_dataset_cfg(unlabeled_cfg, pseudo_label_dir)
+            cfg = label_dataset_cfg(unlabeled_cfg, pseudo_label_dir)
         metainfo = dict(cfg.get('metainfo', None) or {})
         labeled_meta = self._labeled.metainfo
         if 'classes' not in metainfo and 'classes' in labeled_meta:
@@ -277,15 +274,10 @@ class SemiSegDataset(Dataset):
         return self._labeled
 
     @property
-    def unlabeled(self) -> BaseDataset:
-        """BaseDataset: The unlabeled half (reading pseudo labels if any)."""
+    def unlabeled(self) -> Optional[BaseDataset]:
+        """BaseDataset | None: The unlabeled half (reading pseudo labels if
+        any); None without one."""
         return self._unlabeled
-
-    @property
-    def unlabeled_cfg(self) -> Optional[dict]:
-        """dict | None: A deep copy of the unlabeled config as given (its
-        ground-truth paths untouched); None if a built dataset was given."""
-        return copy.deepcopy(self._unlabeled_cfg)
 
     @property
     def num_labeled(self) -> int:

@@ -1,12 +1,14 @@
-"""The curriculum train loop and the hook that pseudo-labels each round."""
-from .curriculum_loop import CurriculumTrainLoop, epochs_from_ratio
+"""The curriculum train loop, its round bookkeeping and the hooks it uses."""
+from .curriculum_loop import CurriculumTrainLoop
 from .pseudo_label_hook import PseudoLabelHook
 from .report import build_report, format_report_markdown, render_plots
 from .report_hook import CurriculumReportHook
-from .summary import format_summary, write_summary
+from .round_lengths import epochs_from_ratio, round_lengths
+from .summary import RoundResult, best_result, format_summary, write_summary
 
 __all__ = [
-    'CurriculumTrainLoop', 'PseudoLabelHook', 'epochs_from_ratio',
-    'format_summary', 'write_summary', 'CurriculumReportHook', 'build_report',
-    'format_report_markdown', 'render_plots'
+    'CurriculumTrainLoop', 'CurriculumReportHook', 'PseudoLabelHook',
+    'RoundResult', 'best_result', 'build_report', 'epochs_from_ratio',
+    'format_report_markdown', 'format_summary', 'render_plots',
+    'round_lengths', 'write_summary'
 ]

@@ -1,7 +1,4 @@
-"""Label the unlabeled images when a self-training round starts."""
-import copy
-import json
-import os.path as osp
+"""Label the unlabeled images for a self-training round."""
 from typing import List, Optional, Sequence
 
 from mmengine.dist import barrier, is_main_process
@@ -9,20 +6,24 @@ from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmseg.registry import DATASETS, HOOKS
-from ..pseudo_labels import PseudoLabeler
-from ..utils import atomic_write_json, config_fingerprint, file_sha256
-
-MANIFEST = 'manifest.json'
+from ..datasets.semi_dataset import unlabeled_dataset_cfg
+from ..pseudo_labels import PseudoLabeler, PseudoLabels
+from ..pseudo_labels.label_folder import (label_files, reusable_labels,
+                                          round_folder, write_manifest)
+from ..utils import config_fingerprint, file_sha256
 
 
 @HOOKS.register_module()
 class PseudoLabelHook(Hook):
-    """Ask the labeler for a round's pseudo labels at the round's start.
+    """Labels the unlabeled images when a self-training round asks for it.
 
-    Works with :class:`CurriculumTrainLoop`: before round r >= 1 trains, the
-    current model (the best so far, just loaded by the loop) labels every
-    unlabeled image once, keeping per class the top ``alpha_r`` most confident
-    pixels, into ``<work_dir>/<out_dir>/round_<r>/``.
+    :class:`CurriculumTrainLoop` calls :meth:`label_round` before round
+    r >= 1 trains, with the round's alpha and the best checkpoint so far
+    (already loaded into the model): the model labels every unlabeled image
+    of the run's config (``train_dataloader.dataset.unlabeled``) once,
+    keeping per class the top ``alpha`` most confident pixels, into
+    ``<work_dir>/<out_dir>/round_<r>/`` (:mod:`~dst_cbc.pseudo_labels.
+    label_folder`).
 
     Args:
         infer_scale (Sequence[int], optional): ``(width, height)`` to resize
@@ -72,76 +73,64 @@ class PseudoLabelHook(Hook):
         pipeline.append(dict(type='PackSegInputs'))
         return pipeline
 
-    def before_train_epoch(self, runner) -> None:
-        """Label the unlabeled images if a self-training round starts.
+    def label_round(self, runner, rnd: int, alpha: float,
+                    checkpoint: str) -> PseudoLabels:
+        """The pseudo labels of round ``rnd``, made by the model as it is.
 
-        A round's folder carries ``manifest.json`` (round, alpha, checkpoint
-        used and its SHA-256, config fingerprint, ``store_confidence`` when
-        set, thresholds, number of files, complete flag). A complete folder
-        made by this run from the same checkpoint is reused (``--resume``);
-        an incomplete or stale one is regenerated; one written for another
+        A round's folder carries a manifest (round, alpha, checkpoint used
+        and its SHA-256, config fingerprint, ``store_confidence`` when set,
+        thresholds, number of files, complete flag). A complete folder made
+        by this run from the same checkpoint is reused (``--resume``); an
+        incomplete or stale one is regenerated; one written for another
         config is refused.
+
+        Args:
+            runner (Runner): The runner; ``runner.model`` labels.
+            rnd (int): The round, >= 1.
+            alpha (float): Share of each class's pixels to keep.
+            checkpoint (str): The checkpoint the model holds (recorded).
+
+        Returns:
+            PseudoLabels: The round's label folder and statistics.
         """
-        loop = runner.train_loop
-        if getattr(loop, 'round', 0) == 0:
-            return
-        out = osp.join(runner.work_dir, self.out_dir, f'round_{loop.round}')
-        checkpoint = loop.best['checkpoint']
+        folder = round_folder(runner.work_dir, self.out_dir, rnd)
         identity = dict(
             config=config_fingerprint(runner.cfg),
-            round=loop.round,
-            alpha=loop.alpha,
+            round=rnd,
+            alpha=alpha,
             checkpoint=checkpoint,
             checkpoint_sha256=file_sha256(checkpoint))
         if self.store_confidence:
             identity['store_confidence'] = True
-        manifest = _read_manifest(out)
-        if manifest is not None and manifest.get('config') != identity['config']:
-            raise ValueError(
-                f'{out} holds pseudo labels of another run or config (its '
-                'manifest.json has another config fingerprint); use another '
-                '--work-dir or delete that folder')
-        if manifest is not None and manifest.get('complete') and all(
-                manifest.get(k) == v for k, v in identity.items()):
-            print_log(f'round {loop.round}: reusing the complete pseudo '
-                      f'labels in {out}', logger='current')
-            with open(osp.join(out, 'stats.json')) as f:
-                loop.set_pseudo_labels(out, json.load(f))
-            return
+        labels = reusable_labels(folder, identity)
+        if labels is not None:
+            print_log(f'round {rnd}: reusing the complete pseudo labels in '
+                      f'{folder}', logger='current')
+            return labels
         barrier()  # every rank has read the old manifest before it changes
         if is_main_process():
-            atomic_write_json(
-                osp.join(out, MANIFEST), dict(identity, complete=False))
-        stats = self._label(runner, loop, out)
+            write_manifest(folder, dict(identity, complete=False))
+        stats = self._label(runner, rnd, alpha, folder)
         if is_main_process():
-            atomic_write_json(
-                osp.join(out, MANIFEST),
+            write_manifest(
+                folder,
                 dict(identity, thresholds=stats['thresholds'],
                      num_files=stats['num_images'], complete=True))
-        loop.set_pseudo_labels(out, stats)
+        return PseudoLabels(folder, stats)
 
-    def _label(self, runner, loop, out: str) -> dict:
-        """Run the labeler over the unlabeled images into ``out``."""
-        dataset_cfg = copy.deepcopy(loop.unlabeled_cfg)
-        dataset_cfg['pipeline'] = self.labeling_pipeline()
-        dataset = DATASETS.build(dataset_cfg)
-        num_classes = len(dataset.metainfo['classes'])
+    def _label(self, runner, rnd: int, alpha: float, folder: str) -> dict:
+        """Run the labeler over the run's unlabeled images into ``folder``."""
+        unlabeled_cfg = unlabeled_dataset_cfg(runner.cfg.train_dataloader.dataset)
+        dataset = DATASETS.build(
+            dict(unlabeled_cfg, pipeline=self.labeling_pipeline()))
         print_log(
-            f'round {loop.round}: pseudo-labeling {len(dataset)} images '
-            f'(alpha={loop.alpha}) into {out}',
+            f'round {rnd}: pseudo-labeling {len(dataset)} images '
+            f'(alpha={alpha}) into {folder}',
             logger='current')
         labeler = PseudoLabeler(
-            num_classes=num_classes,
+            num_classes=len(dataset.metainfo['classes']),
             class_balanced=self.class_balanced,
             batch_size=self.batch_size,
             store_confidence=self.store_confidence)
-        return labeler.run(runner.model, dataset, out, loop.alpha)
-
-
-def _read_manifest(folder: str) -> Optional[dict]:
-    """The folder's manifest, or None when it has none."""
-    path = osp.join(folder, MANIFEST)
-    if not osp.isfile(path):
-        return None
-    with open(path) as f:
-        return json.load(f)
+        return labeler.run(runner.model, dataset, folder, alpha,
+                           label_files(unlabeled_cfg, folder))

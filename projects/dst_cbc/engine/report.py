@@ -1,7 +1,7 @@
 """The curriculum's report: one record per round, rendered as tables and plots.
 
 Pure functions: :func:`build_report` merges the loop's round results with each
-round's pseudo-label ``stats.json``; the ``format_*`` functions render it as
+round's pseudo-label statistics; the ``format_*`` functions render it as
 Markdown (tables padded so that they also read as plain text in a log) and
 the ``plot_*`` functions as PNG bytes drawn by matplotlib's Agg canvas (no
 display, no global pyplot state). :class:`CurriculumReportHook` writes them.
@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .summary import best_result
+from .summary import RoundResult, best_result
 
 #: Size of every plot in inches, and its resolution: 640 x 400 pixels.
 FIG_SIZE = (6.4, 4.0)
@@ -40,29 +40,25 @@ def _fmt(value: Optional[float], spec: str, scale: float = 1.0) -> str:
     return '-' if value is None else format(scale * value, spec)
 
 
-def build_report(results: List[dict],
-                 stats: Dict[int, Optional[dict]],
+def build_report(results: Sequence[RoundResult],
                  metric: str = 'mIoU',
                  classes: Optional[Sequence[str]] = None) -> dict:
-    """Merge round results and pseudo-label statistics into one report.
+    """Merge round results and their pseudo-label statistics into one report.
 
     Args:
-        results (list[dict]): :attr:`CurriculumTrainLoop.results`: one dict
-            per finished round with ``round``, ``alpha``, ``iters``,
-            ``mIoU`` (the validation metric, in percent), ``coverage``,
-            ``pseudo_mIoU``, ``pseudo_label_dir`` and ``checkpoint``.
-        stats (dict[int, dict | None]): The labeler's ``stats.json`` of each
-            self-training round, by round (missing or None: not available).
+        results (Sequence[RoundResult]): :attr:`CurriculumTrainLoop.results`,
+            one per finished round, self-training rounds with the labeler's
+            ``stats`` (None: not available).
         metric (str): Name of the validation metric. Defaults to 'mIoU'.
         classes (Sequence[str], optional): Class names; by default those of
             the first statistics that name them, else ``class_<i>``.
 
     Returns:
-        dict: ``metric``, ``classes``, ``baseline`` (round 0's metric or
-        None), ``best`` (round, alpha, metric, gain and checkpoint of the
+        dict: ``metric``, ``classes``, ``baseline`` (round 0's score or
+        None), ``best`` (round, alpha, score, gain and checkpoint of the
         best round, or None) and ``rounds``: per round ``round``, ``alpha``,
-        ``iters``, ``mIoU``, ``gain`` (metric minus the baseline's),
-        ``is_best``, ``coverage`` (fraction), ``pseudo_mIoU`` and
+        ``iters``, ``score``, ``gain`` (score minus the baseline's),
+        ``is_best``, ``coverage`` (fraction), ``pseudo_miou`` and
         ``pseudo_acc`` (percent), per class ``class_coverage`` (fraction),
         ``thresholds`` (confidence) and ``class_pseudo_iou`` (percent, vs
         ground truth), ``num_pseudo_images``, ``checkpoint`` and
@@ -71,41 +67,41 @@ def build_report(results: List[dict],
     Raises:
         ValueError: A round's statistics list a different number of classes.
     """
+    stats = [r.stats for r in results if r.stats]
     if classes is None:
-        named = [s['classes'] for s in stats.values() if s and s['classes']]
+        named = [s['classes'] for s in stats if s['classes']]
         classes = named[0] if named else None
-    if classes is None and any(stats.values()):
-        num = len(next(s for s in stats.values() if s)['thresholds'])
-        classes = [f'class_{i}' for i in range(num)]
+    if classes is None and stats:
+        classes = [f'class_{i}' for i in range(len(stats[0]['thresholds']))]
     classes = list(classes) if classes is not None else []
-    baseline = (results[0]['mIoU']
-                if results and results[0]['round'] == 0 else None)
+    baseline = (results[0].score
+                if results and results[0].round == 0 else None)
     best = best_result(results)
-    best_round = None if best is None else best['round']
+    best_round = None if best is None else best.round
 
     rounds = []
     for result in results:
-        st = stats.get(result['round']) or {}
+        st = result.stats or {}
         for _, key in _PER_CLASS:
             if st.get(key) is not None and len(st[key]) != len(classes):
                 raise ValueError(
-                    f'round {result["round"]}: stats "{key}" has '
+                    f'round {result.round}: stats "{key}" has '
                     f'{len(st[key])} classes, the report {len(classes)}')
-        gain = (None if baseline is None or result['mIoU'] is None else
-                result['mIoU'] - baseline)
+        gain = (None if baseline is None or result.score is None else
+                result.score - baseline)
         entry = dict(
-            round=result['round'],
-            alpha=result['alpha'],
-            iters=result['iters'],
-            mIoU=result['mIoU'],
+            round=result.round,
+            alpha=result.alpha,
+            iters=result.iters,
+            score=result.score,
             gain=gain,
-            is_best=result['round'] == best_round,
-            coverage=result['coverage'],
-            pseudo_mIoU=result['pseudo_mIoU'],
+            is_best=result.round == best_round,
+            coverage=result.coverage,
+            pseudo_miou=result.pseudo_miou,
             pseudo_acc=st.get('pseudo_acc'),
             num_pseudo_images=st.get('num_images'),
-            checkpoint=result['checkpoint'],
-            pseudo_label_dir=result['pseudo_label_dir'])
+            checkpoint=result.checkpoint,
+            pseudo_label_dir=result.pseudo_label_dir)
         for report_key, stats_key in _PER_CLASS:
             entry[report_key] = st.get(stats_key)
         rounds.append(entry)
@@ -113,7 +109,7 @@ def build_report(results: List[dict],
     best = None
     if best_round is not None:
         b = next(r for r in rounds if r['round'] == best_round)
-        best = {k: b[k] for k in ('round', 'alpha', 'mIoU', 'gain',
+        best = {k: b[k] for k in ('round', 'alpha', 'score', 'gain',
                                   'checkpoint')}
     return dict(
         metric=metric,
@@ -175,8 +171,8 @@ def format_rounds_table(report: dict) -> str:
     header = ('round', 'alpha', 'iters', f'val {metric}', 'vs baseline',
               'coverage %', 'pseudo mIoU', 'pseudo acc', 'best')
     rows = [(str(r['round']), _fmt(r['alpha'], '.2f'), str(r['iters']),
-             _fmt(r['mIoU'], '.2f'), _fmt(r['gain'], '+.2f'),
-             _fmt(r['coverage'], '.1f', 100), _fmt(r['pseudo_mIoU'], '.2f'),
+             _fmt(r['score'], '.2f'), _fmt(r['gain'], '+.2f'),
+             _fmt(r['coverage'], '.1f', 100), _fmt(r['pseudo_miou'], '.2f'),
              _fmt(r['pseudo_acc'], '.2f'), '*' if r['is_best'] else '')
             for r in report['rounds']]
     return markdown_table(header, rows)
@@ -235,10 +231,10 @@ def format_round_line(report: dict, num_rounds: Optional[int] = None) -> str:
             f' ({r["gain"]:+.2f} vs baseline)')
     best = report['best']
     best_text = ('-' if best is None else
-                 f'{best["mIoU"]:.2f} (round {best["round"]})')
+                 f'{best["score"]:.2f} (round {best["round"]})')
     return (f'round {r["round"]}{of} done | alpha {_fmt(r["alpha"], ".2f")}'
             f' | coverage {coverage}'
-            f' | val {metric} {_fmt(r["mIoU"], ".2f")}{gain}'
+            f' | val {metric} {_fmt(r["score"], ".2f")}{gain}'
             f' | best {best_text}')
 
 
@@ -265,7 +261,7 @@ def format_report_markdown(report: dict,
         which = ('baseline' if best['alpha'] is None else
                  f'alpha {best["alpha"]:.2f}')
         summary.append(
-            f'Best: round {best["round"]} ({which}), {best["mIoU"]:.2f}'
+            f'Best: round {best["round"]} ({which}), {best["score"]:.2f}'
             f'{gain}, checkpoint `{best["checkpoint"]}`.')
     lines += [' '.join(summary), '', '## Rounds', '',
               format_rounds_table(report)]
@@ -319,15 +315,15 @@ def plot_miou(report: dict) -> bytes:
     """
     metric = report['metric']
     fig, ax = _new_axes(f'Validation {metric} per round', f'{metric} (%)')
-    scored = [r for r in report['rounds'] if r['mIoU'] is not None]
-    ax.plot([r['round'] for r in scored], [r['mIoU'] for r in scored],
+    scored = [r for r in report['rounds'] if r['score'] is not None]
+    ax.plot([r['round'] for r in scored], [r['score'] for r in scored],
             'o-', label=f'val {metric}')
     if report['baseline'] is not None:
         ax.axhline(report['baseline'], color='grey', linestyle='--',
                    label='baseline (round 0)')
     best = report['best']
     if best is not None:
-        ax.plot([best['round']], [best['mIoU']], '*', color='tab:red',
+        ax.plot([best['round']], [best['score']], '*', color='tab:red',
                 markersize=14, label='best')
     _round_ticks(ax, report['rounds'])
     ax.legend(loc='best')
@@ -351,9 +347,9 @@ def plot_pseudo_labels(report: dict) -> bytes:
     cov = [r for r in rounds if r['coverage'] is not None]
     ax.plot([r['round'] for r in cov], [100 * r['coverage'] for r in cov],
             'o-', label='coverage')
-    gt = [r for r in rounds if r['pseudo_mIoU'] is not None]
+    gt = [r for r in rounds if r['pseudo_miou'] is not None]
     if gt:
-        ax.plot([r['round'] for r in gt], [r['pseudo_mIoU'] for r in gt],
+        ax.plot([r['round'] for r in gt], [r['pseudo_miou'] for r in gt],
                 's-', label='pseudo-label mIoU vs ground truth')
     ax.set_ylim(0, 105)
     _round_ticks(ax, rounds)

@@ -1,15 +1,12 @@
 """Report the curriculum at every round boundary: files, log and scalars."""
-import json
-import logging
 import os.path as osp
-from typing import Dict, Optional
+from typing import Set
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
 from mmseg.registry import HOOKS
-from ..pseudo_labels.labeler import STATS_FILE
 from ..utils import atomic_write_bytes, atomic_write_json
 from .report import (build_report, format_class_tables,
                      format_report_markdown, format_round_line, render_plots)
@@ -37,20 +34,19 @@ class CurriculumReportHook(Hook):
     - adds the round's scalars to the runner's visualizer with
       ``step=round`` (``curriculum/val_<metric>``, ``curriculum/gain``,
       ``curriculum/best_<metric>``, ``curriculum/alpha``,
-      ``curriculum/coverage``, ``curriculum/pseudo_mIoU``,
+      ``curriculum/coverage``, ``curriculum/pseudo_miou``,
       ``curriculum/pseudo_acc`` and per class
       ``curriculum/{coverage,threshold,pseudo_iou}/<class>``), so they reach
       TensorBoard when ``TensorboardVisBackend`` is among ``vis_backends``.
 
-    Per-class numbers come from each round's ``stats.json`` in its
-    pseudo-label folder.
+    Per-class numbers come from each round's labeler statistics, which the
+    loop's results carry.
     """
 
     priority = 'LOW'
 
     def __init__(self) -> None:
-        self._stats: Dict[int, Optional[dict]] = {}
-        self._logged_rounds = set()
+        self._logged_rounds: Set[int] = set()
 
     def before_train(self, runner) -> None:
         """Check that the train loop records rounds."""
@@ -67,12 +63,7 @@ class CurriculumReportHook(Hook):
         loop = runner.train_loop
         metainfo = getattr(loop.dataloader.dataset, 'metainfo', None) or {}
         report = build_report(
-            loop.results, {
-                r['round']: self._round_stats(r)
-                for r in loop.results
-            },
-            metric=loop.metric,
-            classes=metainfo.get('classes'))
+            loop.results, metric=loop.metric, classes=metainfo.get('classes'))
 
         plots = render_plots(report, metainfo.get('palette'))
         for name, png in plots.items():
@@ -94,41 +85,22 @@ class CurriculumReportHook(Hook):
             logger='current')
         self._add_scalars(runner, report)
 
-    def _round_stats(self, result: dict) -> Optional[dict]:
-        """The ``stats.json`` of a round's pseudo labels (cached)."""
-        rnd = result['round']
-        if rnd not in self._stats:
-            folder = result['pseudo_label_dir']
-            path = None if folder is None else osp.join(folder, STATS_FILE)
-            stats = None
-            if path is not None and osp.isfile(path):
-                with open(path, encoding='utf-8') as f:
-                    stats = json.load(f)
-            elif path is not None:
-                print_log(
-                    f'round {rnd}: {path} not found; the report lacks its '
-                    'per-class numbers',
-                    logger='current',
-                    level=logging.WARNING)
-            self._stats[rnd] = stats
-        return self._stats[rnd]
-
     def _add_scalars(self, runner, report: dict) -> None:
         """Send the scalars of rounds not sent yet to the visualizer."""
         metric = report['metric']
         best_so_far = None
         for r in report['rounds']:
-            if r['mIoU'] is not None:
-                best_so_far = max(r['mIoU'], best_so_far or r['mIoU'])
+            if r['score'] is not None:
+                best_so_far = max(r['score'], best_so_far or r['score'])
             if r['round'] in self._logged_rounds:
                 continue
             values = {
-                f'curriculum/val_{metric}': r['mIoU'],
+                f'curriculum/val_{metric}': r['score'],
                 'curriculum/gain': r['gain'],
                 f'curriculum/best_{metric}': best_so_far,
                 'curriculum/alpha': r['alpha'],
                 'curriculum/coverage': r['coverage'],
-                'curriculum/pseudo_mIoU': r['pseudo_mIoU'],
+                'curriculum/pseudo_miou': r['pseudo_miou'],
                 'curriculum/pseudo_acc': r['pseudo_acc'],
             }
             for key, name in (('class_coverage', 'coverage'),

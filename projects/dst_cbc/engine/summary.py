@@ -1,65 +1,112 @@
-"""The run's per-round summary: ``summary.json`` and the table printed with it."""
-from typing import List, Optional
+"""One round's result, and the run's ``summary.json`` and table of them."""
+import dataclasses
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
 
 from mmengine.dist import master_only
 
 from ..utils import atomic_write_json
 
 
-def best_result(results: List[dict]) -> Optional[dict]:
+@dataclass
+class RoundResult:
+    """What a finished round of the curriculum gives.
+
+    Args:
+        round (int): The round; 0 is the supervised baseline.
+        alpha (float, optional): Its pseudo-label ratio (None in round 0).
+        iters (int): Iterations trained in the round.
+        score (float, optional): Best validation score of the round, in the
+            loop's ``metric`` (None without validation).
+        checkpoint (str, optional): The round's best checkpoint.
+        coverage (float, optional): Share of unlabeled pixels kept.
+        pseudo_miou (float, optional): Pseudo-label mIoU against the
+            unlabeled images' ground truth, in percent, where there is any.
+        pseudo_label_dir (str, optional): The round's label folder.
+        stats (dict, optional): The labeler's statistics of the round's
+            labels (what ``stats.json`` holds); not part of ``summary.json``.
+    """
+
+    round: int
+    alpha: Optional[float]
+    iters: int
+    score: Optional[float]
+    checkpoint: Optional[str] = None
+    coverage: Optional[float] = None
+    pseudo_miou: Optional[float] = None
+    pseudo_label_dir: Optional[str] = None
+    stats: Optional[dict] = None
+
+    def to_dict(self) -> dict:
+        """The result as a plain dict (for the message hub)."""
+        return dataclasses.asdict(self)
+
+    def summary(self) -> dict:
+        """The result as ``summary.json`` lists it (no stats)."""
+        return {k: v for k, v in self.to_dict().items() if k != 'stats'}
+
+
+def best_result(results: Sequence[RoundResult]) -> Optional[RoundResult]:
     """The round with the highest validation score (None if none has one).
 
     Args:
-        results (list[dict]): One dict per round with key ``mIoU``.
+        results (Sequence[RoundResult]): The rounds.
 
     Returns:
-        dict | None: The best round's dict; ties go to the earliest round.
+        RoundResult | None: The best round; ties go to the earliest round.
     """
-    scored = [r for r in results if r['mIoU'] is not None]
-    return max(scored, key=lambda r: r['mIoU']) if scored else None
+    scored = [r for r in results if r.score is not None]
+    return max(scored, key=lambda r: r.score) if scored else None
 
 
 def _fmt(value: Optional[float], spec: str) -> str:
     return '-' if value is None else format(value, spec)
 
 
-def format_summary(results: List[dict], metric: str = 'mIoU') -> str:
+def format_summary(results: Sequence[RoundResult],
+                   metric: str = 'mIoU') -> str:
     """Render round results as a fixed-width table.
 
     Args:
-        results (list[dict]): One dict per round with keys ``round``,
-            ``alpha``, ``iters``, ``mIoU``, ``coverage``, ``pseudo_mIoU``.
+        results (Sequence[RoundResult]): The rounds.
         metric (str): Name of the validation metric column.
 
     Returns:
         str: The table, one line per round, the best round marked with ``*``.
     """
     best = best_result(results)
-    best = None if best is None else best['round']
-    base = results[0]['mIoU'] if results and results[0]['round'] == 0 else None
+    best = None if best is None else best.round
+    base = results[0].score if results and results[0].round == 0 else None
     lines = [
         f'{"round":>5} {"alpha":>5} {"iters":>6} {"val " + metric:>9} '
         f'{"vs base":>7} {"coverage":>8} {"pseudo mIoU":>11}'
     ]
     for r in results:
-        gain = None if base is None or r['mIoU'] is None else r['mIoU'] - base
-        lines.append(
-            f'{r["round"]:>5} {_fmt(r["alpha"], ".1f"):>5} {r["iters"]:>6} '
-            f'{_fmt(r["mIoU"], ".2f"):>9} {_fmt(gain, "+.2f"):>7} '
-            f'{_fmt(None if r["coverage"] is None else 100 * r["coverage"], ".1f"):>8} '
-            f'{_fmt(r["pseudo_mIoU"], ".2f"):>11}'
-            + (' *' if r['round'] == best else ''))
+        gain = None if base is None or r.score is None else r.score - base
+        coverage = None if r.coverage is None else 100 * r.coverage
+        lines.append(f'{r.round:>5} {_fmt(r.alpha, ".1f"):>5} {r.iters:>6} '
+                     f'{_fmt(r.score, ".2f"):>9} {_fmt(gain, "+.2f"):>7} '
+                     f'{_fmt(coverage, ".1f"):>8} '
+                     f'{_fmt(r.pseudo_miou, ".2f"):>11}' +
+                     (' *' if r.round == best else ''))
     return '\n'.join(lines)
 
 
 @master_only
-def write_summary(path: str, results: List[dict], metric: str = 'mIoU') -> None:
+def write_summary(path: str,
+                  results: List[RoundResult],
+                  metric: str = 'mIoU') -> None:
     """Write ``summary.json``: every round's result plus the best round.
 
     Args:
         path (str): Destination file.
-        results (list[dict]): One dict per finished round.
-        metric (str): Name of the validation metric stored as ``mIoU``.
+        results (list[RoundResult]): One result per finished round.
+        metric (str): Name of the validation metric that ``score`` holds.
     """
+    best = best_result(results)
     atomic_write_json(
-        path, dict(metric=metric, rounds=results, best=best_result(results)))
+        path,
+        dict(
+            metric=metric,
+            rounds=[r.summary() for r in results],
+            best=None if best is None else best.summary()))

@@ -10,13 +10,10 @@ truth, the pseudo labels' IoU in percent).
 
 With ``store_confidence=True`` (the paper's OW ablation) phase 1 also keeps
 each pixel's confidence, the labeling model's max softmax probability, and
-phase 2 writes it next to the label as a 16-bit PNG
-(:func:`confidence_file`): ``q = round(65535 * p)``, read back as
-``q / 65535`` (:func:`decode_confidence`), so the stored confidence is
-within ``1 / 131070`` (about 7.6e-6) of the float32 max softmax. Every pixel
-gets its confidence, IGNORE pixels included.
+phase 2 writes it next to the label; every pixel gets its confidence, IGNORE
+pixels included. The files and their encoding are those of
+:mod:`.label_folder`.
 """
-import io
 import os
 import os.path as osp
 import shutil
@@ -29,94 +26,16 @@ from mmengine.dist import all_reduce, barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
-from mmseg.datasets.transforms import LoadAnnotations
 from mmseg.models.utils import resize
-from PIL import Image
 from torch import Tensor, nn
 
-from ..utils import atomic_write_bytes, atomic_write_json
+from ..utils import load_ground_truth
 from .class_balanced import (NUM_BINS, apply_thresholds, bin_to_confidence,
                              check_alpha, thresholds_from_histogram,
                              uncertainty_bins, uncertainty_from_logits,
                              update_histogram)
-
-SCRATCH_DIR = '.scratch'
-STATS_FILE = 'stats.json'
-#: Replaces a pseudo label's extension to name its confidence map.
-CONFIDENCE_SUFFIX = '.conf.png'
-#: A stored confidence ``q`` (uint16) stands for ``q / CONFIDENCE_SCALE``.
-CONFIDENCE_SCALE = 65535
-
-
-def pseudo_label_file(dataset: BaseDataset, img_path: str,
-                      out_dir: str) -> str:
-    """Path of the pseudo label of an image.
-
-    The label sits at ``out_dir/<name><seg_map_suffix>``, where ``<name>`` is
-    the image's path relative to the dataset's image folder without the
-    image suffix (subfolders are kept).
-
-    Args:
-        dataset (BaseDataset): An MMSeg dataset (``data_prefix['img_path']``,
-            ``img_suffix`` and ``seg_map_suffix`` are used).
-        img_path (str): The image's ``img_path`` data info.
-        out_dir (str): Folder of this round's pseudo labels.
-
-    Returns:
-        str: The label's path.
-    """
-    name = osp.relpath(img_path, dataset.data_prefix['img_path'])
-    suffix = dataset.img_suffix
-    if name.startswith(os.pardir) or not name.endswith(suffix):
-        raise ValueError(
-            f'image {img_path} is not a "{suffix}" file under the dataset '
-            f'image folder {dataset.data_prefix["img_path"]}')
-    if suffix:
-        name = name[:-len(suffix)]
-    return osp.join(out_dir, name + dataset.seg_map_suffix)
-
-
-def confidence_file(label_file: str) -> str:
-    """Path of the confidence map stored with a pseudo label.
-
-    Args:
-        label_file (str): The pseudo label's path, e.g. ``round_1/a.png``.
-
-    Returns:
-        str: The label's path with its extension replaced by
-        :data:`CONFIDENCE_SUFFIX`, e.g. ``round_1/a.conf.png``.
-    """
-    return osp.splitext(label_file)[0] + CONFIDENCE_SUFFIX
-
-
-def encode_confidence(confidence: Tensor) -> np.ndarray:
-    """Quantize confidences in [0, 1] to uint16 ``round(65535 * p)``.
-
-    Args:
-        confidence (Tensor): Probabilities, any shape and float dtype.
-
-    Returns:
-        np.ndarray: uint16 array of the same shape; :func:`decode_confidence`
-        reads it back within ``0.5 / 65535`` of ``confidence``.
-    """
-    scaled = confidence.detach().cpu().double().clamp(0.0, 1.0)
-    return torch.round(scaled * CONFIDENCE_SCALE).numpy().astype(np.uint16)
-
-
-def decode_confidence(stored: np.ndarray) -> np.ndarray:
-    """Confidences from their uint16 encoding (:func:`encode_confidence`).
-
-    Args:
-        stored (np.ndarray): uint16 array.
-
-    Returns:
-        np.ndarray: float32 ``stored / 65535``, in [0, 1].
-    """
-    if stored.dtype != np.uint16:
-        raise TypeError(
-            f'stored confidences must be uint16, got {stored.dtype}')
-    return stored.astype(np.float32) / np.float32(CONFIDENCE_SCALE)
-
+from .label_folder import (SCRATCH_DIR, encode_confidence, write_label,
+                           write_stats)
 
 def original_size_logits(model: nn.Module, data: dict) -> List[Tensor]:
     """Each image's logits at its original size, without MMSeg's argmax.
@@ -172,16 +91,6 @@ def original_size_logits(model: nn.Module, data: dict) -> List[Tensor]:
     return logits
 
 
-def _write_png_atomic(array: np.ndarray, path: str) -> None:
-    """Write a uint8 (labels) or uint16 (confidences) map as an 8- or 16-bit
-    grayscale PNG via a temp name + rename."""
-    if array.dtype not in (np.uint8, np.uint16):
-        raise TypeError(f'PNG maps must be uint8 or uint16, got {array.dtype}')
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format='PNG')
-    atomic_write_bytes(path, buffer.getvalue())
-
-
 def _ratio(num: float, den: float, scale: float = 1.0) -> Optional[float]:
     """``scale * num / den``, None when ``den`` is 0."""
     return scale * float(num) / float(den) if den else None
@@ -199,8 +108,8 @@ class PseudoLabeler:
         batch_size (int): Images per forward pass. Defaults to 1.
         store_confidence (bool): Also write each image's confidence map (the
             labeling model's max softmax probability per pixel, uint16 PNG at
-            :func:`confidence_file` of the label) for the OW ablation.
-            Defaults to False.
+            :func:`.label_folder.confidence_file` of the label) for the OW
+            ablation. Defaults to False.
     """
 
     def __init__(self,
@@ -226,9 +135,9 @@ class PseudoLabeler:
         self.store_confidence = store_confidence
 
     def run(self, model: nn.Module, dataset: BaseDataset, out_dir: str,
-            alpha: float) -> dict:
+            alpha: float, label_files: Sequence[str]) -> dict:
         """Label ``dataset`` with ``model`` and write the labels to
-        ``out_dir``.
+        ``label_files``, the statistics to ``out_dir``.
 
         Every rank labels the images ``rank::world_size``; all ranks must
         call this. Each label is written once, by the rank owning the image.
@@ -241,6 +150,8 @@ class PseudoLabeler:
                 a labeling pipeline (load image, optional fixed resize, pack).
             out_dir (str): Folder of this round's pseudo labels.
             alpha (float): Fraction of each class's pixels kept, in (0, 1].
+            label_files (Sequence[str]): Where the label of each image of
+                ``dataset`` goes (:func:`.label_folder.label_files`).
 
         Returns:
             dict: The statistics also written to ``out_dir/stats.json``:
@@ -255,6 +166,9 @@ class PseudoLabeler:
             ``store_confidence``, also ``store_confidence=True``.
         """
         alpha = check_alpha(alpha)
+        if len(label_files) != len(dataset):
+            raise ValueError(f'{len(label_files)} label files for '
+                             f'{len(dataset)} images')
         rank, world_size = get_dist_info()
         indices = list(range(rank, len(dataset), world_size))
         scratch_dir = osp.join(out_dir, SCRATCH_DIR)
@@ -266,8 +180,8 @@ class PseudoLabeler:
         hist = self._infer(model, dataset, indices, scratch_dir)
         all_reduce(hist)
         bin_thr = thresholds_from_histogram(hist, alpha, self.class_balanced)
-        counts = self._write_labels(dataset, indices, scratch_dir, out_dir,
-                                    bin_thr)
+        counts = self._write_labels(dataset, indices, scratch_dir,
+                                    label_files, bin_thr)
         all_reduce(counts)  # every rank has finished its labels after this
         try:
             os.rmdir(scratch_dir)
@@ -276,7 +190,7 @@ class PseudoLabeler:
 
         stats = self._stats(dataset, alpha, hist, bin_thr, counts)
         if rank == 0:
-            atomic_write_json(osp.join(out_dir, STATS_FILE), stats)
+            write_stats(out_dir, stats)
             print_log(
                 f'Pseudo labels (alpha={alpha}) written to {out_dir}: '
                 f'coverage {stats["coverage"]}, pseudo mIoU '
@@ -366,7 +280,7 @@ class PseudoLabeler:
         return osp.join(scratch_dir, f'{idx}.npz')
 
     def _write_labels(self, dataset: BaseDataset, indices: Sequence[int],
-                      scratch_dir: str, out_dir: str,
+                      scratch_dir: str, label_files: Sequence[str],
                       bin_thr: Tensor) -> Tensor:
         """Phase 2: threshold stored labels, write PNGs, count for stats.
 
@@ -380,7 +294,6 @@ class PseudoLabeler:
         kept, intersect, pred_area, gt_area = (
             torch.zeros(C, dtype=torch.int64) for _ in range(4))
         valid_total, correct_total, num_gt_images = 0, 0, 0
-        gt_loader = LoadAnnotations()
         for idx in indices:
             data_info = dataset.get_data_info(idx)
             scratch_file = self._scratch_file(scratch_dir, idx)
@@ -391,15 +304,11 @@ class PseudoLabeler:
                               if self.store_confidence else None)
             os.remove(scratch_file)
             pseudo = apply_thresholds(label, bins, bin_thr, self.ignore_index)
-            label_file = pseudo_label_file(dataset, data_info['img_path'],
-                                           out_dir)
-            _write_png_atomic(pseudo.numpy(), label_file)
-            if confidence is not None:
-                _write_png_atomic(confidence, confidence_file(label_file))
+            write_label(label_files[idx], pseudo.numpy(), confidence)
             kept += torch.bincount(
                 pseudo[pseudo != self.ignore_index].long(), minlength=C)
 
-            gt = self._load_gt(gt_loader, dataset, data_info, pseudo.shape)
+            gt = self._load_gt(dataset, data_info, pseudo.shape)
             if gt is None:
                 continue
             num_gt_images += 1
@@ -416,21 +325,15 @@ class PseudoLabeler:
             torch.tensor([valid_total, correct_total, num_gt_images])
         ])
 
-    def _load_gt(self, gt_loader: LoadAnnotations, dataset: BaseDataset,
-                 data_info: dict, shape: torch.Size) -> Optional[Tensor]:
+    def _load_gt(self, dataset: BaseDataset, data_info: dict,
+                 shape: torch.Size) -> Optional[Tensor]:
         """Ground truth of an image as in evaluation, or None without it."""
-        seg_map_path = data_info.get('seg_map_path')
-        if not seg_map_path or not osp.isfile(seg_map_path):
+        gt = load_ground_truth(data_info,
+                               getattr(dataset, 'reduce_zero_label', False))
+        if gt is None:
             return None
-        results = gt_loader(
-            dict(
-                seg_map_path=seg_map_path,
-                reduce_zero_label=data_info.get(
-                    'reduce_zero_label',
-                    getattr(dataset, 'reduce_zero_label', False)),
-                label_map=data_info.get('label_map'),
-                seg_fields=[]))
-        gt = torch.from_numpy(results['gt_seg_map'])
+        seg_map_path = data_info['seg_map_path']
+        gt = torch.from_numpy(gt)
         if gt.shape != shape:
             raise ValueError(
                 f'ground truth {seg_map_path} has shape {tuple(gt.shape)}, '

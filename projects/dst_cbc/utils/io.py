@@ -1,13 +1,26 @@
 """Write-then-rename file output, so nothing half-written is left on disk."""
+import io
 import json
 import os
 import os.path as osp
 import tempfile
 from typing import Any
 
+import numpy as np
+from PIL import Image
+
+
+def _umask() -> int:
+    """The process's file-mode creation mask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder.
+
+    The file gets the mode ``open()`` would give it (0o666 less the umask).
 
     Args:
         path (str): Destination file; missing parent folders are created.
@@ -20,6 +33,7 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):
@@ -35,3 +49,42 @@ def atomic_write_json(path: str, obj: Any) -> None:
         obj (Any): A JSON-serialisable object.
     """
     atomic_write_bytes(path, (json.dumps(obj, indent=2) + '\n').encode())
+
+
+def read_json(path: str) -> Any:
+    """Read a JSON file written by :func:`atomic_write_json`.
+
+    Args:
+        path (str): The file.
+
+    Returns:
+        Any: The decoded object.
+    """
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """Encode a uint8 or uint16 map (or a uint8 RGB image) as PNG bytes.
+
+    Args:
+        array (np.ndarray): (H, W) uint8 / uint16, or (H, W, 3) uint8.
+
+    Returns:
+        bytes: The PNG file's content (8- or 16-bit grayscale, or RGB).
+    """
+    if array.dtype not in (np.uint8, np.uint16):
+        raise TypeError(f'PNG maps must be uint8 or uint16, got {array.dtype}')
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format='PNG')
+    return buffer.getvalue()
+
+
+def atomic_write_png(path: str, array: np.ndarray) -> None:
+    """Write ``array`` as a PNG file atomically (see :func:`encode_png`).
+
+    Args:
+        path (str): Destination file.
+        array (np.ndarray): The map or image.
+    """
+    atomic_write_bytes(path, encode_png(array))

@@ -1,0 +1,75 @@
+"""How many iterations each round of the curriculum lasts."""
+import math
+from typing import List, Optional
+
+from ..datasets.mixed_batch_sampler import batches_per_epoch
+
+
+def epochs_from_ratio(labeled_ratio: float, base_epochs: float = 30.) -> float:
+    """The paper's supervised-baseline length: ``30 * sqrt(1 / ratio)`` epochs.
+
+    Args:
+        labeled_ratio (float): Labeled share of the training set, in (0, 1].
+        base_epochs (float): Epochs at full labels (30 in the paper; 60 for
+            Cityscapes, which trains twice as long).
+
+    Returns:
+        float: Epochs over the labeled set.
+    """
+    if not 0 < labeled_ratio <= 1:
+        raise ValueError(f'labeled_ratio must be in (0, 1], got {labeled_ratio}')
+    return base_epochs * math.sqrt(1. / labeled_ratio)
+
+
+def round_lengths(num_labeled: int,
+                  num_unlabeled: int,
+                  num_rounds: int,
+                  batch_size: int,
+                  num_pseudo: int,
+                  world_size: int = 1,
+                  baseline_iters: Optional[int] = None,
+                  baseline_epochs: Optional[float] = None,
+                  base_epochs: float = 30.,
+                  round_iters: Optional[int] = None,
+                  epochs_per_round: float = 6.) -> List[int]:
+    """Iterations of round 0 and of every self-training round.
+
+    An epoch of round 0 is one pass over the labeled images in batches of
+    ``batch_size``; an epoch of a self-training round is one pass over the
+    unlabeled images, ``num_pseudo`` per batch (both per rank, as
+    :class:`~dst_cbc.datasets.MixedBatchSampler` yields them).
+
+    Args:
+        num_labeled (int): Labeled images.
+        num_unlabeled (int): Unlabeled images (0 without self-training).
+        num_rounds (int): Self-training rounds.
+        batch_size (int): Images per batch on each rank.
+        num_pseudo (int): Pseudo-labeled images per self-training batch.
+        world_size (int): Number of processes. Defaults to 1.
+        baseline_iters (int, optional): Iterations of round 0; 0 when the
+            curriculum starts from a trained baseline.
+        baseline_epochs (float, optional): Epochs of round 0 over the
+            labeled images, when ``baseline_iters`` is not given. When
+            neither is given, :func:`epochs_from_ratio` of the labeled share
+            with ``base_epochs``.
+        base_epochs (float): See :func:`epochs_from_ratio`. Defaults to 30.
+        round_iters (int, optional): Iterations of every self-training
+            round, overriding ``epochs_per_round``.
+        epochs_per_round (float): Epochs of a self-training round.
+            Defaults to 6.
+
+    Returns:
+        list[int]: ``num_rounds + 1`` iteration counts, round 0 first.
+    """
+    if baseline_iters is None:
+        if baseline_epochs is None:
+            baseline_epochs = epochs_from_ratio(
+                num_labeled / (num_labeled + num_unlabeled), base_epochs)
+        baseline_iters = math.ceil(
+            baseline_epochs *
+            batches_per_epoch(num_labeled, batch_size, world_size))
+    if num_rounds and round_iters is None:
+        round_iters = math.ceil(
+            epochs_per_round *
+            batches_per_epoch(num_unlabeled, num_pseudo, world_size))
+    return [int(baseline_iters)] + [int(round_iters or 0)] * num_rounds
