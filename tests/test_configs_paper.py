@@ -1,11 +1,14 @@
-"""The paper-protocol configs (PASCAL VOC 2012 aug and Cityscapes).
+"""The VOC and Cityscapes configs under both protocols: their values, their
+datasets in the documented layout, and the DeepLabV2-R101 on CPU.
 
 Expected values are the paper's settings as restated in
-/work/shared/docs/method.md, written here by hand, never read from the
-configs. Datasets are built against a tiny fake tree in the layout the
-configs expect (docs/data_preparation.md).
+../shared/docs/method.md and the authors' scripts, written here by hand,
+never read from the configs. Datasets are built against a tiny fake tree in
+the layout the configs expect (docs/data_preparation.md). The behaviour of
+each paper-protocol row is pinned by tests/test_paper_protocol.py.
 """
 import glob
+import importlib.util
 import math
 import os
 import os.path as osp
@@ -16,18 +19,29 @@ import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
-from PIL import Image
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets import write_list
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+_spec = importlib.util.spec_from_file_location(
+    'fake_trees', osp.join(ROOT, 'tests', 'helpers', 'fake_trees.py'))
+fake_trees = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fake_trees)
+
 VOC_N, CITY_N = 10582, 2975
 DST_CBC_ALPHAS = (0.2, 0.4, 0.6, 0.8, 1.0)
-VOC_RATIOS = (106, 50, 20, 8, 4)
-CITY_RATIOS = (30, 8, 4)
+# The authors' labeled counts (paper_splits/) per ratio.
+VOC_LABELS = {106: 100, 50: 211, 20: 530, 8: 1322, 4: 2645}
+CITY_LABELS = {30: 100, 8: 371, 4: 743}
+# Round-0 epochs of the authors' scripts (fs_voc_all.sh, fs_city_all.sh).
+VOC_PAPER_EPOCHS = {106: 300, 50: 212, 20: 134, 8: 85, 4: 60, 1: 30}
+CITY_PAPER_EPOCHS = {30: 330, 8: 170, 4: 120, 1: 60}
+# Validation interval of the authors' baseline scripts.
+VOC_BASELINE_VAL = {106: 100, 50: 140, 20: 220, 8: 350, 4: 500}
+CITY_BASELINE_VAL = {30: 100, 8: 350, 4: 500}
+PROTOCOLS = ('corrected', 'paper')
 # Labeled images per ratio in the fake trees (distinct, so that a config
 # reading another ratio's list is caught).
 FAKE_VOC_LABELED = {106: 1, 50: 2, 20: 3, 8: 4, 4: 5}
@@ -38,7 +52,7 @@ FAKE_CITY_TRAIN, FAKE_CITY_VAL = 8, 2
 
 def _more_than_1000_labels(k):
     """Whether VOC 1/k has more than 1000 labels (1/8, 1/4: gamma 4)."""
-    return int(VOC_N / k) > 1000
+    return VOC_LABELS[k] > 1000
 
 
 def _expected():
@@ -48,31 +62,34 @@ def _expected():
         dataset='voc', num_classes=21, crop=(321, 321), lr=2e-3,
         st_lr=2e-3, epochs_per_round=6, alphas=DST_CBC_ALPHAS,
         class_balanced=True, online=False, online_threshold=0.0,
-        stored_weights=False)
+        stored_weights=False, base_epochs=30, images=VOC_N)
     city_row = dict(
         dataset='cityscapes', num_classes=19, crop=(257, 513), lr=2e-3,
         st_lr=4e-3, epochs_per_round=12, alphas=DST_CBC_ALPHAS,
         class_balanced=True, online=False, online_threshold=0.0,
-        stored_weights=False)
-    for k in VOC_RATIOS:
+        stored_weights=False, base_epochs=60, images=CITY_N)
+    for k in VOC_LABELS:
         gamma = 4.0 if _more_than_1000_labels(k) else 9.0
-        row = dict(voc_row, ratio=k, gamma=gamma,
-                   baseline_epochs=30 * math.sqrt(k))
+        row = dict(voc_row, ratio=k, gamma=gamma, labels=VOC_LABELS[k],
+                   paper_epochs=VOC_PAPER_EPOCHS[k], val_interval=1000)
         name = f'dlv2-r101-d8_1xb4+4_voc-aug-1-{k}_321x321.py'
         table['dst_cbc/dst-cbc_' + name] = row
         table['baseline/baseline_' + name.replace('1xb4+4', '1xb8')] = dict(
-            row, alphas=())
-    for k in CITY_RATIOS:
-        row = dict(city_row, ratio=k, gamma=9.0,
-                   baseline_epochs=2 * 30 * math.sqrt(k))
+            row, alphas=(), val_interval=VOC_BASELINE_VAL[k])
+    for k in CITY_LABELS:
+        row = dict(city_row, ratio=k, gamma=9.0, labels=CITY_LABELS[k],
+                   paper_epochs=CITY_PAPER_EPOCHS[k], val_interval=1000)
         name = f'dlv2-r101-d8_1xb4+4_cityscapes-1-{k}_257x513.py'
         table['dst_cbc/dst-cbc_' + name] = row
         table['baseline/baseline_' + name.replace('1xb4+4', '1xb8')] = dict(
-            row, alphas=())
+            row, alphas=(), val_interval=CITY_BASELINE_VAL[k])
     table['baseline/baseline_dlv2-r101-d8_1xb8_voc-aug-full_321x321.py'] = \
-        dict(voc_row, ratio=1, epochs=30, images=VOC_N)
+        dict(voc_row, ratio=1, labels=VOC_N, alphas=(), gamma=9.0,
+             paper_epochs=30, val_interval=1000,
+             full_list='ImageSets/Segmentation/trainaug.txt')
     table['baseline/baseline_dlv2-r101-d8_1xb8_cityscapes-full_257x513.py'] = \
-        dict(city_row, ratio=1, epochs=60, images=CITY_N)
+        dict(city_row, ratio=1, labels=CITY_N, alphas=(), gamma=9.0,
+             paper_epochs=60, val_interval=1000, full_list='train.txt')
     vs20 = table['dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py']
     one_round = dict(alphas=(1.0, ), epochs_per_round=30)
     ablation = 'ablations/{}_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
@@ -109,22 +126,55 @@ def _paper_config_files():
 _CFGS = {}
 
 
-def load(name):
-    """Parse a config once per test session (a deep copy each call)."""
-    if name not in _CFGS:
-        _CFGS[name] = Config.fromfile(osp.join(ROOT, 'configs', name))
-    return Config(_CFGS[name].to_dict())
+def load(name, protocol=None):
+    """Parse a config once per test session and protocol (a deep copy each
+    call); ``protocol=None`` leaves DST_CBC_PROTOCOL unset (the default)."""
+    if (name, protocol) not in _CFGS:
+        saved = os.environ.pop('DST_CBC_PROTOCOL', None)
+        try:
+            if protocol is not None:
+                os.environ['DST_CBC_PROTOCOL'] = protocol
+            _CFGS[name, protocol] = Config.fromfile(
+                osp.join(ROOT, 'configs', name))
+        finally:
+            os.environ.pop('DST_CBC_PROTOCOL', None)
+            if saved is not None:
+                os.environ['DST_CBC_PROTOCOL'] = saved
+    return Config(_CFGS[name, protocol].to_dict())
 
 
 def test_every_voc_and_cityscapes_config_has_expected_values():
     assert _paper_config_files() == PAPER_CONFIGS
 
 
-# -- hyperparameters ----------------------------------------------------------
 @pytest.mark.parametrize('name', PAPER_CONFIGS)
-def test_hyperparameters_are_the_papers(name):
+def test_configs_inherit_only_base_files(name):
+    """No sibling chains: the only base is the protocol switch."""
+    with open(osp.join(ROOT, 'configs', name)) as f:
+        text = f.read()
+    dataset = EXPECTED[name]['dataset']
+    assert ("_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_"
+            f"{dataset}.py'") in text
+    assert text.count('_base_ = ') == 1
+    if name.startswith('baseline/'):  # built from bases, nothing deleted
+        assert '_delete_' not in text
+
+
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+def test_protocol_is_chosen_by_the_environment(protocol):
+    name = 'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+    assert load(name).protocol == 'corrected'  # the default
+    assert load(name, protocol).protocol == protocol
+    with pytest.raises(FileNotFoundError, match='bogus_voc.py'):
+        load(name, 'bogus')
+
+
+# -- hyperparameters ----------------------------------------------------------
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+@pytest.mark.parametrize('name', PAPER_CONFIGS)
+def test_hyperparameters_are_the_papers(name, protocol):
     exp = EXPECTED[name]
-    cfg = load(name)
+    cfg = load(name, protocol)
     opt = cfg.optim_wrapper.optimizer
     if exp.get('optimizer') == 'AdamW':
         assert opt.type == 'AdamW' and opt.lr == pytest.approx(1e-4)
@@ -135,42 +185,55 @@ def test_hyperparameters_are_the_papers(name):
     [poly] = cfg.param_scheduler
     assert (poly.type, poly.power, poly.eta_min, poly.by_epoch) == (
         'PolyLR', 0.9, 0.0, False)
+    assert 'end' not in poly  # stretched over each round by the loop
     loader = cfg.train_dataloader
     assert loader.batch_size == 8
     head = cfg.model.decode_head
     assert head.num_classes == exp['num_classes']
     assert cfg.model.data_preprocessor.size == exp['crop']
-    pipeline = {t.type: t for t in loader.dataset.get(
-        'labeled', loader.dataset).pipeline}
+    labeled = loader.dataset.labeled
+    pipeline = {t.type: t for t in labeled.pipeline}
     assert pipeline['RandomCrop'].crop_size == exp['crop']
     assert pipeline['RandomCrop'].get('cat_max_ratio', 1.0) == 1.0
     assert pipeline['RandomFlip'].prob == 0.5
-    assert pipeline['RandomResize'].keep_ratio
+    # Aspect ratio kept (corrected) or height and width drawn independently
+    # (paper): tests/test_paper_protocol.py draws from both.
+    assert pipeline['RandomResize'].keep_ratio == (protocol == 'corrected')
     assert 'PhotoMetricDistortion' not in pipeline
-    assert cfg.custom_imports['imports'] == ['dst_cbc']
+    assert cfg.custom_imports['imports'][0] == 'dst_cbc'
 
-    if 'epochs' in exp:  # full supervision: plain MMSeg training
-        iters = exp['epochs'] * math.ceil(exp['images'] / 8)
-        assert cfg.train_cfg.type == 'IterBasedTrainLoop'
-        assert cfg.train_cfg.max_iters == iters == poly.end
-        assert loader.dataset.type in ('PascalVOCDataset',
-                                       'CityscapesDataset')
-        return
-    assert 'end' not in poly  # stretched over each round by the loop
+    # Every model, the full-label one included, is the curriculum loop;
+    # supervised ones have no self-training round.
     train_cfg = cfg.train_cfg
     assert train_cfg.type == 'CurriculumTrainLoop'
     assert tuple(train_cfg.alphas) == exp['alphas']
-    assert abs(train_cfg.baseline_epochs - exp['baseline_epochs']) <= 0.5
+    assert train_cfg.val_interval == exp['val_interval']
+    # Round 0: base_epochs * sqrt(N / n), computed by the loop from the
+    # labeled count (corrected), or the authors' epochs (paper).
+    assert train_cfg.base_epochs == exp['base_epochs']
+    if protocol == 'corrected':
+        assert train_cfg.baseline_epochs is None
+        epochs = train_cfg.base_epochs * math.sqrt(exp['images'] /
+                                                   exp['labels'])
+        assert abs(epochs - exp['base_epochs'] * math.sqrt(
+            exp['ratio'])) <= 0.012 * epochs  # 1/30: 327.3 vs 328.6
+    else:
+        assert train_cfg.baseline_epochs == exp['paper_epochs']
     assert train_cfg.epochs_per_round == exp['epochs_per_round']
     assert opt.lr * train_cfg.get('round_lr_mult', 1.0) == pytest.approx(
         exp['st_lr'])
     assert loader.sampler.type == 'MixedBatchSampler'
     assert loader.sampler.get('num_pseudo', loader.batch_size // 2) == 4
-    assert loader.dataset.labeled.ann_file == \
+    assert loader.dataset.type == 'SemiSegDataset'
+    assert loader.dataset.split == 1
+    if 'full_list' in exp:  # full supervision: no unlabeled set
+        assert labeled.ann_file == exp['full_list']
+        assert loader.dataset.unlabeled is None
+        return
+    assert labeled.ann_file == \
         f'splits/split{{split}}/labeled_1-{exp["ratio"]}.txt'
     assert loader.dataset.unlabeled.ann_file == \
         f'splits/split{{split}}/unlabeled_1-{exp["ratio"]}.txt'
-    assert loader.dataset.split == 1
     loss = head.loss_decode
     assert (loss.type, loss.gamma) == ('DynamicCrossEntropyLoss',
                                        exp['gamma'])
@@ -184,37 +247,52 @@ def test_hyperparameters_are_the_papers(name):
     assert loss.get('weight_source', 'current') == (
         'stored' if stored else 'current')
     assert hook.get('store_confidence', False) == stored
-    labeled = loader.dataset.labeled.pipeline
+    steps = labeled.pipeline
     with_confidence = (
-        labeled[:2] + [dict(type='LoadPseudoConfidence')] + labeled[2:-1] +
+        steps[:2] + [dict(type='LoadPseudoConfidence')] + steps[2:-1] +
         [dict(type='PackSegInputsWithConfidence')])
     assert loader.dataset.unlabeled.pipeline == (
-        with_confidence if stored else labeled)
-    if exp['dataset'] == 'cityscapes':
-        # Labeled at the 1024x512 training scale, 8 images per pass.
-        assert (hook.infer_scale, hook.batch_size) == ((1024, 512), 8)
-    else:
-        # Labeled at their own (varying) size: one image per pass.
+        with_confidence if stored else steps)
+    voc = exp['dataset'] == 'voc'
+    if protocol == 'paper':
+        # Labeled at the training crop's size, labels stored at that size;
+        # one size, so 8 images per pass.
+        assert (hook.infer_scale, hook.store_at_infer_scale,
+                hook.batch_size) == ((321, 321) if voc else
+                                     (513, 257), True, 8)
+    elif voc:  # labeled at their own (varying) size: one image per pass
         assert (hook.get('infer_scale'), hook.batch_size) == (None, 1)
+    else:  # labeled at the 1024x512 training scale, 8 images per pass
+        assert (hook.infer_scale, hook.batch_size) == ((1024, 512), 8)
 
 
+@pytest.mark.parametrize('protocol', PROTOCOLS)
 @pytest.mark.parametrize('name', PAPER_CONFIGS)
-def test_model_is_deeplabv2_r101_from_coco(name):
+def test_model_is_deeplabv2_r101_from_coco(name, protocol):
     exp = EXPECTED[name]
-    model = load(name).model
+    model = load(name, protocol).model
     head = model.decode_head
     assert head.type == 'DynamicLossHead'
     if 'head' in exp or 'backbone' in exp:
         return  # beyond the paper; built by tests/test_configs.py
     backbone = model.backbone
-    assert (backbone.type, backbone.depth, backbone.style) == ('ResNet', 101,
-                                                               'caffe')
+    assert (backbone.type, backbone.depth) == ('ResNet', 101)
     assert tuple(backbone.strides) == (1, 2, 1, 1)
     assert tuple(backbone.dilations) == (1, 1, 2, 4)
-    assert backbone.contract_dilation is False
-    assert backbone.norm_eval and not backbone.norm_cfg.requires_grad
     assert head.base_type == 'DLV2Head'
     assert tuple(head.dilations) == (6, 12, 18, 24)
+    if protocol == 'corrected':
+        assert backbone.style == 'caffe'
+        assert backbone.contract_dilation is False
+        assert backbone.norm_eval and not backbone.norm_cfg.requires_grad
+        assert head.get('summed_branches') is None
+        assert head.align_corners is False
+    else:  # torchvision layout, trained BN, two branches, align_corners
+        assert (backbone.style, backbone.contract_dilation) == ('pytorch',
+                                                                True)
+        assert not backbone.norm_eval and backbone.norm_cfg.requires_grad
+        assert head.summed_branches == 2
+        assert head.align_corners is True
     pre = model.data_preprocessor
     assert pre.mean == [104.008, 116.669, 122.675] and pre.std == [1, 1, 1]
     assert not pre.bgr_to_rgb
@@ -223,9 +301,9 @@ def test_model_is_deeplabv2_r101_from_coco(name):
     assert model.init_cfg == dict(type='Pretrained', checkpoint=coco)
 
 
-# -- augmentation -------------------------------------------------------------
-def _random_resize(name):
-    cfg = load(name)
+# -- augmentation (corrected protocol) ----------------------------------------
+def _random_resize(name, protocol=None):
+    cfg = load(name, protocol)
     [resize] = [
         t for t in cfg.train_dataloader.dataset.labeled.pipeline
         if t.type == 'RandomResize'
@@ -262,84 +340,18 @@ def test_cityscapes_resize_spans_257x513_to_513x1025():
 
 
 # -- datasets -----------------------------------------------------------------
-def _write_image(path, size, seed):
-    rng = np.random.default_rng(seed)
-    w, h = size
-    img = np.zeros((h, w, 3), np.uint8) + rng.integers(0, 255, 3, np.uint8)
-    Image.fromarray(img).save(path)
-
-
-def _write_label(path, size, num_classes, palette=False):
-    w, h = size
-    label = np.full((h, w), 255, np.uint8)
-    label[:h // 2] = 0
-    label[h // 2:, :w // 2] = num_classes - 1
-    img = Image.fromarray(label)
-    if palette:  # VOC's own PNGs are palette images
-        img = img.convert('P')
-        img.putpalette([0, 0, 0] * 256)
-    img.save(path)
-
-
-def _write_splits(root, names, labeled):
-    for s in (1, 2, 3):
-        order = names[3 * (s - 1):] + names[:3 * (s - 1)]
-        for k, n in labeled.items():
-            write_list(osp.join(root, f'splits/split{s}/labeled_1-{k}.txt'),
-                       order[:n])
-            write_list(
-                osp.join(root, f'splits/split{s}/unlabeled_1-{k}.txt'),
-                order[n:])
-
-
 @pytest.fixture(scope='module')
 def voc_root(tmp_path_factory):
-    """data/VOCdevkit/VOC2012 after voc_aug.py, the label copy and
-    make_splits.py."""
     root = str(tmp_path_factory.mktemp('voc') / 'VOCdevkit' / 'VOC2012')
-    train = [f'2008_{i:06d}' for i in range(FAKE_VOC_TRAIN)]
-    val = [f'2007_{i:06d}' for i in range(FAKE_VOC_VAL)]
-    for sub in ('JPEGImages', 'SegmentationClassAug', 'SegmentationClass'):
-        os.makedirs(osp.join(root, sub))
-    for i, name in enumerate(train + val):
-        size = (500, 375) if i % 2 else (375, 500)
-        _write_image(osp.join(root, 'JPEGImages', name + '.jpg'), size, i)
-        folder = 'SegmentationClassAug' if name in train else \
-            'SegmentationClass'
-        _write_label(
-            osp.join(root, folder, name + '.png'), size, 21,
-            palette=name in val)
-    write_list(osp.join(root, 'ImageSets/Segmentation/trainaug.txt'), train)
-    write_list(osp.join(root, 'ImageSets/Segmentation/val.txt'), val)
-    write_list(osp.join(root, 'splits/valtiny.txt'), val[:2])
-    _write_splits(root, train, FAKE_VOC_LABELED)
+    fake_trees.fake_voc(root, FAKE_VOC_TRAIN, FAKE_VOC_VAL, FAKE_VOC_LABELED)
     return root
 
 
 @pytest.fixture(scope='module')
 def city_root(tmp_path_factory):
-    """data/cityscapes after cityscapes.py and make_splits.py (images at
-    half size to keep the test fast; the pipelines are scale-relative)."""
     root = str(tmp_path_factory.mktemp('cityscapes'))
-    names = {
-        'train': [f'aachen/aachen_{i:06d}_000019'
-                  for i in range(FAKE_CITY_TRAIN)],
-        'val': [f'lindau/lindau_{i:06d}_000019'
-                for i in range(FAKE_CITY_VAL)],
-    }
-    for split, items in names.items():
-        for i, name in enumerate(items):
-            img = osp.join(root, 'leftImg8bit', split,
-                           name + '_leftImg8bit.png')
-            ann = osp.join(root, 'gtFine', split,
-                           name + '_gtFine_labelTrainIds.png')
-            os.makedirs(osp.dirname(img), exist_ok=True)
-            os.makedirs(osp.dirname(ann), exist_ok=True)
-            _write_image(img, (1024, 512), i)
-            _write_label(ann, (1024, 512), 19)
-        write_list(osp.join(root, f'{split}.txt'), items)
-    write_list(osp.join(root, 'splits/valtiny.txt'), names['val'][:1])
-    _write_splits(root, names['train'], FAKE_CITY_LABELED)
+    fake_trees.fake_cityscapes(root, FAKE_CITY_TRAIN, FAKE_CITY_VAL,
+                               FAKE_CITY_LABELED)
     return root
 
 
@@ -361,26 +373,27 @@ def _point_at(cfg, voc_root, city_root):
             ds.serialize_data = False
 
 
+@pytest.mark.parametrize('protocol', PROTOCOLS)
 @pytest.mark.parametrize('name', PAPER_CONFIGS)
-def test_datasets_build_in_the_documented_layout(name, voc_root, city_root):
+def test_datasets_build_in_the_documented_layout(name, protocol, voc_root,
+                                                 city_root):
     exp = EXPECTED[name]
-    cfg = load(name)
+    cfg = load(name, protocol)
     assert _dataset_of(cfg) == exp['dataset']
     _point_at(cfg, voc_root, city_root)
     init_default_scope('mmseg')
     train = DATASETS.build(cfg.train_dataloader.dataset)
     voc = exp['dataset'] == 'voc'
     num_train = FAKE_VOC_TRAIN if voc else FAKE_CITY_TRAIN
-    if 'epochs' in exp:
-        assert len(train) == num_train
-        sample = train[0]
+    if 'full_list' in exp:
+        assert (train.num_labeled, train.num_unlabeled) == (num_train, 0)
     else:
         labeled = (FAKE_VOC_LABELED if voc else FAKE_CITY_LABELED)[
             exp['ratio']]
         assert (train.num_labeled, train.num_unlabeled) == (
             labeled, num_train - labeled)
-        sample = train[0]
-        assert sample['data_samples'].metainfo['is_pseudo'] is False
+    sample = train[0]
+    assert sample['data_samples'].metainfo['is_pseudo'] is False
     assert sample['inputs'].shape == (3, *exp['crop'])
     values = set(sample['data_samples'].gt_sem_seg.data.unique().tolist())
     assert values <= {0, exp['num_classes'] - 1, 255}
@@ -389,7 +402,12 @@ def test_datasets_build_in_the_documented_layout(name, voc_root, city_root):
     val = DATASETS.build(cfg.val_dataloader.dataset)
     assert len(val) == (FAKE_VOC_VAL if voc else FAKE_CITY_VAL)
     item = val[0]
-    if voc:  # evaluated at the image's own size
+    if protocol == 'paper':  # VOC padded to 505x505, Cityscapes 513x1025
+        size = (505, 505) if voc else (513, 1025)
+        assert item['inputs'].shape[1:] == size
+        assert item['data_samples'].gt_sem_seg.shape == size
+        assert item['data_samples'].ori_shape == size
+    elif voc:  # evaluated at the image's own size
         assert item['inputs'].shape[1:] == (500, 375)
     else:  # run at 512x1024, evaluated on the full-resolution labels
         assert item['inputs'].shape[1:] == (512, 1024)
@@ -452,23 +470,35 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def test_deeplabv2_r101_forward_backward_on_cpu(one_thread):
-    cfg = load('dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-106_321x321.py')
+@pytest.mark.parametrize('protocol', PROTOCOLS)
+def test_deeplabv2_r101_forward_backward_on_cpu(one_thread, protocol):
+    cfg = load('dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-106_321x321.py',
+               protocol)
     init_default_scope('mmseg')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
     model.train()
-    inputs = torch.randn(1, 3, 65, 65)
-    # Output stride 8: 65 -> 9x9 logits.
+    inputs = torch.randn(2, 3, 65, 65)
+    # Output stride 8: 65 -> 33 (stem conv) -> 17 (max pool) -> 9 (layer2).
     with torch.no_grad():
-        assert model(inputs, mode='tensor').shape == (1, 21, 9, 9)
-    sample = SegDataSample()
-    sample.gt_sem_seg = PixelData(data=torch.randint(0, 21, (1, 65, 65)))
-    sample.set_metainfo(dict(is_pseudo=True, img_shape=(65, 65)))
-    losses = model(inputs, [sample], mode='loss')
+        assert model(inputs, mode='tensor').shape == (2, 21, 9, 9)
+    samples = []
+    for _ in range(2):
+        sample = SegDataSample()
+        sample.gt_sem_seg = PixelData(
+            data=torch.randint(0, 21, (1, 65, 65)))
+        sample.set_metainfo(dict(is_pseudo=True, img_shape=(65, 65)))
+        samples.append(sample)
+    losses = model(inputs, samples, mode='loss')
     loss = losses['decode.loss_ce']
     assert torch.isfinite(loss) and loss.item() > 0
     loss.backward()
-    assert model.decode_head.conv2d_list[3].weight.grad.abs().sum() > 0
     assert model.backbone.conv1.weight.grad.abs().sum() > 0
-    assert model.backbone.bn1.weight.grad is None  # frozen BatchNorm
+    branches = model.decode_head.conv2d_list
+    if protocol == 'corrected':
+        assert branches[3].weight.grad.abs().sum() > 0
+        assert model.backbone.bn1.weight.grad is None  # frozen BatchNorm
+    else:  # dilations 18 and 24 unused; BatchNorm trained
+        assert branches[1].weight.grad.abs().sum() > 0
+        assert branches[3].weight.grad is None
+        assert model.backbone.bn1.weight.grad.abs().sum() > 0

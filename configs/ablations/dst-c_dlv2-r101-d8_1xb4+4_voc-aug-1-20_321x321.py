@@ -1,10 +1,18 @@
 # Ablation "DST-C" (paper Table 5, VOC 1/20): the curriculum without class
 # balance. Each round keeps the top-alpha most confident pixels under one
-# global threshold instead of one threshold per class. Start it from the
-# 1/20 baseline:
-#   --cfg-options load_from=work_dirs/<baseline 1/20>/round_0_best.pth
-_base_ = '../dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+# global threshold instead of one threshold per class.
+# Start it from the split's 1/20 baseline (configs/baseline/):
+#   --cfg-options train_cfg.baseline_checkpoint=<its round_0_best.pth>
+# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper.
+_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
+        unlabeled=dict(
+            ann_file='splits/split{split}/unlabeled_1-20.txt')))
+train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))
+# The protocol's labeling hook with one global threshold.
 custom_hooks = [
-    dict(type='PseudoLabelHook', batch_size=1, class_balanced=False),
+    dict(_base_.custom_hooks[0], class_balanced=False),
     dict(type='CurriculumReportHook')
 ]

@@ -1,11 +1,23 @@
-# Supervised baseline: DeepLabV2-R101 (COCO init) on the 99 labeled images of
+# Supervised baseline: DeepLabV2-R101 (COCO init) on the 100 labeled images of
 # PASCAL VOC 2012 aug 1/106, batches of 8. It is round 0 of the DST-CBC config
-# (same data, schedule and length) without self-training rounds (the
-# pseudo-label hook has nothing to do in round 0), so its
-# round_0_best.pth starts that config: --cfg-options load_from=<it>.
+# (same data, schedule and length) without self-training rounds; its
+# round_0_best.pth (named in summary.json) starts that config:
+#   --cfg-options train_cfg.baseline_checkpoint=<that round_0_best.pth>
 # Validation every 100 iterations, as the authors' baseline scripts.
 # Split 1; split 2 or 3: --cfg-options train_dataloader.dataset.split=2
 # Select models on valtiny (val stays the test set): --cfg-options
 #   val_dataloader.dataset.ann_file=splits/valtiny.txt
-_base_ = '../dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-106_321x321.py'
-train_cfg = dict(alphas=(), val_interval=100)
+# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper, see
+# docs/paper_configs.md.
+_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(ann_file='splits/split{split}/labeled_1-106.txt'),
+        unlabeled=dict(
+            ann_file='splits/split{split}/unlabeled_1-106.txt')))
+# Round 0: the protocol's epochs for 1/106 (corrected: None, computed as
+# 30 * sqrt(N / n) by the loop; paper: the authors' scripts).
+train_cfg = dict(
+    alphas=(),
+    val_interval=100,
+    baseline_epochs=_base_.round0_epochs.get('1-106'))

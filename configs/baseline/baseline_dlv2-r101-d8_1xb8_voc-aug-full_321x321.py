@@ -1,29 +1,17 @@
-# Supervised "full" baseline: DeepLabV2-R101 (COCO init) on all 10,582
-# PASCAL VOC 2012 aug images, batches of 8, 30 epochs. Plain MMSeg training
-# (IterBasedTrainLoop): there is no unlabeled image, so no split and no
-# curriculum. The best checkpoint by val mIoU is kept (best_mIoU_iter_*.pth).
-# With G GPUs keep the total batch of 8 (the length below assumes it):
+# Supervised "full" baseline (the oracle): DeepLabV2-R101 (COCO init) on all
+# 10,582 PASCAL VOC 2012 aug train images, batches of 8, 30 epochs: the
+# curriculum loop without self-training rounds and without unlabeled images.
+# The best checkpoint by val mIoU is round_0_best.pth (named in summary.json).
+# With G GPUs keep the total batch of 8 (the length assumes it):
 #   bash tools/dist_train.sh CONFIG 4 \
 #       --cfg-options train_dataloader.batch_size=2
-_base_ = [
-    '../_base_/models/deeplabv2_r101-d8.py',
-    '../_base_/datasets/voc12_aug_321x321.py',
-    '../_base_/default_runtime.py', '../_base_/schedules/supervised_poly.py'
-]
-crop_size = (321, 321)
-data_preprocessor = dict(size=crop_size)
-model = dict(
-    data_preprocessor=data_preprocessor,
-    init_cfg=dict(checkpoint='pretrain/deeplabv2_r101-coco_voc.pth'),
-    decode_head=dict(num_classes=21))
-# 30 epochs x ceil(10582 / 8) = 30 x 1323 iterations.
-train_cfg = dict(max_iters=39690, val_interval=1000)
-param_scheduler = [
-    dict(
-        type='PolyLR',
-        eta_min=0.0,
-        power=0.9,
-        begin=0,
-        end=39690,
-        by_epoch=False)
-]
+# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper, see
+# docs/paper_configs.md.
+_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(ann_file='ImageSets/Segmentation/trainaug.txt'),
+        unlabeled=None))
+# 30 epochs (corrected: None, computed as 30 * sqrt(N / N) by the loop).
+train_cfg = dict(
+    alphas=(), baseline_epochs=_base_.round0_epochs.get('full'))

@@ -7,7 +7,9 @@
 #       prefix='backbone.', checkpoint='https://download.openmmlab.com/'
 #       'mmclassification/v0/convnext/downstream/'
 #       'convnext-tiny_3rdparty_32xb128-noema_in1k_20220301-795e9634.pth')))
-_base_ = './dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+# The data, lists and curriculum are those of the DeepLabV2 1/20 config
+# (the paper protocol, DST_CBC_PROTOCOL=paper, changes only the data here).
+_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
 crop_size = (321, 321)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
@@ -52,3 +54,9 @@ optim_wrapper = dict(
     optimizer=adamw,
     constructor='LearningRateDecayOptimizerConstructor',
     paramwise_cfg=dict(decay_rate=0.9, decay_type='stage_wise', num_layers=6))
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
+        unlabeled=dict(
+            ann_file='splits/split{split}/unlabeled_1-20.txt')))
+train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))

@@ -2,8 +2,10 @@
 # DepthwiseSeparableASPPHead wrapped by DynamicLossHead) on the paper's
 # caffe-style ResNet-101, VOC 1/20. The backbone starts from the converted
 # COCO DeepLabV2 weights (backbone part only, no download); the head is
-# trained from scratch. Everything else as the DeepLabV2 1/20 config.
-_base_ = './dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+# trained from scratch. Everything else as the DeepLabV2 1/20 config; the
+# paper protocol (DST_CBC_PROTOCOL=paper) changes the backbone and the data
+# as there, the head stays this one.
+_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     init_cfg=None,
@@ -28,3 +30,9 @@ model = dict(
         norm_cfg=norm_cfg,
         align_corners=False,
         loss_decode=dict(type='DynamicCrossEntropyLoss', gamma=9.0)))
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
+        unlabeled=dict(
+            ann_file='splits/split{split}/unlabeled_1-20.txt')))
+train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))

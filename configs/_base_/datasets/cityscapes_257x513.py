@@ -1,12 +1,19 @@
 # Cityscapes (2,975 train, 500 val images, 19 classes) at half resolution,
 # 512x1024, as in the paper. The data stay MMSeg's full-resolution layout
-# (docs/data_preparation.md); the pipelines resize.
+# (docs/data_preparation.md); the pipelines resize. Training reads a labeled
+# and an unlabeled list of one ratio and split (tools/make_splits.py writes
+# splits/split{1,2,3}/); each config sets them, e.g.
+# 'splits/split{split}/labeled_1-30.txt', and `split` picks the shuffle:
+# --cfg-options train_dataloader.dataset.split=2. Full supervision lists
+# train.txt as labeled and no unlabeled set. Every batch is 4 labeled + 4
+# pseudo-labeled images (MixedBatchSampler; supervised rounds use 8 labeled
+# ones).
 #
-# The paper's augmentation with the aspect ratio kept: random resize to
-# 257x513 .. 513x1025 (height x width), random 257x513 crop, flip p=0.5.
-# Images are evaluated at 512x1024 and their predictions upsampled to the
-# full-resolution labels (MMSeg's convention; the paper downsampled the
-# labels instead).
+# Corrected protocol (the paper protocol's changes are in
+# ../protocols/paper_cityscapes.py): random resize keeping the aspect ratio
+# to 257x513 .. 513x1025 (height x width), random 257x513 crop, flip p=0.5;
+# evaluation at 512x1024 with the prediction upsampled to the
+# full-resolution labels (MMSeg's convention).
 dataset_type = 'CityscapesDataset'
 data_root = 'data/cityscapes'
 crop_size = (257, 513)
@@ -29,19 +36,26 @@ test_pipeline = [
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+train_images = dict(img_path='leftImg8bit/train', seg_map_path='gtFine/train')
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,
     persistent_workers=True,
     pin_memory=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='MixedBatchSampler', shuffle=True),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(
-            img_path='leftImg8bit/train', seg_map_path='gtFine/train'),
-        ann_file='train.txt',
-        pipeline=train_pipeline))
+        type='SemiSegDataset',
+        split=1,
+        labeled=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=train_images,
+            pipeline=train_pipeline),
+        unlabeled=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=train_images,
+            pipeline=train_pipeline)))
 # Model selection on `valtiny` (val stays the test set):
 #   --cfg-options val_dataloader.dataset.ann_file=splits/valtiny.txt
 val_dataloader = dict(

@@ -1,13 +1,19 @@
 # PASCAL VOC 2012 + SBD ("aug"): 10,582 train_aug images, 1,449 val images,
 # 21 classes, prepared with MMSeg's voc_aug.py (docs/data_preparation.md).
-# Supervised training on all of train_aug; the semi-supervised split lists
-# are in voc12_aug_semi_321x321.py.
+# Training reads a labeled and an unlabeled list of one ratio and split
+# (tools/make_splits.py writes splits/split{1,2,3}/); each config sets them,
+# e.g. 'splits/split{split}/labeled_1-20.txt', and `split` picks the
+# shuffle: --cfg-options train_dataloader.dataset.split=2. Full supervision
+# lists trainaug.txt as labeled and no unlabeled set. Every batch is 4
+# labeled + 4 pseudo-labeled images (MixedBatchSampler; supervised rounds
+# use 8 labeled ones).
 #
-# The paper's augmentation with the aspect ratio kept: random resize so that
-# the shorter side is uniform in [321, 505] (the original drew height and
-# width independently in [321, 505]), random 321x321 crop, flip p=0.5.
-# `scale=(2020, 505)` makes the shorter side 505 * ratio for any image up to
-# 4:1 (VOC images are at most 500x500).
+# Corrected protocol (the paper protocol's changes are in
+# ../protocols/paper_voc.py): random resize keeping the aspect ratio, the
+# shorter side uniform in [321, 505] (`scale=(2020, 505)` makes it
+# 505 * ratio for any image up to 4:1; VOC images are at most 500x500),
+# random 321x321 crop, flip p=0.5; evaluation at the image's own size on
+# VOC's own val labels.
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (321, 321)
@@ -23,25 +29,31 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
-# Evaluated at the image's own size, as in the paper.
 test_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),
     dict(type='PackSegInputs')
 ]
+train_images = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,
     persistent_workers=True,
     pin_memory=True,
-    sampler=dict(type='InfiniteSampler', shuffle=True),
+    sampler=dict(type='MixedBatchSampler', shuffle=True),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        data_prefix=dict(
-            img_path='JPEGImages', seg_map_path='SegmentationClassAug'),
-        ann_file='ImageSets/Segmentation/trainaug.txt',
-        pipeline=train_pipeline))
+        type='SemiSegDataset',
+        split=1,
+        labeled=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=train_images,
+            pipeline=train_pipeline),
+        unlabeled=dict(
+            type=dataset_type,
+            data_root=data_root,
+            data_prefix=train_images,
+            pipeline=train_pipeline)))
 # Model selection on `valtiny` (val stays the test set):
 #   --cfg-options val_dataloader.dataset.ann_file=splits/valtiny.txt
 val_dataloader = dict(

@@ -1,9 +1,11 @@
-# DeepLabV2-ResNet-101 as in the paper (and the original Caffe DeepLabV2):
-# caffe-style ResNet-101 (7x7 stem, stride in the first 1x1 conv of a block),
-# dilations 2 and 4 in the last two stages (output stride 8, every block of
-# a stage dilated: contract_dilation=False), frozen BatchNorm, and the
-# four-branch DLV2Head (dilations 6/12/18/24, summed) trained with the
-# dynamic self-training loss.
+# DeepLabV2-ResNet-101 as the paper defines it (the original Caffe
+# DeepLabV2), the corrected protocol's model: caffe-style ResNet-101 (7x7
+# stem, stride in the first 1x1 conv of a block), dilations 2 and 4 in the
+# last two stages (output stride 8, every block of a stage dilated:
+# contract_dilation=False), frozen BatchNorm, and the four-branch DLV2Head
+# (dilations 6/12/18/24, all summed) trained with the dynamic self-training
+# loss. The paper protocol changes it to the authors' code
+# (../protocols/paper_voc.py).
 #
 # The COCO-pretrained weights of the paper use Caffe's input convention:
 # BGR, 0..255, mean (104.008, 116.669, 122.675), no std. Convert them once
