@@ -1,0 +1,91 @@
+"""The mixed-precision benchmark's core functions, on tiny inputs.
+
+No wall time is asserted; only what the benchmark relies on: the batch is
+half pseudo-labeled, the step variants train (bf16 under autocast,
+channels_last spreading from the weights), the ratios are the ratios of the
+medians, and the label comparison counts pixels as worked out by hand.
+"""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from dst_cbc.engine.amp import cpu_supports_bf16
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def load_benchmark():
+    """Import ``benchmarks/amp/run.py`` as a module."""
+    path = ROOT / 'benchmarks' / 'amp' / 'run.py'
+    spec = importlib.util.spec_from_file_location('amp_benchmark', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+amp_bench = load_benchmark()
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine two threads stall."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_random_batch_is_half_pseudo_labeled():
+    batch = amp_bench.random_batch((4, 6), 4, 3, seed=0)
+    assert [s.metainfo['is_pseudo'] for s in batch['data_samples']] == [
+        False, False, True, True
+    ]
+    assert all(x.shape == (3, 4, 6) and x.dtype == torch.uint8
+               for x in batch['inputs'])
+    labels = torch.stack([s.gt_sem_seg.data for s in batch['data_samples']])
+    assert labels.min() >= 0 and labels.max() <= 2
+    again = amp_bench.random_batch((4, 6), 4, 3, seed=0)
+    assert torch.equal(batch['inputs'][3], again['inputs'][3])
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason='no bf16 on this CPU')
+def test_step_times_of_the_four_variants():
+    spec = amp_bench.ModelSpec('DLV2-R18-mini',
+                               amp_bench.base_model('dlv2_r18-mini.py'),
+                               (32, 32), 2, 3)
+    step = amp_bench.step_times(spec, repeats=3, warmup=1, seed=0)
+    assert set(step['seconds']) == set(amp_bench.VARIANTS)
+    assert all(len(s) == 3 for s in step['seconds'].values())
+    median = step['median']
+    assert median['fp32'] == sorted(step['seconds']['fp32'])[1]
+    assert step['bf16_vs_fp32'] == median['bf16'] / median['fp32']
+    assert step['cl_vs_contiguous_bf16'] == median['bf16_cl'] / median[
+        'bf16']
+    assert step['cl_propagates'] is True
+
+
+def test_base_model_applies_overrides():
+    model = amp_bench.base_model('deeplabv2_r101-d8.py', init_cfg=None)()
+    assert model['init_cfg'] is None
+    assert model['backbone']['depth'] == 101
+
+
+def write_png(path: Path, label) -> str:
+    Image.fromarray(np.uint8(label)).save(path)
+    return str(path)
+
+
+def test_compare_labels_by_hand(tmp_path):
+    a = [write_png(tmp_path / 'a0.png', [[0, 1], [255, 2]]),
+         write_png(tmp_path / 'a1.png', [[3, 3], [3, 3]])]
+    b = [write_png(tmp_path / 'b0.png', [[0, 2], [1, 2]]),
+         write_png(tmp_path / 'b1.png', [[3, 3], [3, 3]])]
+    # image 0: (0, 0) and (1, 1) agree; (0, 1) kept by both, 1 -> 2;
+    # (1, 0) ignored in a only. Image 1: identical.
+    assert amp_bench.compare_labels(a, b) == dict(
+        pixels=8, agreement=6 / 8, class_changed=1, identical_files=1,
+        files=2)
