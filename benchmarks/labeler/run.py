@@ -65,7 +65,7 @@ from benchmarks.common import (  # noqa: E402
     markdown_table, prepare_data, semi_loader_cfg, write_png, write_results)
 from dst_cbc.engine import PseudoLabelHook  # noqa: E402
 from dst_cbc.pseudo_labels import (NUM_BINS, PseudoLabeler,  # noqa: E402
-                                   pseudo_label_file, uncertainty_bins,
+                                   label_files, uncertainty_bins,
                                    uncertainty_from_logits, update_histogram)
 from mmseg.registry import DATASETS, HOOKS  # noqa: E402
 
@@ -249,6 +249,7 @@ def warm_up(model: nn.Module, dataset: BaseDataset, batch_size: int) -> None:
 def run_reference(model: nn.Module,
                   dataset: BaseDataset,
                   out_dir: str,
+                  paths: Sequence[str],
                   alpha: float,
                   batch_size: int = 8,
                   stride: int = PAPER_STRIDE) -> Dict:
@@ -257,7 +258,8 @@ def run_reference(model: nn.Module,
     Args:
         model (nn.Module): The labeling segmentor.
         dataset (BaseDataset): The unlabeled images (labeling pipeline).
-        out_dir (str): Folder of the PNGs, named as ours names them.
+        out_dir (str): Folder of the PNGs.
+        paths (Sequence[str]): Each image's PNG in it (``label_files``).
         alpha (float): Fraction of each class's pixels to keep.
         batch_size (int): Images per forward pass. Defaults to 8.
         stride (int): Pixel sampling stride of pass 1. Defaults to 16.
@@ -275,8 +277,7 @@ def run_reference(model: nn.Module,
     kept = total = 0
     for idx, logits in image_logits(model, dataset, batch_size):
         label = reference_labels(logits, thresholds)
-        img_path = dataset.get_data_info(idx)['img_path']
-        write_png(label, pseudo_label_file(dataset, img_path, out_dir))
+        write_png(label, paths[idx])
         kept += int((label != IGNORE_INDEX).sum())
         total += label.size
     model.train(was_training)
@@ -287,6 +288,7 @@ def run_reference(model: nn.Module,
 def run_ours(model: nn.Module,
              dataset: BaseDataset,
              out_dir: str,
+             paths: Sequence[str],
              alpha: float,
              batch_size: int = 8) -> Dict:
     """Label ``dataset`` with :class:`PseudoLabeler`.
@@ -295,6 +297,7 @@ def run_ours(model: nn.Module,
         model (nn.Module): The labeling segmentor.
         dataset (BaseDataset): The unlabeled images (labeling pipeline).
         out_dir (str): Folder of the PNGs.
+        paths (Sequence[str]): Each image's PNG in it (``label_files``).
         alpha (float): Fraction of each class's pixels to keep.
         batch_size (int): Images per forward pass. Defaults to 8.
 
@@ -303,7 +306,7 @@ def run_ours(model: nn.Module,
     """
     labeler = PseudoLabeler(
         model.decode_head.num_classes, batch_size=batch_size)
-    return labeler.run(model, dataset, out_dir, alpha)
+    return labeler.run(model, dataset, out_dir, alpha, paths)
 
 
 # -- memory of the threshold state -----------------------------------------
@@ -412,13 +415,13 @@ def read_png(path: str) -> np.ndarray:
         return np.asarray(image)
 
 
-def label_difference(dataset: BaseDataset, dir_a: str, dir_b: str) -> Dict:
-    """Compare two folders of pseudo labels of ``dataset``'s images.
+def label_difference(paths_a: Sequence[str],
+                     paths_b: Sequence[str]) -> Dict:
+    """Compare two sets of pseudo labels of the same images.
 
     Args:
-        dataset (BaseDataset): The labeled images.
-        dir_a (str): One folder of PNGs.
-        dir_b (str): The other.
+        paths_a (Sequence[str]): One set of PNGs, one per image.
+        paths_b (Sequence[str]): The other, in the same order.
 
     Returns:
         dict: ``pixels``; ``differing`` pixels and their ``fraction``;
@@ -427,10 +430,8 @@ def label_difference(dataset: BaseDataset, dir_a: str, dir_b: str) -> Dict:
     """
     counts = dict(pixels=0, differing=0, kept_only_a=0, kept_only_b=0,
                   class_changed=0)
-    for idx in range(len(dataset)):
-        img_path = dataset.get_data_info(idx)['img_path']
-        a = read_png(pseudo_label_file(dataset, img_path, dir_a))
-        b = read_png(pseudo_label_file(dataset, img_path, dir_b))
+    for path_a, path_b in zip(paths_a, paths_b):
+        a, b = read_png(path_a), read_png(path_b)
         kept_a, kept_b = a != IGNORE_INDEX, b != IGNORE_INDEX
         counts['pixels'] += a.size
         counts['differing'] += int((a != b).sum())
@@ -500,7 +501,7 @@ def labeling_hook(cfg: Config) -> PseudoLabelHook:
     return PseudoLabelHook()
 
 
-def labeling_dataset(cfg: Config, num_images: int) -> BaseDataset:
+def labeling_cfg(cfg: Config, num_images: int) -> Dict:
     """The first ``num_images`` unlabeled images, loaded as the config's
     :class:`PseudoLabelHook` loads them.
 
@@ -509,25 +510,23 @@ def labeling_dataset(cfg: Config, num_images: int) -> BaseDataset:
         num_images (int): Images to keep.
 
     Returns:
-        BaseDataset: The dataset.
+        dict: The dataset config.
     """
-    dataset_cfg = dict(
+    return dict(
         cfg.train_dataloader.dataset.unlabeled,
         pipeline=labeling_hook(cfg).labeling_pipeline(),
         indices=num_images)
-    return DATASETS.build(dataset_cfg)
 
 
-def agreement(dataset: BaseDataset, ours: Dict, ours_dir: str,
-              reference: Dict, reference_dir: str) -> Dict:
+def agreement(ours: Dict, ours_paths: Sequence[str], reference: Dict,
+              reference_paths: Sequence[str]) -> Dict:
     """Thresholds and labels of ours against one reference run.
 
     Args:
-        dataset (BaseDataset): The labeled images.
         ours (dict): Our labeler's statistics.
-        ours_dir (str): Our labels.
+        ours_paths (Sequence[str]): Our labels.
         reference (dict): The reference run's result.
-        reference_dir (str): The reference's labels.
+        reference_paths (Sequence[str]): The reference's labels.
 
     Returns:
         dict: ``thresholds`` (see :func:`threshold_difference`),
@@ -537,7 +536,7 @@ def agreement(dataset: BaseDataset, ours: Dict, ours_dir: str,
     return dict(
         thresholds=threshold_difference(ours['thresholds'],
                                         reference['thresholds']),
-        labels=label_difference(dataset, ours_dir, reference_dir),
+        labels=label_difference(ours_paths, reference_paths),
         ours_coverage=ours['coverage'],
         reference_coverage=reference['coverage'],
         reference_thresholds=reference['thresholds'])
@@ -582,14 +581,15 @@ def method_seconds(obj: Any,
 
 
 def compare_labelers(model: nn.Module, dataset: BaseDataset,
-                     dirs: Dict[str, str], alpha: float, batch_size: int,
-                     repeats: int) -> Dict:
+                     dirs: Dict[str, str], paths: Dict[str, List[str]],
+                     alpha: float, batch_size: int, repeats: int) -> Dict:
     """Time ours and the reference, interleaved, and their model time.
 
     Args:
         model (nn.Module): The labeling segmentor.
         dataset (BaseDataset): The unlabeled images.
         dirs (dict[str, str]): Label folder of ``'ours'`` and ``'paper'``.
+        paths (dict[str, list[str]]): Each image's label in each folder.
         alpha (float): Fraction of each class's pixels to keep.
         batch_size (int): Images per forward pass.
         repeats (int): Runs of each labeler.
@@ -609,7 +609,8 @@ def compare_labelers(model: nn.Module, dataset: BaseDataset,
         def run() -> None:
             with method_seconds(model, MODEL_METHODS) as seconds:
                 outputs[name] = labelers[name](model, dataset, dirs[name],
-                                               alpha, batch_size)
+                                               paths[name], alpha,
+                                               batch_size)
             model_seconds[name].append(seconds)
 
         return run
@@ -631,16 +632,19 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
     model = build_model(data.cfg.model, args.seed, args.checkpoint)
     if args.checkpoint is None:
         train_briefly(model, data.cfg, args.train_iters, args.seed)
-    dataset = labeling_dataset(data.cfg, args.num_images)
+    dataset_cfg = labeling_cfg(data.cfg, args.num_images)
+    dataset = DATASETS.build(dataset_cfg)
     batch_size = args.batch_size or labeling_hook(data.cfg).batch_size
     warm_up(model, dataset, batch_size)
     dirs = {name: osp.join(args.out, 'labels', name)
             for name in ('ours', 'paper', 'paper_every_pixel')}
-    timing = compare_labelers(model, dataset, dirs, args.alpha, batch_size,
-                              args.repeats)
+    paths = {name: label_files(dataset_cfg, d) for name, d in dirs.items()}
+    timing = compare_labelers(model, dataset, dirs, paths, args.alpha,
+                              batch_size, args.repeats)
     outputs, seconds = timing['outputs'], timing['seconds']
     every_pixel = run_reference(model, dataset, dirs['paper_every_pixel'],
-                                args.alpha, batch_size, stride=1)
+                                paths['paper_every_pixel'], args.alpha,
+                                batch_size, stride=1)
     num_classes = model.decode_head.num_classes
     return dict(
         data=data.note,
@@ -656,11 +660,11 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
         statistics.median(seconds['paper']),
         ours_thresholds=outputs['ours']['thresholds'],
         agreement=dict(
-            paper=agreement(dataset, outputs['ours'], dirs['ours'],
-                            outputs['paper'], dirs['paper']),
-            paper_every_pixel=agreement(dataset, outputs['ours'],
-                                        dirs['ours'], every_pixel,
-                                        dirs['paper_every_pixel'])),
+            paper=agreement(outputs['ours'], paths['ours'], outputs['paper'],
+                            paths['paper']),
+            paper_every_pixel=agreement(outputs['ours'], paths['ours'],
+                                        every_pixel,
+                                        paths['paper_every_pixel'])),
         memory=state_memory(num_classes, args.mem_shape, args.mem_images,
                             seed=args.seed),
         memory_image_shape=list(args.mem_shape))

@@ -9,7 +9,7 @@ benchmark data's config: a short round 0 (``--baseline-iters``, or the
 - **forward**: ``model.train_step`` minus ``update_params`` (preprocessing,
   forward pass, losses);
 - **backward + optimizer**: ``OptimWrapper.update_params``;
-- **labeling**: ``PseudoLabelHook.before_train_epoch``;
+- **labeling**: ``PseudoLabelHook.label_round``;
 - **validation**: ``runner.val_loop.run``;
 - **checkpointing**: ``runner.save_checkpoint`` and
   ``runner.load_checkpoint``;
@@ -182,8 +182,7 @@ def install_timers(runner: Runner, clock: RoundClock) -> None:
                                         'checkpointing')
     for hook in runner.hooks:
         if isinstance(hook, PseudoLabelHook):
-            hook.before_train_epoch = clock.wrap(hook.before_train_epoch,
-                                                 'labeling')
+            hook.label_round = clock.wrap(hook.label_round, 'labeling')
         elif isinstance(hook, CurriculumReportHook):
             hook.after_train_epoch = clock.wrap(hook.after_train_epoch,
                                                 'report')

@@ -38,7 +38,6 @@ import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper, build_optim_wrapper
 from mmengine.runner import Runner
-from mmseg.datasets.transforms import LoadAnnotations
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -49,7 +48,8 @@ if ROOT not in sys.path:
 from benchmarks.common import (  # noqa: E402
     add_common_args, apply_common_args, build_model, endless, markdown_table,
     prepare_data, semi_loader_cfg, write_png, write_results)
-from dst_cbc.pseudo_labels import pseudo_label_file  # noqa: E402
+from dst_cbc.pseudo_labels import label_files  # noqa: E402
+from dst_cbc.utils import load_ground_truth  # noqa: E402
 from mmseg.registry import DATASETS, MODELS  # noqa: E402
 
 STEP_GOAL = 1.05
@@ -218,14 +218,13 @@ def write_gt_pseudo_labels(cfg: Config, out_dir: str) -> str:
         str: The pseudo-label folder.
     """
     label_dir = osp.join(out_dir, 'pseudo_labels')
-    dataset = DATASETS.build(
-        dict(cfg.train_dataloader.dataset.unlabeled, pipeline=[]))
-    load = LoadAnnotations()
+    unlabeled_cfg = dict(cfg.train_dataloader.dataset.unlabeled, pipeline=[])
+    dataset = DATASETS.build(unlabeled_cfg)
+    paths = label_files(unlabeled_cfg, label_dir)
     for idx in range(len(dataset)):
         info = dataset.get_data_info(idx)
-        label = load(dict(info, seg_fields=[]))['gt_seg_map']
-        write_png(label, pseudo_label_file(dataset, info['img_path'],
-                                           label_dir))
+        write_png(load_ground_truth(info, dataset.reduce_zero_label),
+                  paths[idx])
     return label_dir
 
 

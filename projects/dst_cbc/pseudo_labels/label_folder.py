@@ -127,13 +127,14 @@ def label_files(unlabeled_cfg: dict, folder: str) -> List[str]:
 
     Returns:
         list[str]: The label path of every image, in the dataset's order
-        (the ``seg_map_path`` of the dataset :func:`label_dataset_cfg`
-        builds).
+        (``indices`` honoured): the ``seg_map_path`` of the dataset
+        :func:`label_dataset_cfg` builds.
     """
     cfg = label_dataset_cfg(unlabeled_cfg, folder)
-    cfg['pipeline'] = []
-    dataset = DATASETS.build(dict(cfg, lazy_init=True))
-    return [info['seg_map_path'] for info in dataset.load_data_list()]
+    dataset = DATASETS.build(dict(cfg, pipeline=[], serialize_data=False))
+    return [
+        dataset.get_data_info(i)['seg_map_path'] for i in range(len(dataset))
+    ]
 
 
 def confidence_file(label_file: str) -> str:
