@@ -20,9 +20,12 @@ Example::
     python tools/convert_deeplabv2_coco.py resnet101COCO-41f33a49.pth \\
         pretrain/deeplabv2_r101-coco_cityscapes.pth --num-classes 19
 
-The result is checked against the model of
-``configs/_base_/models/deeplabv2_r101-d8.py`` (every key and shape) before
-it is written (to a temporary file renamed at the end).
+The result is checked (every key and shape) against the model of both
+protocols before it is written (to a temporary file renamed at the end):
+``configs/_base_/models/deeplabv2_r101-d8.py`` (caffe-style ResNet, the
+corrected protocol) and ``configs/_base_/protocols/paper_voc.py``
+(torchvision's layout, into which the authors loaded these weights). The
+two layouts differ in strides and dilations only, so one file serves both.
 """
 import argparse
 import os
@@ -36,8 +39,11 @@ import torch
 from torch import Tensor
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-MODEL_CONFIG = osp.join(ROOT, 'configs', '_base_', 'models',
-                        'deeplabv2_r101-d8.py')
+#: Configs whose ``model`` the converted weights must fit exactly.
+MODEL_CONFIGS = (
+    osp.join(ROOT, 'configs', '_base_', 'models', 'deeplabv2_r101-d8.py'),
+    osp.join(ROOT, 'configs', '_base_', 'protocols', 'paper_voc.py'),
+)
 PREFIX = 'Scale.'
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 BACKBONE_KEY = re.compile(
@@ -129,15 +135,20 @@ def convert_state_dict(state_dict: Dict[str, Tensor],
     return (dict(backbone, **classifier) if keep else backbone), keep
 
 
-def check_against_model(state_dict: Dict[str, Tensor], num_classes: int,
-                        with_classifier: bool, source: str) -> None:
-    """Check the converted weights fit the configured DeepLabV2-R101.
+def check_against_model(state_dict: Dict[str, Tensor],
+                        num_classes: int,
+                        with_classifier: bool,
+                        source: str,
+                        config: str = MODEL_CONFIGS[0]) -> None:
+    """Check the converted weights fit a configured DeepLabV2-R101.
 
     Args:
         state_dict (dict[str, Tensor]): Converted weights.
         num_classes (int): Classes of the model to compare with.
         with_classifier (bool): Whether the head's weights must be present.
         source (str): Name of the weights' origin, for errors.
+        config (str): Config file whose ``model`` is built. Defaults to the
+            corrected protocol's model.
 
     Raises:
         ValueError: Keys are missing or unexpected, or shapes differ.
@@ -149,7 +160,7 @@ def check_against_model(state_dict: Dict[str, Tensor], num_classes: int,
     from mmseg.registry import MODELS
 
     init_default_scope('mmseg')
-    cfg = Config.fromfile(MODEL_CONFIG)
+    cfg = Config.fromfile(config)
     cfg.model.decode_head.num_classes = num_classes
     expected = {
         k: tuple(v.shape)
@@ -173,7 +184,7 @@ def check_against_model(state_dict: Dict[str, Tensor], num_classes: int,
                            f'{tuple(state_dict[k].shape)} instead of '
                            f'{expected[k]}')
         raise ValueError(f'{source}: the weights do not fit the model of '
-                         f'{MODEL_CONFIG}: ' + '; '.join(details))
+                         f'{config}: ' + '; '.join(details))
 
 
 def save_checkpoint(state_dict: Dict[str, Tensor], path: str,
@@ -232,7 +243,9 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Tensor]:
     args = parse_args(argv)
     converted, kept = convert_state_dict(
         load_state_dict(args.src), args.num_classes, source=args.src)
-    check_against_model(converted, args.num_classes, kept, args.src)
+    for config in MODEL_CONFIGS:
+        check_against_model(converted, args.num_classes, kept, args.src,
+                            config)
     save_checkpoint(
         converted, args.dst,
         dict(

@@ -20,6 +20,8 @@ CITY_CFG = (ROOT / 'configs' / 'dst_cbc' /
             'dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py')
 V3PLUS_CFG = (ROOT / 'configs' / 'dst_cbc' /
               'dst-cbc_deeplabv3plus-r101-d8_1xb4+4_voc-aug-1-20_321x321.py')
+# The paper protocol's model: torchvision's ResNet layout.
+PAPER_CFG = ROOT / 'configs' / '_base_' / 'protocols' / 'paper_voc.py'
 BN = ('weight', 'bias', 'running_mean', 'running_var')
 
 
@@ -71,9 +73,9 @@ def original():
                        for i, (key, shape) in enumerate(original_layout()))
 
 
-def build_model(num_classes):
+def build_model(num_classes, config=MODEL_CFG):
     init_default_scope('mmseg')
-    cfg = Config.fromfile(str(MODEL_CFG))
+    cfg = Config.fromfile(str(config))
     cfg.model.decode_head.num_classes = num_classes
     return MODELS.build(cfg.model)
 
@@ -111,6 +113,34 @@ def test_converted_weights_load_strictly_onto_the_right_parameters(
     assert len(counters) == 104
     assert all(converted[k].item() == 0 for k in counters)
     assert len(converted) == 528 + 104
+
+
+@pytest.mark.parametrize('num_classes', [21, 19])
+def test_converted_weights_load_into_the_paper_layout(tool, original,
+                                                       num_classes):
+    # The authors loaded the COCO weights into torchvision's ResNet
+    # (stride on the 3x3 conv, contracted first dilated blocks): same keys
+    # and shapes, so no key is missing or unexpected.
+    converted, kept = tool.convert_state_dict(original, num_classes)
+    assert kept == (num_classes == 21)
+    tool.check_against_model(converted, num_classes, kept, 'coco.pth',
+                             str(PAPER_CFG))
+    model = build_model(num_classes, PAPER_CFG)
+    assert model.backbone.layer2[0].conv2.stride == (2, 2)
+    assert model.backbone.layer3[0].conv2.dilation == (1, 1)
+    result = model.load_state_dict(converted, strict=kept)
+    assert not result.missing_keys if kept else all(
+        k.startswith('decode_head.') for k in result.missing_keys)
+    assert not result.unexpected_keys
+    index = {key: i for i, key in enumerate(original)}
+    assert torch.all(model.backbone.layer3[0].conv2.weight ==
+                     index['layer3.0.conv2.weight'])
+    assert torch.all(model.backbone.layer4[0].downsample[0].weight ==
+                     index['layer4.0.downsample.0.weight'])
+    if kept:  # the two summed branches and the two frozen ones
+        for i, conv in enumerate(model.decode_head.conv2d_list):
+            assert torch.all(
+                conv.weight == index[f'layer5.conv2d_list.{i}.weight'])
 
 
 def test_the_model_is_the_original_architecture():
@@ -204,6 +234,9 @@ def test_bad_inputs_raise_errors_naming_the_file(tool, original, tmp_path):
     converted, kept = tool.convert_state_dict(wrong, 21)
     with pytest.raises(ValueError, match=r'src\.pth.*layer4\.2\.conv3'):
         tool.check_against_model(converted, 21, kept, 'src.pth')
+    with pytest.raises(ValueError, match=r'paper_voc\.py.*layer4\.2\.conv3'):
+        tool.check_against_model(converted, 21, kept, 'src.pth',
+                                 str(PAPER_CFG))
 
     # A failed conversion writes nothing.
     src = tmp_path / 'short.pth'
