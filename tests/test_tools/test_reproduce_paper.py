@@ -1,0 +1,229 @@
+"""tools/reproduce_paper.py on a tiny fake VOC tree, on CPU: the layout
+check, and the commands it wires up (run by a recording stand-in that
+writes each run's summary.json as the curriculum loop does)."""
+import argparse
+import importlib.util
+import json
+import os
+import os.path as osp
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config
+
+from dst_cbc.cli import add_common_args
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOL = ROOT / 'tools' / 'reproduce_paper.py'
+_spec = importlib.util.spec_from_file_location(
+    'fake_trees', ROOT / 'tests' / 'helpers' / 'fake_trees.py')
+fake_trees = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fake_trees)
+NUM_TRAIN = 12
+LABELED = 3  # in each split of the fake tree
+
+
+@pytest.fixture(scope='module')
+def tool():
+    spec = importlib.util.spec_from_file_location('reproduce_paper', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def workspace(tmp_path, monkeypatch):
+    """A working directory with data/VOCdevkit/VOC2012 and pretrain/."""
+    data_root = tmp_path / 'data' / 'VOCdevkit' / 'VOC2012'
+    fake_trees.fake_voc(str(data_root), NUM_TRAIN, 2, {20: LABELED})
+    (tmp_path / 'pretrain').mkdir()
+    (tmp_path / 'pretrain' / 'deeplabv2_r101-coco_voc.pth').write_bytes(b'')
+    monkeypatch.chdir(tmp_path)
+    return data_root
+
+
+def test_a_complete_layout_passes(tool, workspace):
+    assert tool.check_layout(str(workspace), 2, tool.PRETRAINED, True) == []
+    # The fake lists are not the authors': refused unless asked for.
+    [problem] = tool.check_layout(str(workspace), 2, tool.PRETRAINED)
+    assert "labeled_1-20.txt is not the authors' list" in problem
+    assert '20_labeled_1.txt' in problem  # split 2 is their shuffle 1
+
+
+def test_a_missing_folder_is_named(tool, workspace, capsys):
+    os.rename(workspace / 'SegmentationClassAug', workspace / 'elsewhere')
+    assert tool.main(['--any-splits', '--dry-run']) == 1
+    err = capsys.readouterr().err
+    assert f'missing folder: {workspace / "SegmentationClassAug"}' in err
+    assert 'voc_aug.py' in err
+    assert tool.main(['--data-root', 'nowhere', '--dry-run']) == 1
+    assert f'missing folder: {osp.abspath("nowhere")}' in \
+        capsys.readouterr().err
+
+
+def test_missing_files_are_named_with_their_list(tool, workspace, capsys):
+    unlabeled = (workspace / 'splits/split2/unlabeled_1-20.txt').read_text()
+    first = unlabeled.split()[0]
+    os.remove(workspace / 'JPEGImages' / f'{first}.jpg')
+    os.remove(workspace / 'splits' / 'split2' / 'labeled_1-20.txt')
+    os.remove(workspace / 'SegmentationClassAug' / '2007_000001.png')
+    os.remove(Path('pretrain') / 'deeplabv2_r101-coco_voc.pth')
+    assert tool.main(['--any-splits']) == 1
+    err = capsys.readouterr().err
+    labeled = workspace / 'splits' / 'split2' / 'labeled_1-20.txt'
+    assert f'missing file: {labeled} (tools/make_splits.py --paper voc)' \
+        in err
+    assert (f'1 of the {NUM_TRAIN - LABELED} images listed in '
+            f'{workspace / "splits/split2/unlabeled_1-20.txt"} have no '
+            f"JPEGImages/<name>.jpg, e.g. ['{first}']") in err
+    # Val labels are read from SegmentationClassAug (paper protocol).
+    assert ("1 of the 2 images listed in "
+            f"{workspace / 'ImageSets/Segmentation/val.txt'} have no "
+            "SegmentationClassAug/<name>.png, e.g. ['2007_000001']") in err
+    assert 'missing file: pretrain/deeplabv2_r101-coco_voc.pth' in err
+    assert len(err.strip().splitlines()) == 1 + 4
+
+
+def test_iterations_and_wall_time_by_hand(tool):
+    # 530 labeled, 10,052 unlabeled: baseline 134 epochs x ceil(530 / 8) =
+    # 134 x 67; DST-CBC 5 rounds x 6 epochs x ceil(10052 / 4) = 30 x 2513;
+    # ST 30 epochs x 2513.
+    assert tool.iterations(tool.BASELINE, 530, 10052) == 8978
+    assert tool.iterations(tool.DST_CBC, 530, 10052) == 75390
+    assert tool.iterations(tool.ABLATIONS[0], 530, 10052) == 75390
+    hours = tool.estimate_hours([tool.BASELINE, tool.DST_CBC], 530, 10052)
+    # 84,368 iterations at 7 h per 77,000.
+    assert hours['2080 Ti'] == pytest.approx(84368 * 7 / 77000)
+    assert hours['current GPU'] == pytest.approx(hours['2080 Ti'] / 2.5)
+
+
+def _fake_training(calls, scores):
+    """A stand-in for subprocess.run: records the command and writes the
+    run's summary.json with ``scores[method]`` per round."""
+
+    def execute(command, env, check):
+        assert check
+        calls.append((command, env))
+        work_dir = command[command.index('--work-dir') + 1]
+        method = osp.basename(work_dir)
+        rounds = [
+            dict(round=r, score=s,
+                 checkpoint=osp.join(work_dir, f'round_{r}_best.pth'))
+            for r, s in enumerate(scores[method])
+        ]
+        os.makedirs(work_dir, exist_ok=True)
+        with open(osp.join(work_dir, 'summary.json'), 'w') as f:
+            json.dump(dict(metric='mIoU', rounds=rounds, best=None), f)
+
+    return execute
+
+
+SCORES = {
+    'baseline': [61.0],
+    'dst-cbc': [61.1, 64.0, 66.0, 69.5, 68.0, 67.0],
+    'st': [61.1, 65.0],
+    'dst': [61.1, 68.0],
+    'dst-c': [61.1, 62.0, 63.0, 64.0, 66.5, 66.0],
+    'ow': [61.1, 62.0, 63.0, 64.0, 65.0, 65.5],
+}
+
+
+def _cfg_options(command):
+    """The --cfg-options of a command, parsed as tools/train.py does."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    parser.add_argument('--amp', action='store_true')
+    parser.add_argument('--resume', action='store_true')
+    add_common_args(parser)
+    return parser.parse_args(command[2:])
+
+
+def test_runs_baseline_then_each_method_from_it(tool, workspace, capsys):
+    calls = []
+    argv = ['--any-splits', '--ablations', '--cfg-options',
+            'train_cfg.baseline_iters=2', 'train_cfg.round_iters=2']
+    assert tool.main(argv, _fake_training(calls, SCORES)) == 0
+    out = capsys.readouterr().out
+    configs = [osp.relpath(c[2], ROOT) for c, _ in calls]
+    name = 'dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+    assert configs == [
+        'configs/baseline/baseline_' + name.replace('1xb4+4', '1xb8'),
+        'configs/dst_cbc/dst-cbc_' + name, 'configs/ablations/st_' + name,
+        'configs/ablations/dst_' + name, 'configs/ablations/dst-c_' + name,
+        'configs/ablations/ow_' + name
+    ]
+    work = Path('work_dirs/reproduce_voc-1-20').resolve()
+    baseline_best = str(work / 'baseline' / 'round_0_best.pth')
+    for i, (command, env) in enumerate(calls):
+        assert env['DST_CBC_PROTOCOL'] == 'paper'
+        assert command[1] == str(ROOT / 'tools' / 'train.py')
+        args = _cfg_options(command)
+        assert args.amp and not args.resume
+        options = args.cfg_options
+        assert options['train_dataloader.dataset.split'] == 2
+        assert options['val_dataloader.dataset.data_root'] == str(workspace)
+        assert options['train_cfg.baseline_iters'] == 2
+        assert options.get('train_cfg.baseline_checkpoint') == (
+            None if i == 0 else baseline_best)
+    # Our best round of each run next to the paper's figures.
+    assert '1/20, split 2 (the authors\' shuffle 1), paper protocol' in out
+    for line in ('baseline    61.00         61.68               62.2',
+                 'DST-CBC     69.50         70.33               69.3',
+                 'ST          65.00         66.61                  -',
+                 'DST         68.00         69.16                  -',
+                 'DST-C       66.50         67.67                  -',
+                 'OW          65.50         66.38                  -'):
+        assert line in out
+    assert 'Estimated wall time' in out
+    # Everything is done: a second call trains nothing.
+    again = []
+    assert tool.main(argv, _fake_training(again, SCORES)) == 0
+    assert again == []
+
+
+def test_the_commands_configure_the_paper_protocol_run(tool, workspace):
+    """What tools/train.py builds from the DST-CBC command: the paper
+    protocol, the fake tree, split 2, the baseline to start from and the
+    2-iteration rounds."""
+    calls = []
+    tool.main(['--any-splits', '--cfg-options', 'train_cfg.baseline_iters=2',
+               'train_cfg.round_iters=2'], _fake_training(calls, SCORES))
+    command, env = calls[1]
+    args = _cfg_options(command)
+    os.environ['DST_CBC_PROTOCOL'] = env['DST_CBC_PROTOCOL']
+    try:
+        cfg = Config.fromfile(args.config)
+    finally:
+        del os.environ['DST_CBC_PROTOCOL']
+    cfg.merge_from_dict(args.cfg_options)
+    assert cfg.protocol == 'paper'
+    train = cfg.train_dataloader.dataset
+    assert train.split == 2
+    assert train.labeled.data_root == train.unlabeled.data_root == str(
+        workspace)
+    assert cfg.test_dataloader.dataset.data_root == str(workspace)
+    assert (cfg.train_cfg.baseline_iters, cfg.train_cfg.round_iters) == (2, 2)
+    assert cfg.train_cfg.baseline_checkpoint.endswith(
+        osp.join('baseline', 'round_0_best.pth'))
+    assert cfg.model.decode_head.summed_branches == 2
+
+
+def test_two_gpus_halve_the_batch(tool, workspace):
+    calls = []
+    tool.main(['--any-splits', '--gpus', '2'], _fake_training(calls, SCORES))
+    command, _ = calls[0]
+    assert command[:2] == ['bash', str(ROOT / 'tools' / 'dist_train.sh')]
+    assert command[3] == '2'
+    assert 'train_dataloader.batch_size=4' in command
+
+
+def test_dry_run_prints_and_trains_nothing(tool, workspace, capsys):
+    calls = []
+    assert tool.main(['--any-splits', '--dry-run'],
+                     _fake_training(calls, SCORES)) == 0
+    out = capsys.readouterr().out
+    assert calls == []
+    assert out.count('DST_CBC_PROTOCOL=paper') == 2
+    assert 'train_cfg.baseline_checkpoint=' + str(
+        Path('work_dirs/reproduce_voc-1-20/baseline/round_0_best.pth')
+        .resolve()) in out
