@@ -59,26 +59,54 @@ def _expected():
     """The paper's settings of every config, by file name."""
     table = {}
     voc_row = dict(
-        dataset='voc', num_classes=21, crop=(321, 321), lr=2e-3,
-        st_lr=2e-3, epochs_per_round=6, alphas=DST_CBC_ALPHAS,
-        class_balanced=True, online=False, online_threshold=0.0,
-        stored_weights=False, base_epochs=30, images=VOC_N)
+        dataset='voc',
+        num_classes=21,
+        crop=(321, 321),
+        lr=2e-3,
+        st_lr=2e-3,
+        epochs_per_round=6,
+        alphas=DST_CBC_ALPHAS,
+        class_balanced=True,
+        online=False,
+        online_threshold=0.0,
+        stored_weights=False,
+        base_epochs=30,
+        images=VOC_N)
     city_row = dict(
-        dataset='cityscapes', num_classes=19, crop=(257, 513), lr=2e-3,
-        st_lr=4e-3, epochs_per_round=12, alphas=DST_CBC_ALPHAS,
-        class_balanced=True, online=False, online_threshold=0.0,
-        stored_weights=False, base_epochs=60, images=CITY_N)
+        dataset='cityscapes',
+        num_classes=19,
+        crop=(257, 513),
+        lr=2e-3,
+        st_lr=4e-3,
+        epochs_per_round=12,
+        alphas=DST_CBC_ALPHAS,
+        class_balanced=True,
+        online=False,
+        online_threshold=0.0,
+        stored_weights=False,
+        base_epochs=60,
+        images=CITY_N)
     for k in VOC_LABELS:
         gamma = 4.0 if _more_than_1000_labels(k) else 9.0
-        row = dict(voc_row, ratio=k, gamma=gamma, labels=VOC_LABELS[k],
-                   paper_epochs=VOC_PAPER_EPOCHS[k], val_interval=1000)
+        row = dict(
+            voc_row,
+            ratio=k,
+            gamma=gamma,
+            labels=VOC_LABELS[k],
+            paper_epochs=VOC_PAPER_EPOCHS[k],
+            val_interval=1000)
         name = f'dlv2-r101-d8_1xb4+4_voc-aug-1-{k}_321x321.py'
         table['dst_cbc/dst-cbc_' + name] = row
         table['baseline/baseline_' + name.replace('1xb4+4', '1xb8')] = dict(
             row, alphas=(), val_interval=VOC_BASELINE_VAL[k])
     for k in CITY_LABELS:
-        row = dict(city_row, ratio=k, gamma=9.0, labels=CITY_LABELS[k],
-                   paper_epochs=CITY_PAPER_EPOCHS[k], val_interval=1000)
+        row = dict(
+            city_row,
+            ratio=k,
+            gamma=9.0,
+            labels=CITY_LABELS[k],
+            paper_epochs=CITY_PAPER_EPOCHS[k],
+            val_interval=1000)
         name = f'dlv2-r101-d8_1xb4+4_cityscapes-1-{k}_257x513.py'
         table['dst_cbc/dst-cbc_' + name] = row
         table['baseline/baseline_' + name.replace('1xb4+4', '1xb8')] = dict(
@@ -134,8 +162,8 @@ def load(name, protocol=None):
         try:
             if protocol is not None:
                 os.environ['DST_CBC_PROTOCOL'] = protocol
-            _CFGS[name, protocol] = Config.fromfile(
-                osp.join(ROOT, 'configs', name))
+            _CFGS[name,
+                  protocol] = Config.fromfile(osp.join(ROOT, 'configs', name))
         finally:
             os.environ.pop('DST_CBC_PROTOCOL', None)
             if saved is not None:
@@ -183,8 +211,8 @@ def test_hyperparameters_are_the_papers(name, protocol):
         assert opt.lr == pytest.approx(exp['lr'])
         assert opt.weight_decay == pytest.approx(5e-4)
     [poly] = cfg.param_scheduler
-    assert (poly.type, poly.power, poly.eta_min, poly.by_epoch) == (
-        'PolyLR', 0.9, 0.0, False)
+    assert (poly.type, poly.power, poly.eta_min,
+            poly.by_epoch) == ('PolyLR', 0.9, 0.0, False)
     assert 'end' not in poly  # stretched over each round by the loop
     loader = cfg.train_dataloader
     assert loader.batch_size == 8
@@ -213,10 +241,10 @@ def test_hyperparameters_are_the_papers(name, protocol):
     assert train_cfg.base_epochs == exp['base_epochs']
     if protocol == 'corrected':
         assert train_cfg.baseline_epochs is None
-        epochs = train_cfg.base_epochs * math.sqrt(exp['images'] /
-                                                   exp['labels'])
-        assert abs(epochs - exp['base_epochs'] * math.sqrt(
-            exp['ratio'])) <= 0.012 * epochs  # 1/30: 327.3 vs 328.6
+        epochs = train_cfg.base_epochs * math.sqrt(
+            exp['images'] / exp['labels'])
+        assert abs(epochs - exp['base_epochs'] * math.sqrt(exp['ratio'])
+                   ) <= 0.012 * epochs  # 1/30: 327.3 vs 328.6
     else:
         assert train_cfg.baseline_epochs == exp['paper_epochs']
     assert train_cfg.epochs_per_round == exp['epochs_per_round']
@@ -235,8 +263,7 @@ def test_hyperparameters_are_the_papers(name, protocol):
     assert loader.dataset.unlabeled.ann_file == \
         f'splits/split{{split}}/unlabeled_1-{exp["ratio"]}.txt'
     loss = head.loss_decode
-    assert (loss.type, loss.gamma) == ('DynamicCrossEntropyLoss',
-                                       exp['gamma'])
+    assert (loss.type, loss.gamma) == ('DynamicCrossEntropyLoss', exp['gamma'])
     assert loss.get('online', False) == exp['online']
     assert loss.get('online_threshold', 0.0) == exp['online_threshold']
     [hook] = [h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook']
@@ -244,8 +271,8 @@ def test_hyperparameters_are_the_papers(name, protocol):
     # OW: the labeling model's stored confidence, loaded with the pseudo
     # labels and moved with them, weights the pseudo-labeled pixels.
     stored = exp['stored_weights']
-    assert loss.get('weight_source', 'current') == (
-        'stored' if stored else 'current')
+    assert loss.get('weight_source',
+                    'current') == ('stored' if stored else 'current')
     assert hook.get('store_confidence', False) == stored
     steps = labeled.pipeline
     with_confidence = (
@@ -357,8 +384,8 @@ def city_root(tmp_path_factory):
 
 def _dataset_of(cfg):
     """'voc' or 'cityscapes', from the validation dataset type."""
-    return ('voc' if cfg.val_dataloader.dataset.type == 'PascalVOCDataset'
-            else 'cityscapes')
+    return ('voc' if cfg.val_dataloader.dataset.type == 'PascalVOCDataset' else
+            'cityscapes')
 
 
 def _point_at(cfg, voc_root, city_root):
@@ -388,10 +415,10 @@ def test_datasets_build_in_the_documented_layout(name, protocol, voc_root,
     if 'full_list' in exp:
         assert (train.num_labeled, train.num_unlabeled) == (num_train, 0)
     else:
-        labeled = (FAKE_VOC_LABELED if voc else FAKE_CITY_LABELED)[
-            exp['ratio']]
-        assert (train.num_labeled, train.num_unlabeled) == (
-            labeled, num_train - labeled)
+        labeled = (FAKE_VOC_LABELED
+                   if voc else FAKE_CITY_LABELED)[exp['ratio']]
+        assert (train.num_labeled,
+                train.num_unlabeled) == (labeled, num_train - labeled)
     sample = train[0]
     assert sample['data_samples'].metainfo['is_pseudo'] is False
     assert sample['inputs'].shape == (3, *exp['crop'])
@@ -485,8 +512,7 @@ def test_deeplabv2_r101_forward_backward_on_cpu(one_thread, protocol):
     samples = []
     for _ in range(2):
         sample = SegDataSample()
-        sample.gt_sem_seg = PixelData(
-            data=torch.randint(0, 21, (1, 65, 65)))
+        sample.gt_sem_seg = PixelData(data=torch.randint(0, 21, (1, 65, 65)))
         sample.set_metainfo(dict(is_pseudo=True, img_shape=(65, 65)))
         samples.append(sample)
     losses = model(inputs, samples, mode='loss')

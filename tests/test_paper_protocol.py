@@ -62,8 +62,10 @@ def models(one_thread):
     """The VOC DeepLabV2-R101 of both protocols, built once (random init)."""
     init_default_scope('mmseg')
     torch.manual_seed(0)
-    return {p: MODELS.build(load(VOC, p).model)
-            for p in ('paper', 'corrected')}
+    return {
+        p: MODELS.build(load(VOC, p).model)
+        for p in ('paper', 'corrected')
+    }
 
 
 # -- classifier: dilations 6 and 12 only --------------------------------------
@@ -98,7 +100,7 @@ def test_classifier_sums_branches_6_and_12_and_18_24_get_no_gradient(models):
     assert all(b.weight.requires_grad for b in corrected)
 
 
-# -- trainable BatchNorm --------------------------------------------------------
+# -- trainable BatchNorm ------------------------------------------------------
 def test_batchnorm_trains_and_is_in_the_optimizer_with_decay(models):
     model = models['paper']
     model.train()
@@ -109,8 +111,11 @@ def test_batchnorm_trains_and_is_in_the_optimizer_with_decay(models):
     assert all(p.requires_grad for bn in bns for p in bn.parameters())
     cfg = load(VOC, 'paper')
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
-    groups = {id(p): g for g in wrapper.optimizer.param_groups
-              for p in g['params']}
+    groups = {
+        id(p): g
+        for g in wrapper.optimizer.param_groups
+        for p in g['params']
+    }
     for bn in bns:
         for param in (bn.weight, bn.bias):
             assert groups[id(param)]['weight_decay'] == pytest.approx(5e-4)
@@ -122,8 +127,8 @@ def test_batchnorm_trains_and_is_in_the_optimizer_with_decay(models):
     with torch.no_grad():
         batch_mean = conv1(x).mean(dim=(0, 2, 3))
         model.backbone(x)
-    assert torch.allclose(bn1.running_mean, 0.9 * before + 0.1 * batch_mean,
-                          atol=1e-5)
+    assert torch.allclose(
+        bn1.running_mean, 0.9 * before + 0.1 * batch_mean, atol=1e-5)
 
 
 def test_corrected_batchnorm_stays_frozen(models):
@@ -138,12 +143,12 @@ def test_corrected_batchnorm_stays_frozen(models):
     assert torch.equal(model.backbone.bn1.running_mean, before)
 
 
-# -- torchvision ResNet layout --------------------------------------------------
+# -- torchvision ResNet layout ------------------------------------------------
 def test_resnet_layout_is_torchvisions(models):
     net = models['paper'].backbone
     # Stride on the 3x3 conv (torchvision), not on the first 1x1 (Caffe).
-    assert (net.layer2[0].conv1.stride, net.layer2[0].conv2.stride) == (
-        (1, 1), (2, 2))
+    assert (net.layer2[0].conv1.stride, net.layer2[0].conv2.stride) == ((1, 1),
+                                                                        (2, 2))
     # replace_stride_with_dilation=[False, True, True]: a stage's first
     # block keeps the previous dilation.
     assert net.layer3[0].conv2.dilation == (1, 1)
@@ -154,8 +159,8 @@ def test_resnet_layout_is_torchvisions(models):
     assert all(b.conv2.stride == (1, 1) for b in net.layer3)
     assert net.layer3[0].downsample[0].stride == (1, 1)
     caffe = models['corrected'].backbone
-    assert (caffe.layer2[0].conv1.stride, caffe.layer2[0].conv2.stride) == (
-        (2, 2), (1, 1))
+    assert (caffe.layer2[0].conv1.stride,
+            caffe.layer2[0].conv2.stride) == ((2, 2), (1, 1))
     assert caffe.layer3[0].conv2.dilation == (2, 2)
     assert caffe.layer4[0].conv2.dilation == (4, 4)
     # Output stride 8 either way: 65 -> 33 (7x7 conv, stride 2) -> 17 (max
@@ -165,7 +170,7 @@ def test_resnet_layout_is_torchvisions(models):
         assert net(torch.randn(1, 3, 65, 65))[0].shape == (1, 2048, 9, 9)
 
 
-# -- independent height and width ------------------------------------------------
+# -- independent height and width ---------------------------------------------
 def _resize_of(name):
     cfg = load(name, 'paper')
     [resize_cfg] = [
@@ -194,8 +199,8 @@ def test_resize_draws_height_and_width_independently(name, heights, widths):
         span = high - low
         # Uniform integers on [low, high]: mean (low + high) / 2, standard
         # deviation of the mean span / sqrt(12 * draws); 5 of them allowed.
-        assert abs(values.mean() - (low + high) / 2) < 5 * span / math.sqrt(
-            12 * draws)
+        assert abs(values.mean() -
+                   (low + high) / 2) < 5 * span / math.sqrt(12 * draws)
         assert values.min() < low + span / 50 and values.max() > high - \
             span / 50
     # Independent: correlation about 0 (standard error 1 / sqrt(2000)).
@@ -221,19 +226,24 @@ def test_resize_brings_a_label_of_another_size_to_the_image_size():
         assert out['img'].shape[:2] == out['gt_seg_map'].shape
 
 
-# -- align_corners=True -------------------------------------------------------------
+# -- align_corners=True -------------------------------------------------------
 def test_logits_are_upsampled_with_align_corners(models):
     # Logits [0, 3] upsampled from width 2 to 4: the corner-aligned grid
     # reads them at 0, 1/3, 2/3, 1 -> [0, 1, 2, 3]; the half-pixel grid at
     # -1/4, 1/4, 3/4, 5/4 (clamped) -> [0, 0.75, 2.25, 3].
     logits = torch.tensor([0.0, 3.0]).view(1, 1, 1, 2)
-    expected = {'paper': [0.0, 1.0, 2.0, 3.0],
-                'corrected': [0.0, 0.75, 2.25, 3.0]}
+    expected = {
+        'paper': [0.0, 1.0, 2.0, 3.0],
+        'corrected': [0.0, 0.75, 2.25, 3.0]
+    }
     for protocol, values in expected.items():
         model = models[protocol]
         assert model.align_corners == (protocol == 'paper')
-        up = resize(logits, size=(1, 4), mode='bilinear',
-                    align_corners=model.align_corners)
+        up = resize(
+            logits,
+            size=(1, 4),
+            mode='bilinear',
+            align_corners=model.align_corners)
         assert torch.allclose(up.flatten(), torch.tensor(values))
     # The training loss: logit z of class 0 as above, 0 for class 1, -100
     # (e^-100 is nothing) for class 2, every pixel labeled 1: the loss is
@@ -243,16 +253,18 @@ def test_logits_are_upsampled_with_align_corners(models):
         head = MODELS.build(dict(head_cfg, num_classes=3, in_channels=1))
         sample = SegDataSample()
         sample.gt_sem_seg = PixelData(data=torch.ones(1, 1, 4).long())
-        seg_logits = torch.cat(
-            [logits, torch.zeros(1, 1, 1, 2),
-             torch.full((1, 1, 1, 2), -100.0)],
-            dim=1)
+        seg_logits = torch.cat([
+            logits,
+            torch.zeros(1, 1, 1, 2),
+            torch.full((1, 1, 1, 2), -100.0)
+        ],
+                               dim=1)
         loss = head.loss_by_feat(seg_logits, [sample])['loss_ce']
         by_hand = sum(math.log1p(math.exp(v)) for v in values) / 4
         assert loss.item() == pytest.approx(by_hand, rel=1e-5)
 
 
-# -- evaluation: VOC zero-padded to 505x505, Cityscapes at 513x1025 -----------------
+# -- evaluation: VOC zero-padded to 505x505, Cityscapes at 513x1025 -----------
 @pytest.fixture(scope='module')
 def voc_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('voc') / 'VOCdevkit' / 'VOC2012')
@@ -275,11 +287,9 @@ def _val_dataset(name, protocol, data_root):
     return DATASETS.build(cfg)
 
 
-def test_voc_evaluation_pads_to_505_and_ignores_the_padding(models,
-                                                           voc_root):
+def test_voc_evaluation_pads_to_505_and_ignores_the_padding(models, voc_root):
     dataset = _val_dataset(VOC, 'paper', voc_root)
-    assert dataset.data_prefix['seg_map_path'].endswith(
-        'SegmentationClassAug')
+    assert dataset.data_prefix['seg_map_path'].endswith('SegmentationClassAug')
     item = dataset[0]  # a 375-wide, 500-high image (fake_trees)
     sample, img = item['data_samples'], item['inputs']
     assert img.shape == (3, 505, 505)
@@ -310,8 +320,7 @@ def test_voc_corrected_evaluation_keeps_the_size(voc_root):
     assert dataset[0]['inputs'].shape == (3, 500, 375)
 
 
-def test_cityscapes_evaluation_resizes_image_and_labels_to_513x1025(
-        city_root):
+def test_cityscapes_evaluation_resizes_image_and_labels_to_513x1025(city_root):
     item = _val_dataset(CITY, 'paper', city_root)[0]
     sample = item['data_samples']
     assert item['inputs'].shape == (3, 513, 1025)
@@ -326,7 +335,7 @@ def test_cityscapes_evaluation_resizes_image_and_labels_to_513x1025(
     assert corrected['data_samples'].gt_sem_seg.shape == (512, 1024)
 
 
-# -- labeling at 321x321 / 257x513, labels stored at that size -----------------------
+# -- labeling at 321x321 / 257x513, labels stored at that size ----------------
 def test_labeling_pipeline_makes_the_infer_size_the_original_size(voc_root):
     # What PseudoLabelHook(infer_scale=(321, 321), store_at_infer_scale=True)
     # is to load: the labeler returns logits, and stores labels, at
@@ -365,8 +374,7 @@ _HOOK = dst_cbc.engine.PseudoLabelHook
 @pytest.mark.skipif(
     'store_at_infer_scale' not in inspect.signature(_HOOK).parameters,
     reason='PseudoLabelHook(store_at_infer_scale) is the lead\'s to add')
-@pytest.mark.parametrize('name, size', [(VOC, (321, 321)),
-                                        (CITY, (257, 513))])
+@pytest.mark.parametrize('name, size', [(VOC, (321, 321)), (CITY, (257, 513))])
 def test_hook_labels_at_the_training_crop_size(name, size, voc_root,
                                                city_root):
     cfg = load(name, 'paper')

@@ -46,10 +46,11 @@ MODEL_CONFIGS = (
 )
 PREFIX = 'Scale.'
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
-BACKBONE_KEY = re.compile(
-    r'^(conv1\.weight|bn1\.' + _BN + r'|layer[1-4]\.\d+\.('
-    r'conv[123]\.weight|bn[123]\.' + _BN + r'|downsample\.0\.weight|'
-    r'downsample\.1\.' + _BN + r'))$')
+BACKBONE_KEY = re.compile(r'^(conv1\.weight|bn1\.' + _BN +
+                          r'|layer[1-4]\.\d+\.('
+                          r'conv[123]\.weight|bn[123]\.' + _BN +
+                          r'|downsample\.0\.weight|'
+                          r'downsample\.1\.' + _BN + r'))$')
 CLASSIFIER_KEY = re.compile(r'^layer5\.conv2d_list\.(\d+)\.(weight|bias)$')
 
 
@@ -83,10 +84,10 @@ def load_state_dict(path: str) -> Dict[str, Tensor]:
     return dict(obj)
 
 
-def convert_state_dict(state_dict: Dict[str, Tensor],
-                       num_classes: int,
-                       source: str = 'state dict'
-                       ) -> Tuple[Dict[str, Tensor], bool]:
+def convert_state_dict(
+        state_dict: Dict[str, Tensor],
+        num_classes: int,
+        source: str = 'state dict') -> Tuple[Dict[str, Tensor], bool]:
     """Rename the original DeepLabV2 keys to this project's model.
 
     Args:
@@ -169,8 +170,9 @@ def check_against_model(state_dict: Dict[str, Tensor],
     }
     missing = sorted(set(expected) - set(state_dict))
     unexpected = sorted(set(state_dict) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(state_dict)
-                   if tuple(state_dict[k].shape) != expected[k])
+    wrong = sorted(
+        k for k in set(expected) & set(state_dict)
+        if tuple(state_dict[k].shape) != expected[k])
     if missing or unexpected or wrong:
         details = []
         if missing:

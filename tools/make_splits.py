@@ -24,9 +24,8 @@ import sys
 from typing import Dict, List, Optional
 
 from dst_cbc.datasets.splits import (check_same_names, class_presence,
-                                     nested_splits, paper_splits,
-                                     pick_valtiny, read_list, write_list,
-                                     write_splits)
+                                     nested_splits, paper_splits, pick_valtiny,
+                                     read_list, write_list, write_splits)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 #: Folder of the authors' lists of each dataset.
@@ -68,26 +67,39 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: The options.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--train-list', required=True,
-                        help='training names, one per line')
+    parser.add_argument(
+        '--train-list', required=True, help='training names, one per line')
     parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--paper', choices=sorted(PAPER_SPLITS),
-                        help="write the DST-CBC authors' lists and valtiny "
-                        'of this dataset (instead of --ratios and --val-list)')
-    parser.add_argument('--ratios', type=int, nargs='+',
-                        help='k of each labeled ratio 1/k, e.g. 8 4')
+    parser.add_argument(
+        '--paper',
+        choices=sorted(PAPER_SPLITS),
+        help="write the DST-CBC authors' lists and valtiny "
+        'of this dataset (instead of --ratios and --val-list)')
+    parser.add_argument(
+        '--ratios',
+        type=int,
+        nargs='+',
+        help='k of each labeled ratio 1/k, e.g. 8 4')
     parser.add_argument('--num-splits', type=int, default=3)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--batch-size', type=int, default=8,
-                        help='labeled batch size (no batch of one)')
-    parser.add_argument('--val-list', help='validation names: writes '
-                        'valtiny.txt (needs --ann-dir and --num-classes)')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=8,
+        help='labeled batch size (no batch of one)')
+    parser.add_argument(
+        '--val-list',
+        help='validation names: writes '
+        'valtiny.txt (needs --ann-dir and --num-classes)')
     parser.add_argument('--ann-dir', help='folder of the validation labels')
     parser.add_argument('--num-classes', type=int)
     parser.add_argument('--seg-map-suffix', default='.png')
-    parser.add_argument('--label-map', nargs='+', default=[],
-                        metavar='OLD:NEW',
-                        help='label remapping before valtiny, e.g. 11:255')
+    parser.add_argument(
+        '--label-map',
+        nargs='+',
+        default=[],
+        metavar='OLD:NEW',
+        help='label remapping before valtiny, e.g. 11:255')
     args = parser.parse_args(argv)
     if args.paper and (args.ratios or args.val_list):
         parser.error("--paper writes the authors' lists and valtiny: drop "
@@ -141,8 +153,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         written = write_paper_splits(args.paper, names, args.train_list,
                                      args.out_dir)
     else:
-        splits = nested_splits(names, args.ratios, args.num_splits,
-                               args.seed, args.batch_size)
+        splits = nested_splits(names, args.ratios, args.num_splits, args.seed,
+                               args.batch_size)
         written = write_splits(args.out_dir, splits)
     if args.val_list:
         if not osp.isdir(args.ann_dir):

@@ -77,8 +77,11 @@ class Run:
 
 
 NAME = 'dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
-BASELINE = Run('baseline', 'configs/baseline/baseline_' +
-               NAME.replace('1xb4+4', '1xb8'), 1, from_baseline=False)
+BASELINE = Run(
+    'baseline',
+    'configs/baseline/baseline_' + NAME.replace('1xb4+4', '1xb8'),
+    1,
+    from_baseline=False)
 DST_CBC = Run('DST-CBC', 'configs/dst_cbc/dst-cbc_' + NAME, 6)
 ABLATIONS = [
     Run('ST', 'configs/ablations/st_' + NAME, 2),
@@ -98,25 +101,46 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: The options.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--data-root', default='data/VOCdevkit/VOC2012',
-                        help='the prepared VOC2012 folder')
-    parser.add_argument('--work-dir', default='work_dirs/reproduce_voc-1-20',
-                        help='folder of the runs (one sub-folder each)')
-    parser.add_argument('--split', type=int, choices=(1, 2, 3), default=2,
-                        help="split (the authors' shuffle split - 1); "
-                        "default 2, their Table 5's")
-    parser.add_argument('--ablations', action='store_true',
-                        help='also train ST, DST, DST-C and OW (Table 5)')
-    parser.add_argument('--gpus', type=int, choices=(1, 2, 4), default=1,
-                        help='GPUs per run (a total batch of 8)')
-    parser.add_argument('--any-splits', action='store_true',
-                        help="accept split lists that are not the authors' "
-                        '(the figures are then not the same experiment)')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='check the data and print the commands only')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        metavar='KEY=VALUE',
-                        help='passed on to every run, e.g. shorter rounds')
+    parser.add_argument(
+        '--data-root',
+        default='data/VOCdevkit/VOC2012',
+        help='the prepared VOC2012 folder')
+    parser.add_argument(
+        '--work-dir',
+        default='work_dirs/reproduce_voc-1-20',
+        help='folder of the runs (one sub-folder each)')
+    parser.add_argument(
+        '--split',
+        type=int,
+        choices=(1, 2, 3),
+        default=2,
+        help="split (the authors' shuffle split - 1); "
+        "default 2, their Table 5's")
+    parser.add_argument(
+        '--ablations',
+        action='store_true',
+        help='also train ST, DST, DST-C and OW (Table 5)')
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        choices=(1, 2, 4),
+        default=1,
+        help='GPUs per run (a total batch of 8)')
+    parser.add_argument(
+        '--any-splits',
+        action='store_true',
+        help="accept split lists that are not the authors' "
+        '(the figures are then not the same experiment)')
+    parser.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='check the data and print the commands only')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        metavar='KEY=VALUE',
+        help='passed on to every run, e.g. shorter rounds')
     args = parser.parse_args(argv)
     args.data_root = osp.abspath(args.data_root)
     args.work_dir = osp.abspath(args.work_dir)
@@ -155,7 +179,9 @@ def _list_problems(data_root: str, list_file: str, checks: Dict[str, str],
     return problems
 
 
-def check_layout(data_root: str, split: int, pretrained: str,
+def check_layout(data_root: str,
+                 split: int,
+                 pretrained: str,
                  any_splits: bool = False) -> List[str]:
     """Everything missing for the reproduction, one message each.
 
@@ -172,10 +198,10 @@ def check_layout(data_root: str, split: int, pretrained: str,
         return [f'missing folder: {data_root} (docs/data_preparation.md)']
     problems = [
         f'missing folder: {osp.join(data_root, folder)} ({hint})'
-        for folder, hint in (
-            ('JPEGImages', 'VOCtrainval_11-May-2012.tar'),
-            ('SegmentationClassAug', "MMSeg's voc_aug.py and the label "
-             'copies of docs/data_preparation.md'))
+        for folder, hint in (('JPEGImages', 'VOCtrainval_11-May-2012.tar'),
+                             ('SegmentationClassAug',
+                              "MMSeg's voc_aug.py and the label "
+                              'copies of docs/data_preparation.md'))
         if not osp.isdir(osp.join(data_root, folder))
     ]
     if problems:
@@ -184,8 +210,8 @@ def check_layout(data_root: str, split: int, pretrained: str,
     make = 'tools/make_splits.py --paper voc'
     lists = {
         f'splits/split{split}/{kind}_1-{RATIO}.txt': (checks, make)
-        for kind, checks in (('labeled', dict(image, **label)),
-                             ('unlabeled', image))
+        for kind, checks in (('labeled', dict(image, **label)), ('unlabeled',
+                                                                 image))
     }
     # The paper protocol evaluates on SegmentationClassAug.
     lists['ImageSets/Segmentation/val.txt'] = (
@@ -236,7 +262,8 @@ def train_command(run: Run, args: argparse.Namespace,
         command = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), config]
     else:
         command = [
-            'bash', osp.join(ROOT, 'tools', 'dist_train.sh'), config,
+            'bash',
+            osp.join(ROOT, 'tools', 'dist_train.sh'), config,
             str(args.gpus)
         ]
     command += ['--work-dir', work_dir, '--amp']
@@ -244,10 +271,10 @@ def train_command(run: Run, args: argparse.Namespace,
         command.append('--resume')
     root = args.data_root
     options = [f'train_dataloader.dataset.split={args.split}'] + [
-        f'{key}.data_root={root}' for key in (
-            'train_dataloader.dataset.labeled',
-            'train_dataloader.dataset.unlabeled', 'val_dataloader.dataset',
-            'test_dataloader.dataset')
+        f'{key}.data_root={root}'
+        for key in ('train_dataloader.dataset.labeled',
+                    'train_dataloader.dataset.unlabeled',
+                    'val_dataloader.dataset', 'test_dataloader.dataset')
     ]
     if args.gpus > 1:
         options.append(f'train_dataloader.batch_size={8 // args.gpus}')
@@ -339,8 +366,10 @@ def main(argv: Optional[List[str]] = None,
     problems = check_layout(args.data_root, args.split, PRETRAINED,
                             args.any_splits)
     if problems:
-        print('The data are not ready for the reproduction:\n' +
-              '\n'.join(f'  - {p}' for p in problems), file=sys.stderr)
+        print(
+            'The data are not ready for the reproduction:\n' +
+            '\n'.join(f'  - {p}' for p in problems),
+            file=sys.stderr)
         return 1
     runs = planned_runs(args.ablations)
     split_dir = osp.join(args.data_root, f'splits/split{args.split}')
@@ -360,8 +389,10 @@ def main(argv: Optional[List[str]] = None,
         summary = read_summary(work_dir)
         if summary is None or len(summary['rounds']) < run.rounds:
             command = train_command(run, args, checkpoint)
-            print(f'[{run.method}] DST_CBC_PROTOCOL=paper ' +
-                  ' '.join(shlex.quote(c) for c in command), flush=True)
+            print(
+                f'[{run.method}] DST_CBC_PROTOCOL=paper ' +
+                ' '.join(shlex.quote(c) for c in command),
+                flush=True)
             if args.dry_run:
                 if run is BASELINE:
                     checkpoint = osp.join(work_dir, 'round_0_best.pth')

@@ -8,8 +8,7 @@ _base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-20.txt')))
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-20.txt')))
 train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))
 # The protocol's labeling hook with one global threshold.
 custom_hooks = [

@@ -13,8 +13,7 @@ model = dict(
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-20.txt')))
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-20.txt')))
 train_cfg = dict(
     alphas=(1.0, ),
     epochs_per_round=30,

@@ -13,8 +13,7 @@ _base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_cityscapes.py'
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-4.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-4.txt')))
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-4.txt')))
 # Round 0: the protocol's epochs for 1/4 (corrected: None, computed as
 # 60 * sqrt(N / n) by the loop; paper: the authors' scripts).
 train_cfg = dict(

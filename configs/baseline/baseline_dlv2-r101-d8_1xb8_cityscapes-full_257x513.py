@@ -9,9 +9,6 @@
 # docs/paper_configs.md.
 _base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_cityscapes.py'
 train_dataloader = dict(
-    dataset=dict(
-        labeled=dict(ann_file='train.txt'),
-        unlabeled=None))
+    dataset=dict(labeled=dict(ann_file='train.txt'), unlabeled=None))
 # 60 epochs (corrected: None, computed as 60 * sqrt(N / N) by the loop).
-train_cfg = dict(
-    alphas=(), baseline_epochs=_base_.round0_epochs.get('full'))
+train_cfg = dict(alphas=(), baseline_epochs=_base_.round0_epochs.get('full'))

@@ -13,5 +13,4 @@ train_dataloader = dict(
         labeled=dict(ann_file='ImageSets/Segmentation/trainaug.txt'),
         unlabeled=None))
 # 30 epochs (corrected: None, computed as 30 * sqrt(N / N) by the loop).
-train_cfg = dict(
-    alphas=(), baseline_epochs=_base_.round0_epochs.get('full'))
+train_cfg = dict(alphas=(), baseline_epochs=_base_.round0_epochs.get('full'))

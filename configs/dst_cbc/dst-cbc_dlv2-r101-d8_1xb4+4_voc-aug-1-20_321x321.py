@@ -13,8 +13,7 @@ _base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-20.txt')))
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-20.txt')))
 # Round 0: the protocol's epochs for 1/20 (corrected: None, computed as
 # 30 * sqrt(N / n) by the loop; paper: the authors' scripts).
 train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))

@@ -15,8 +15,7 @@ model = dict(decode_head=dict(loss_decode=dict(gamma=4.0)))
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-8.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-8.txt')))
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-8.txt')))
 # Round 0: the protocol's epochs for 1/8 (corrected: None, computed as
 # 30 * sqrt(N / n) by the loop; paper: the authors' scripts).
 train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-8'))

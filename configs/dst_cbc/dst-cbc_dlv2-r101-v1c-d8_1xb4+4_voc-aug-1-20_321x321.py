@@ -22,6 +22,5 @@ model = dict(
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-20.txt')))
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-20.txt')))
 train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))

@@ -24,7 +24,9 @@ def write_image(path: str, size: Sequence[int], seed: int) -> None:
     Image.fromarray(img).save(path)
 
 
-def write_label(path: str, size: Sequence[int], num_classes: int,
+def write_label(path: str,
+                size: Sequence[int],
+                num_classes: int,
                 palette: bool = False) -> None:
     """Top half class 0, bottom-left quarter the last class, rest 255."""
     w, h = size
@@ -39,15 +41,16 @@ def write_label(path: str, size: Sequence[int], num_classes: int,
     img.save(path)
 
 
-def write_splits(root: str, names: List[str], labeled: Dict[int, int],
-                 splits: Sequence[int] = (1, 2, 3)) -> None:
-    """``splits/split{s}/{labeled,unlabeled}_1-{k}.txt``: split s starts
-    3 * (s - 1) names later in ``names``; ratio k labels ``labeled[k]``."""
-    for s in splits:
+def write_splits(root: str, names: List[str], labeled: Dict[int, int]) -> None:
+    """``splits/split{s}/{labeled,unlabeled}_1-{k}.txt``, s = 1, 2, 3: split
+    s starts 3 * (s - 1) names later in ``names``; ratio k labels
+    ``labeled[k]``."""
+    for s in (1, 2, 3):
         order = names[3 * (s - 1):] + names[:3 * (s - 1)]
         for k, n in labeled.items():
-            write_list(osp.join(root, f'splits/split{s}/labeled_1-{k}.txt'),
-                       order[:n])
+            write_list(
+                osp.join(root, f'splits/split{s}/labeled_1-{k}.txt'),
+                order[:n])
             write_list(
                 osp.join(root, f'splits/split{s}/unlabeled_1-{k}.txt'),
                 order[n:])
@@ -70,8 +73,8 @@ def fake_voc(root: str, num_train: int, num_val: int,
         size = (500, 375) if i % 2 else (375, 500)
         write_image(osp.join(root, 'JPEGImages', name + '.jpg'), size, i)
         val = name in names['val']
-        folders = ['SegmentationClassAug'] + (['SegmentationClass']
-                                              if val else [])
+        folders = ['SegmentationClassAug'
+                   ] + (['SegmentationClass'] if val else [])
         for folder in folders:
             write_label(
                 osp.join(root, folder, name + '.png'), size, 21, palette=val)
@@ -93,8 +96,7 @@ def fake_cityscapes(root: str, num_train: int, num_val: int,
         dict: The ``train`` and ``val`` names.
     """
     names = {
-        'train':
-        [f'aachen/aachen_{i:06d}_000019' for i in range(num_train)],
+        'train': [f'aachen/aachen_{i:06d}_000019' for i in range(num_train)],
         'val': [f'lindau/lindau_{i:06d}_000019' for i in range(num_val)],
     }
     for split, items in names.items():
@@ -104,8 +106,7 @@ def fake_cityscapes(root: str, num_train: int, num_val: int,
                          name + '_leftImg8bit.png'), (1024, 512), i)
             write_label(
                 osp.join(root, 'gtFine', split,
-                         name + '_gtFine_labelTrainIds.png'), (1024, 512),
-                19)
+                         name + '_gtFine_labelTrainIds.png'), (1024, 512), 19)
         write_list(osp.join(root, f'{split}.txt'), items)
     write_list(osp.join(root, 'splits/valtiny.txt'), names['val'][:1])
     write_splits(root, names['train'], labeled)

@@ -18,9 +18,19 @@ SHIPPED = ROOT / 'paper_splits'
 SHARED = ROOT.parent / 'shared' / 'data' / 'paper_splits'
 # Labeled images per ratio k of 1/k, and the training set size.
 COUNTS = {
-    'PASCAL_VOC_2012': ({106: 100, 50: 211, 20: 530, 8: 1322, 4: 2645,
-                         2: 5291}, 10582, 20),
-    'Cityscapes': ({30: 100, 8: 371, 4: 743}, 2975, 19),
+    'PASCAL_VOC_2012': ({
+        106: 100,
+        50: 211,
+        20: 530,
+        8: 1322,
+        4: 2645,
+        2: 5291
+    }, 10582, 20),
+    'Cityscapes': ({
+        30: 100,
+        8: 371,
+        4: 743
+    }, 2975, 19),
 }
 
 
@@ -55,8 +65,11 @@ def test_nested_disjoint_and_covering(dataset):
             assert len(set(unlabeled)) == len(unlabeled)
     # The three shuffles draw different labeled sets.
     smallest = min(counts.values())
-    firsts = {frozenset(by_ratio[k][0]) for by_ratio in splits.values()
-              for k, n in counts.items() if n == smallest}
+    firsts = {
+        frozenset(by_ratio[k][0])
+        for by_ratio in splits.values()
+        for k, n in counts.items() if n == smallest
+    }
     assert len(firsts) == 3
 
 
@@ -65,8 +78,9 @@ def test_valtiny_sizes_and_val_names(dataset):
     valtiny = read_list(str(SHIPPED / name / 'valtiny.txt'))
     assert len(valtiny) == len(set(valtiny)) == COUNTS[name][2]
     if name == 'Cityscapes':  # val cities only
-        assert all(n.split('/')[0] in ('frankfurt', 'lindau', 'munster')
-                   for n in valtiny)
+        assert all(
+            n.split('/')[0] in ('frankfurt', 'lindau', 'munster')
+            for n in valtiny)
 
 
 def test_attribution_is_shipped():

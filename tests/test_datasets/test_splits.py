@@ -130,10 +130,10 @@ def test_valtiny_errors():
 
 
 def test_class_presence_applies_label_map_and_drops_ignore(tmp_path):
-    Image.fromarray(np.array([[0, 3], [255, 3]], np.uint8)).save(
-        tmp_path / 'x.png')
-    Image.fromarray(np.array([[1, 11], [11, 11]], np.uint8)).save(
-        tmp_path / 'y.png')
+    Image.fromarray(np.array([[0, 3], [255, 3]],
+                             np.uint8)).save(tmp_path / 'x.png')
+    Image.fromarray(np.array([[1, 11], [11, 11]],
+                             np.uint8)).save(tmp_path / 'y.png')
     assert class_presence(str(tmp_path), ['x', 'y'], '.png') == {
         'x': {0, 3},
         'y': {1, 11}
@@ -175,8 +175,9 @@ def test_write_splits_round_trip(tmp_path):
             labeled, unlabeled = splits[s][k]
             assert read_list(
                 str(tmp_path / f'split{s}' / f'labeled_1-{k}.txt')) == labeled
-            assert read_list(str(
-                tmp_path / f'split{s}' / f'unlabeled_1-{k}.txt')) == unlabeled
+            assert read_list(
+                str(tmp_path / f'split{s}' /
+                    f'unlabeled_1-{k}.txt')) == unlabeled
 
 
 # -- the authors' lists: paper_splits / check_same_names ----------------------
@@ -185,8 +186,8 @@ def _authors_folder(folder, shuffles):
     for s, order in enumerate(shuffles):
         write_list(str(folder / f'1_labeled_{s}.txt'), order)
         for k in (4, 2):
-            write_list(str(folder / f'{k}_labeled_{s}.txt'),
-                       order[:len(order) // k])
+            write_list(
+                str(folder / f'{k}_labeled_{s}.txt'), order[:len(order) // k])
     write_list(str(folder / 'valtiny.txt'), ['v'])
 
 
@@ -197,10 +198,8 @@ def test_paper_splits_complement_in_shuffle_order(tmp_path):
     splits = paper_splits(str(tmp_path))
     assert sorted(splits) == [1, 2]  # shuffle s is split s + 1
     assert sorted(splits[1]) == [2, 4]  # 1/1 is no split
-    assert splits[1][4] == (['n0', 'n1'], ['n2', 'n3', 'n4', 'n5', 'n6',
-                                           'n7'])
-    assert splits[2][2] == (['n7', 'n6', 'n5', 'n4'],
-                            ['n3', 'n2', 'n1', 'n0'])
+    assert splits[1][4] == (['n0', 'n1'], ['n2', 'n3', 'n4', 'n5', 'n6', 'n7'])
+    assert splits[2][2] == (['n7', 'n6', 'n5', 'n4'], ['n3', 'n2', 'n1', 'n0'])
 
 
 def test_paper_splits_errors_name_the_list(tmp_path):
@@ -223,7 +222,9 @@ def test_paper_splits_errors_name_the_list(tmp_path):
 
 def test_check_same_names():
     check_same_names(['b', 'a'], 'mine.txt', ['a', 'b'], 'theirs.txt')
-    with pytest.raises(ValueError, match=r"mine.txt and theirs.txt.*1 of "
-                       r"the latter missing \(e.g. \['b'\]\), 1 not in it "
-                       r"\(e.g. \['c'\]\)"):
+    with pytest.raises(
+            ValueError,
+            match=r"mine.txt and theirs.txt.*1 of "
+            r"the latter missing \(e.g. \['b'\]\), 1 not in it "
+            r"\(e.g. \['c'\]\)"):
         check_same_names(['a', 'c'], 'mine.txt', ['a', 'b'], 'theirs.txt')

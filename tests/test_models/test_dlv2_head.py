@@ -172,8 +172,9 @@ def test_unsummed_branches_get_no_gradient_but_keep_their_weights():
             else:
                 assert not param.requires_grad and param.grad is None
     # All four branches stay in the state dict: DeepLabV2 weights load.
-    assert sorted(head.state_dict()) == sorted(
-        f'conv2d_list.{i}.{p}' for i in range(4) for p in ('weight', 'bias'))
+    assert sorted(head.state_dict()) == sorted(f'conv2d_list.{i}.{p}'
+                                               for i in range(4)
+                                               for p in ('weight', 'bias'))
 
 
 @pytest.mark.parametrize('summed', [0, 5, 2.0, -1])

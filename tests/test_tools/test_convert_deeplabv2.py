@@ -16,10 +16,12 @@ from mmseg.registry import MODELS
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'convert_deeplabv2_coco.py'
 MODEL_CFG = ROOT / 'configs' / '_base_' / 'models' / 'deeplabv2_r101-d8.py'
-CITY_CFG = (ROOT / 'configs' / 'dst_cbc' /
-            'dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py')
-V3PLUS_CFG = (ROOT / 'configs' / 'dst_cbc' /
-              'dst-cbc_deeplabv3plus-r101-d8_1xb4+4_voc-aug-1-20_321x321.py')
+CITY_CFG = (
+    ROOT / 'configs' / 'dst_cbc' /
+    'dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py')
+V3PLUS_CFG = (
+    ROOT / 'configs' / 'dst_cbc' /
+    'dst-cbc_deeplabv3plus-r101-d8_1xb4+4_voc-aug-1-20_321x321.py')
 # The paper protocol's model: torchvision's ResNet layout.
 PAPER_CFG = ROOT / 'configs' / '_base_' / 'protocols' / 'paper_voc.py'
 BN = ('weight', 'bias', 'running_mean', 'running_var')
@@ -46,14 +48,14 @@ def original_layout(num_classes=21):
             layout.append((p + 'conv3.weight', (planes * 4, planes, 1, 1)))
             layout += [(p + f'bn3.{n}', (planes * 4, )) for n in BN]
             if b == 0:
-                layout.append((p + 'downsample.0.weight',
-                               (planes * 4, cin, 1, 1)))
+                layout.append(
+                    (p + 'downsample.0.weight', (planes * 4, cin, 1, 1)))
                 layout += [(p + f'downsample.1.{n}', (planes * 4, ))
                            for n in BN]
         inplanes = planes * 4
     for i in range(4):
-        layout.append((f'layer5.conv2d_list.{i}.weight',
-                       (num_classes, 2048, 3, 3)))
+        layout.append(
+            (f'layer5.conv2d_list.{i}.weight', (num_classes, 2048, 3, 3)))
         layout.append((f'layer5.conv2d_list.{i}.bias', (num_classes, )))
     return layout
 
@@ -102,12 +104,12 @@ def test_converted_weights_load_strictly_onto_the_right_parameters(
     # A few by attribute, to pin the module structure itself.
     index = {key: i for i, key in enumerate(original)}
     backbone, head = model.backbone, model.decode_head
-    assert torch.all(backbone.layer3[22].conv2.weight ==
-                     index['layer3.22.conv2.weight'])
+    assert torch.all(
+        backbone.layer3[22].conv2.weight == index['layer3.22.conv2.weight'])
     assert torch.all(backbone.layer1[0].downsample[1].running_var ==
                      index['layer1.0.downsample.1.running_var'])
-    assert torch.all(head.conv2d_list[3].bias ==
-                     index['layer5.conv2d_list.3.bias'])
+    assert torch.all(
+        head.conv2d_list[3].bias == index['layer5.conv2d_list.3.bias'])
     # The counters the 2017 file lacks are added as 0: 104 BatchNorms.
     counters = [k for k in converted if k.endswith('num_batches_tracked')]
     assert len(counters) == 104
@@ -117,7 +119,7 @@ def test_converted_weights_load_strictly_onto_the_right_parameters(
 
 @pytest.mark.parametrize('num_classes', [21, 19])
 def test_converted_weights_load_into_the_paper_layout(tool, original,
-                                                       num_classes):
+                                                      num_classes):
     # The authors loaded the COCO weights into torchvision's ResNet
     # (stride on the 3x3 conv, contracted first dilated blocks): same keys
     # and shapes, so no key is missing or unexpected.
@@ -161,9 +163,10 @@ def test_the_model_is_the_original_architecture():
     assert not any(p.requires_grad for m in bns for p in m.parameters())
     model.train()
     assert not any(m.training for m in bns)
-    assert [c.dilation for c in model.decode_head.conv2d_list] == [
-        (6, 6), (12, 12), (18, 18), (24, 24)
-    ]
+    assert [c.dilation for c in model.decode_head.conv2d_list] == [(6, 6),
+                                                                   (12, 12),
+                                                                   (18, 18),
+                                                                   (24, 24)]
 
 
 def test_cli_drops_the_classifier_for_cityscapes_and_the_config_loads_it(

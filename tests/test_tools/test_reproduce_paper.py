@@ -107,8 +107,10 @@ def _fake_training(calls, scores):
         work_dir = command[command.index('--work-dir') + 1]
         method = osp.basename(work_dir)
         rounds = [
-            dict(round=r, score=s,
-                 checkpoint=osp.join(work_dir, f'round_{r}_best.pth'))
+            dict(
+                round=r,
+                score=s,
+                checkpoint=osp.join(work_dir, f'round_{r}_best.pth'))
             for r, s in enumerate(scores[method])
         ]
         os.makedirs(work_dir, exist_ok=True)
@@ -140,8 +142,10 @@ def _cfg_options(command):
 
 def test_runs_baseline_then_each_method_from_it(tool, workspace, capsys):
     calls = []
-    argv = ['--any-splits', '--ablations', '--cfg-options',
-            'train_cfg.baseline_iters=2', 'train_cfg.round_iters=2']
+    argv = [
+        '--any-splits', '--ablations', '--cfg-options',
+        'train_cfg.baseline_iters=2', 'train_cfg.round_iters=2'
+    ]
     assert tool.main(argv, _fake_training(calls, SCORES)) == 0
     out = capsys.readouterr().out
     configs = [osp.relpath(c[2], ROOT) for c, _ in calls]
@@ -186,8 +190,10 @@ def test_the_commands_configure_the_paper_protocol_run(tool, workspace):
     protocol, the fake tree, split 2, the baseline to start from and the
     2-iteration rounds."""
     calls = []
-    tool.main(['--any-splits', '--cfg-options', 'train_cfg.baseline_iters=2',
-               'train_cfg.round_iters=2'], _fake_training(calls, SCORES))
+    tool.main([
+        '--any-splits', '--cfg-options', 'train_cfg.baseline_iters=2',
+        'train_cfg.round_iters=2'
+    ], _fake_training(calls, SCORES))
     command, env = calls[1]
     args = _cfg_options(command)
     os.environ['DST_CBC_PROTOCOL'] = env['DST_CBC_PROTOCOL']
@@ -225,5 +231,5 @@ def test_dry_run_prints_and_trains_nothing(tool, workspace, capsys):
     assert calls == []
     assert out.count('DST_CBC_PROTOCOL=paper') == 2
     assert 'train_cfg.baseline_checkpoint=' + str(
-        Path('work_dirs/reproduce_voc-1-20/baseline/round_0_best.pth')
-        .resolve()) in out
+        Path('work_dirs/reproduce_voc-1-20/baseline/round_0_best.pth').resolve(
+        )) in out

@@ -95,10 +95,7 @@ def nested_splits(names: List[str],
         # A str seed is hashed with SHA-512: stable across runs and
         # platforms, and distinct for every (seed, split).
         random.Random(f'nested_splits:{seed}:{split}').shuffle(order)
-        splits[split] = {
-            k: (order[:n], order[n:])
-            for k, n in counts.items()
-        }
+        splits[split] = {k: (order[:n], order[n:]) for k, n in counts.items()}
     return splits
 
 
@@ -146,8 +143,9 @@ def paper_splits(folder: str) -> Splits:
                                  f'in 1_labeled_{shuffle}.txt, e.g. '
                                  f'{outside[:3]}')
             chosen = set(labeled)
-            splits[shuffle + 1][k] = (
-                labeled, [name for name in order if name not in chosen])
+            splits[shuffle + 1][k] = (labeled, [
+                name for name in order if name not in chosen
+            ])
     return splits
 
 
@@ -228,12 +226,12 @@ def pick_valtiny(presence: Dict[str, Set[int]],
     return sorted(picked)
 
 
-def class_presence(ann_dir: str,
-                   names: Iterable[str],
-                   seg_map_suffix: str,
-                   ignore_index: int = 255,
-                   label_map: Optional[Dict[int, int]] = None
-                   ) -> Dict[str, Set[int]]:
+def class_presence(
+        ann_dir: str,
+        names: Iterable[str],
+        seg_map_suffix: str,
+        ignore_index: int = 255,
+        label_map: Optional[Dict[int, int]] = None) -> Dict[str, Set[int]]:
     """Read label maps and list the classes present in each.
 
     Args:
@@ -320,8 +318,8 @@ def write_splits(out_dir: str, splits: Splits) -> List[str]:
     written = []
     for split, by_ratio in splits.items():
         for ratio, (labeled, unlabeled) in by_ratio.items():
-            for kind, names in (('labeled', labeled),
-                                ('unlabeled', unlabeled)):
+            for kind, names in (('labeled', labeled), ('unlabeled',
+                                                       unlabeled)):
                 path = osp.join(out_dir, f'split{split}',
                                 f'{kind}_1-{ratio}.txt')
                 write_list(path, names)
