@@ -10,11 +10,14 @@
   of the medians: bf16 / fp32 (contiguous), channels_last / contiguous (in
   fp32 and in bf16).
 - **Labels**: :class:`PseudoLabeler` on the unlabeled images of the
-  synthetic set with DLV2-R18-mini (``--checkpoint``, else trained
-  ``--train-iters`` supervised iterations from scratch), float32 against
-  bfloat16 autocast (:func:`inference_autocast` of a
-  :class:`BF16OptimWrapper`) and against channels_last: the fraction of
-  pixels with the same label, the files identical byte for byte.
+  synthetic set with DLV2-R18-mini (``--checkpoint``) and, when CamVid is at
+  ``--data-root``, on ``--camvid-images`` of its unlabeled images with the
+  CamVid config's Fast-SCNN at its labeling scale (``--camvid-checkpoint``);
+  a model without a checkpoint is first trained ``--train-iters``
+  supervised iterations from scratch. Float32 against bfloat16 autocast
+  (:func:`inference_autocast` of a :class:`BF16OptimWrapper`) and against
+  channels_last: the fraction of pixels with the same label, the files
+  identical byte for byte, at alpha 0.2 and 1.0.
 
 The models are random-initialized (step time does not depend on the
 weights); each model's batch is random images and labels of its training
@@ -23,7 +26,8 @@ crop, half of the samples pseudo-labeled (the dynamic loss's 4 + 4).
 Usage::
 
     python benchmarks/amp/run.py --threads 1 [--models NAME ...]
-        [--repeats N] [--checkpoint CKPT | --train-iters 300]
+        [--repeats N] [--checkpoint CKPT] [--camvid-checkpoint CKPT]
+        [--train-iters 300] [--skip-labels]
 """
 import argparse
 import contextlib
@@ -51,8 +55,8 @@ if ROOT not in sys.path:
 
 from benchmarks.common import (  # noqa: E402
     SYNTHETIC_CONFIG, add_common_args, apply_common_args, build_model,
-    endless, markdown_table, point_config, semi_loader_cfg, write_results,
-    write_split_lists)
+    endless, markdown_table, point_config, prepare_data, semi_loader_cfg,
+    write_results, write_split_lists)
 from dst_cbc.datasets import generate_synthetic_dataset  # noqa: E402
 from dst_cbc.engine.amp import (cpu_supports_bf16,  # noqa: E402
                                 inference_autocast)
@@ -166,11 +170,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--checkpoint', help='DLV2-R18-mini weights for the label check')
     parser.add_argument(
+        '--camvid-checkpoint',
+        help='Fast-SCNN weights for the label check on CamVid')
+    parser.add_argument(
+        '--camvid-images',
+        type=int,
+        default=64,
+        help='CamVid images of the label check')
+    parser.add_argument(
         '--train-iters',
         type=int,
         default=300,
-        help='supervised iterations of the label-check model without '
-        '--checkpoint')
+        help='supervised iterations from scratch of a label-check model '
+        'without a checkpoint')
     parser.add_argument(
         '--skip-labels', action='store_true', help='time the steps only')
     return parser.parse_args()
@@ -362,23 +374,44 @@ def compare_labels(files_a: Sequence[str], files_b: Sequence[str]) -> Dict:
         files=len(files_a))
 
 
-def label_check(cfg: Config, model: nn.Module, out_dir: str) -> Dict:
+def labeling_pipeline(cfg: Config) -> List[dict]:
+    """Load, resize to the ``PseudoLabelHook``'s ``infer_scale`` (if the
+    config sets one), pack: how the hook loads an image for labeling.
+
+    Args:
+        cfg (Config): The DST-CBC config.
+
+    Returns:
+        list[dict]: The pipeline.
+    """
+    hooks = [h for h in cfg.get('custom_hooks', [])
+             if h['type'] == 'PseudoLabelHook']
+    scale = hooks[0].get('infer_scale') if hooks else None
+    resize = ([dict(type='Resize', scale=scale, keep_ratio=False)]
+              if scale is not None else [])
+    return ([dict(type='LoadImageFromFile')] + resize +
+            [dict(type='PackSegInputs')])
+
+
+def label_check(cfg: Config, model: nn.Module, out_dir: str,
+                num_images: Optional[int] = None) -> Dict:
     """Label the unlabeled images in each variant, compare with fp32.
 
     Args:
-        cfg (Config): The DST-CBC config on the synthetic set.
+        cfg (Config): The DST-CBC config.
         model (nn.Module): The labeling model (float32, contiguous).
         out_dir (str): Folder of the label folders.
+        num_images (int, optional): Label the first ``num_images`` only.
 
     Returns:
-        dict: Per alpha, per variant, the labeler's ``seconds`` (one run
-        each, not interleaved) and, against fp32, :func:`compare_labels`.
+        dict: ``images`` and, per alpha, per variant, the labeler's
+        ``seconds`` (one run each, not interleaved) and, against fp32,
+        :func:`compare_labels`.
     """
     unlabeled = copy.deepcopy(cfg.train_dataloader.dataset.unlabeled)
-    dataset = DATASETS.build(
-        dict(unlabeled,
-             pipeline=[dict(type='LoadImageFromFile'),
-                       dict(type='PackSegInputs')]))
+    if num_images is not None:
+        unlabeled['indices'] = num_images
+    dataset = DATASETS.build(dict(unlabeled, pipeline=labeling_pipeline(cfg)))
     labeler = PseudoLabeler(model.decode_head.num_classes, batch_size=8)
     models = dict(fp32=model, fp32_cl=to_channels_last(copy.deepcopy(model)))
     bf16_wrapper = build_optim_wrapper(
@@ -388,7 +421,7 @@ def label_check(cfg: Config, model: nn.Module, out_dir: str) -> Dict:
     for alpha in ALPHAS:
         files, per_variant = {}, {}
         for name, (bf16, channels_last) in LABEL_VARIANTS.items():
-            folder = osp.join(out_dir, 'labels', f'alpha{alpha}', name)
+            folder = osp.join(out_dir, f'alpha{alpha}', name)
             files[name] = label_files(unlabeled, folder)
             context = (inference_autocast(bf16_wrapper)
                        if bf16 else contextlib.nullcontext())
@@ -402,6 +435,33 @@ def label_check(cfg: Config, model: nn.Module, out_dir: str) -> Dict:
                     compare_labels(files['fp32'], files[name]))
         results[str(alpha)] = per_variant
     return dict(images=len(dataset), by_alpha=results)
+
+
+def label_checks(args: argparse.Namespace) -> Dict:
+    """The label check of DLV2-R18-mini on the synthetic set and, when
+    CamVid is at ``--data-root``, of its config's Fast-SCNN on CamVid.
+
+    Returns:
+        dict: Per model, the weights used (``checkpoint`` or
+        ``train_iters``) and :func:`label_check`'s results.
+    """
+    runs = [('DLV2-R18-mini',
+             synthetic_cfg(args.out, args.synthetic_train,
+                           args.synthetic_size), args.checkpoint, None)]
+    if osp.isfile(osp.join(args.data_root, 'train.txt')):
+        camvid = prepare_data(args.data_root, osp.join(args.out, 'camvid'))
+        runs.append(('Fast-SCNN (CamVid)', camvid.cfg,
+                     args.camvid_checkpoint, args.camvid_images))
+    results = {}
+    for name, cfg, checkpoint, num_images in runs:
+        model = label_model(cfg, checkpoint, args.train_iters, args.seed)
+        results[name] = dict(
+            checkpoint=checkpoint,
+            train_iters=None if checkpoint else args.train_iters,
+            **label_check(cfg, model,
+                          osp.join(args.out, 'labels', name.split()[0]),
+                          num_images))
+    return results
 
 
 # -- the benchmark ----------------------------------------------------------
@@ -431,14 +491,7 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
         torch=torch.__version__,
         steps=steps)
     if not args.skip_labels:
-        cfg = synthetic_cfg(args.out, args.synthetic_train,
-                            args.synthetic_size)
-        model = label_model(cfg, args.checkpoint, args.train_iters,
-                            args.seed)
-        results['labels'] = dict(
-            checkpoint=args.checkpoint,
-            train_iters=None if args.checkpoint else args.train_iters,
-            **label_check(cfg, model, args.out))
+        results['labels'] = label_checks(args)
     return results
 
 
@@ -451,7 +504,8 @@ def steps_section(results: Dict) -> List[str]:
             name, f'{step["batch_size"]} x {step["crop"][0]}x'
             f'{step["crop"][1]}', f'{1000 * median["fp32"]:.0f}',
             f'{1000 * median["bf16"]:.0f}',
-            f'**{step["bf16_vs_fp32"]:.2f}**',
+            f'**{step["bf16_vs_fp32"]:.2f}** '
+            f'({1 / step["bf16_vs_fp32"]:.2f}x)',
             f'{step["cl_vs_contiguous_fp32"]:.2f}',
             f'{step["cl_vs_contiguous_bf16"]:.2f}',
             len(step['seconds']['fp32'])
@@ -463,7 +517,8 @@ def steps_section(results: Dict) -> List[str]:
         f'{results["cpu_supports_bf16"]}. Medians; the four variants '
         'alternate; ratios < 1 are faster.', '',
         markdown_table([
-            'model', 'batch', 'fp32 ms', 'bf16 ms', 'bf16 / fp32',
+            'model', 'batch', 'fp32 ms', 'bf16 ms',
+            'bf16 / fp32 (speed-up)',
             'channels_last / contiguous, fp32', 'same, bf16', 'steps'
         ], rows)
     ]
@@ -471,26 +526,28 @@ def steps_section(results: Dict) -> List[str]:
 
 def labels_section(results: Dict) -> List[str]:
     """Report lines of the label agreement."""
-    labels = results['labels']
-    model = (f'checkpoint {labels["checkpoint"]}' if labels['checkpoint']
-             else f'trained {labels["train_iters"]} supervised iterations '
-             'from scratch')
     rows = []
-    for alpha, variants in labels['by_alpha'].items():
-        for name, res in variants.items():
-            if name == 'fp32':
-                continue
-            rows.append([
-                alpha, name, f'{100 * res["agreement"]:.3f} %',
-                res['class_changed'],
-                f'{res["identical_files"]} / {res["files"]}',
-                f'{variants["fp32"]["seconds"]:.2f} / {res["seconds"]:.2f}'
-            ])
+    for model, labels in results['labels'].items():
+        weights = (labels['checkpoint'] or
+                   f'{labels["train_iters"]} supervised iterations from '
+                   'scratch')
+        for alpha, variants in labels['by_alpha'].items():
+            for name, res in variants.items():
+                if name == 'fp32':
+                    continue
+                rows.append([
+                    f'{model}, {labels["images"]} images', weights, alpha,
+                    name, f'{100 * res["agreement"]:.3f} %',
+                    res['class_changed'],
+                    f'{res["identical_files"]} / {res["files"]}',
+                    f'{variants["fp32"]["seconds"]:.2f} / '
+                    f'{res["seconds"]:.2f}'
+                ])
     return [
-        f'### Pseudo labels against fp32 ({labels["images"]} synthetic '
-        f'images, DLV2-R18-mini {model})', '',
+        '### Pseudo labels (PseudoLabeler) against fp32', '',
         markdown_table([
-            'alpha', 'variant', 'pixels with the same label',
+            'model, data', 'weights', 'alpha', 'variant',
+            'pixels with the same label',
             'pixels kept by both, class changed', 'identical files',
             'labeler s, fp32 / variant (one run)'
         ], rows)
