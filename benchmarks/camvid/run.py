@@ -1,63 +1,78 @@
 """CamVid at CPU scale: DST-CBC against the supervised baseline and the oracle.
 
-Fast-SCNN from scratch at half resolution (180x240). For every split (1/8
-labeled by default, splits 1 and 2) it trains the supervised baseline on the
-labeled list (plain MMSeg iteration-based training, ``--baseline-iters`` long
-with a poly schedule to zero; the checkpoint best on ``valtiny`` is the
-baseline), then DST-CBC from that checkpoint
-(``load_from``: round 0 is the baseline, five self-training rounds follow).
-The oracle is the same supervised recipe on every training label; it does not
-depend on the split, so it runs once. Self-training rounds are selected on
-``valtiny`` (one val image per class) as the paper does for realistic
-small-label runs; every number reported is measured on the full ``val`` set
-(101 images). ``--ablation`` adds the paper's Table 5 rows on the first split
-(ST, DST, DST-C), each starting from that split's baseline checkpoint.
+Half-resolution CamVid (180x240 images, 128x176 training crops), with the
+model ``--model`` names (:data:`MODELS`). For every split (1/8 labeled by
+default, splits 1 and 2) it trains the supervised baseline on the labeled
+list (the curriculum's round 0 alone, ``train_cfg.alphas=()``; its best
+checkpoint on ``valtiny`` is the baseline), then DST-CBC from that checkpoint
+(``train_cfg.baseline_checkpoint``: five self-training rounds follow). The
+oracle is the same supervised recipe on every training label; it does not
+depend on the split, so it runs once. Every model is selected on ``valtiny``
+(one val image per class) as the paper does for realistic small-label runs;
+every number reported is measured on the full ``val`` set (101 images), and
+with ``--test-root`` on that set too. ``--ablation`` adds the paper's
+Table 5 rows (ST, DST, DST-C, OW) on the first split, each from that split's
+baseline checkpoint. ``--jobs N`` runs up to N trainings or evaluations at
+once, each a process of ``cores / N`` threads (unless ``OMP_NUM_THREADS`` is
+set).
 
 Usage::
 
-    python benchmarks/camvid/run.py [--data-root ../shared/data/camvid]
+    python benchmarks/camvid/run.py [--model effnet-lite0]
+        [--data-root ../shared/data/camvid]
         [--out work_dirs/benchmarks/camvid] [--splits 1 2] [--ratio 8]
         [--no-oracle | --oracle-from RESULTS_JSON] [--baseline-iters N]
-        [--ablation]
-        [--cfg-options k=v ...]
+        [--ablation] [--jobs 2] [--test-root DIR]
+        [--cfg-options k=v ...] [--supervised-options k=v ...]
 
 Writes ``<out>/results.json``, ``<out>/results.md`` and
 ``<out>/miou_per_round.png`` and prints the table.
 """
 import argparse
 import copy
+import io
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
+import threading
 import time
-from typing import Dict, List, Optional
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Optional
 
 import matplotlib
 
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
 
-import dst_cbc  # noqa: E402,F401
 from dst_cbc.datasets import (class_presence, nested_splits,  # noqa: E402
                               pick_valtiny, read_list, write_list)
-from dst_cbc.utils import atomic_write_bytes, atomic_write_json  # noqa: E402
+from dst_cbc.utils import (atomic_write_bytes, atomic_write_json,  # noqa
+                           read_json)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DST_CONFIG = osp.join(ROOT, 'configs', 'camvid',
-                      'dst-cbc_fast-scnn_4+4xb1_camvid-1-8_180x240.py')
-ORACLE_CONFIG = osp.join(ROOT, 'configs', 'camvid',
-                         'fast-scnn_8xb1_camvid-full_180x240.py')
-BASELINE_CONFIG = osp.join(ROOT, 'configs', 'camvid',
-                           'fast-scnn_8xb1_camvid-1-8_180x240.py')
+CONFIG_DIR = osp.join(ROOT, 'configs', 'camvid')
+#: Per model: its title and the config of the baseline (``{ratio}`` is the
+#: labeled ratio, e.g. ``1-8``; the 1/8 config serves ratios without one),
+#: of DST-CBC and of the oracle.
+MODELS = {
+    'fast-scnn':
+    dict(
+        title='Fast-SCNN from scratch',
+        baseline='baseline_fast-scnn_1xb8_camvid-{ratio}_128x176.py',
+        dst_cbc='dst-cbc_fast-scnn_1xb4+4_camvid-1-8_128x176.py',
+        oracle='baseline_fast-scnn_1xb8_camvid-full_128x176.py'),
+}
 NUM_CLASSES = 11
+#: The baseline's training curve: checkpoints at this many points.
+CURVE_POINTS = 6
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--model', choices=sorted(MODELS), default='fast-scnn')
     parser.add_argument(
         '--data-root',
         default=osp.join(osp.dirname(ROOT), 'shared', 'data', 'camvid'))
@@ -75,9 +90,19 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--baseline-iters',
         type=int,
-        help='iterations of the supervised baselines (default: 3000 for '
-        '1/8 and fewer labels, 6000 for more)')
+        help='iterations of the supervised baselines (default: the baseline '
+        "config's for 1/8 and fewer labels, the oracle config's for more)")
     parser.add_argument('--ablation', action='store_true')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='trainings and evaluations run at once, each with '
+        'cores / jobs threads')
+    parser.add_argument(
+        '--test-root',
+        help='also score the selected models on this set (CamVid layout: '
+        'test.txt, test/, testannot/)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -90,42 +115,53 @@ def parse_args() -> argparse.Namespace:
         action=DictAction,
         default={},
         help='key=value options for the baselines and the oracle')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error(f'--jobs must be >= 1, got {args.jobs}')
     if args.baseline_iters is None:
-        args.baseline_iters = baseline_iters(args.ratio)
+        args.baseline_iters = baseline_iters(args.model, args.ratio)
     elif args.baseline_iters < 1:
         parser.error(f'--baseline-iters must be >= 1, got '
                      f'{args.baseline_iters}')
     # The lists are joined to each dataset's data_root unless absolute.
     args.out = osp.abspath(args.out)
     args.data_root = osp.abspath(args.data_root)
+    if args.test_root:
+        args.test_root = osp.abspath(args.test_root)
     return args
 
 
-def baseline_iters(ratio: int) -> int:
+def config_path(model: str, kind: str, ratio: int = 8) -> str:
+    """The config of ``model``'s ``kind`` run (baseline, dst_cbc, oracle)."""
+    name = MODELS[model][kind]
+    path = osp.join(CONFIG_DIR, name.format(ratio=f'1-{ratio}'))
+    if not osp.isfile(path):
+        path = osp.join(CONFIG_DIR, name.format(ratio='1-8'))
+    return path
+
+
+def baseline_iters(model: str, ratio: int) -> int:
     """Default length of the 1/``ratio`` supervised baseline.
 
-    1/8 and fewer labels: the baseline config's own length (45 labels are
-    over-fitted well before it ends). More labels: the oracle config's
-    length (at 1/4 the baseline still improved at the end of the 1/8 one).
+    1/8 and fewer labels: the baseline config's own length (a few dozen
+    labels are over-fitted well before it ends). More labels: the oracle
+    config's length (at 1/4 the baseline still improved at the end of the
+    1/8 one).
     """
-    config = BASELINE_CONFIG if ratio >= 8 else ORACLE_CONFIG
-    return Config.fromfile(config).train_cfg.max_iters
+    kind = 'baseline' if ratio >= 8 else 'oracle'
+    return Config.fromfile(config_path(model, kind, ratio)).train_cfg[
+        'baseline_iters']
 
 
 def supervised_options(args, baseline: bool) -> Dict:
     """Options of a supervised run: a baseline's length, then the user's.
 
-    A baseline trains ``args.baseline_iters`` iterations with its poly
-    schedule stretched to them; the oracle keeps its config's length.
+    A baseline trains ``args.baseline_iters`` iterations (its poly schedule
+    spans the round); the oracle keeps its config's length.
     ``--supervised-options`` override both.
     """
-    options = {}
-    if baseline:
-        options = {
-            'train_cfg.max_iters': args.baseline_iters,
-            'param_scheduler.0.end': args.baseline_iters
-        }
+    options = {'train_cfg.baseline_iters': args.baseline_iters
+               } if baseline else {}
     options.update(args.supervised_options)
     return options
 
@@ -159,8 +195,7 @@ def make_splits(data_root: str, out: str, ratio: int,
 def load_oracle(path: str) -> Dict:
     """The oracle entry of an earlier run's ``results.json``."""
     try:
-        with open(path) as f:
-            oracle = json.load(f).get('oracle')
+        oracle = read_json(path).get('oracle')
     except (OSError, ValueError) as e:
         raise ValueError(f'--oracle-from {path}: cannot read it ({e})') from e
     if not oracle:
@@ -171,103 +206,199 @@ def load_oracle(path: str) -> Dict:
 
 def point_config(cfg: Config, data_root: str, split_dir: str,
                  ratio: int) -> None:
-    """Point a config's datasets at the data and the benchmark's lists."""
+    """Point a config's datasets at the data and the benchmark's lists.
+
+    Training reads the split lists (the oracle: ``train.txt``), models are
+    selected on ``valtiny`` and tested on ``val``.
+    """
     train = cfg.train_dataloader.dataset
-    halves = [train.labeled, train.unlabeled] if 'labeled' in train else []
-    for half, kind in zip(halves, ('labeled', 'unlabeled')):
-        half.data_root = data_root
-        half.ann_file = osp.join(split_dir, 'split{split}',
-                                 f'{kind}_1-{ratio}.txt')
-    if not halves:
-        train.data_root = data_root
+    train.labeled.data_root = data_root
+    if train.unlabeled is not None:
+        train.unlabeled.data_root = data_root
+        for kind in ('labeled', 'unlabeled'):
+            train[kind].ann_file = osp.join(split_dir, 'split{split}',
+                                            f'{kind}_1-{ratio}.txt')
     cfg.val_dataloader.dataset.data_root = data_root
     cfg.val_dataloader.dataset.ann_file = osp.join(split_dir, 'valtiny.txt')
     cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
     cfg.test_dataloader.dataset.ann_file = 'val.txt'
 
 
-def train(cfg: Config, work_dir: str, options: Dict) -> float:
-    """Merge ``options``, dump ``cfg`` into ``work_dir``, run tools/train.py.
+class Processes:
+    """Runs commands as processes, at most ``jobs`` at once.
 
-    Returns:
-        float: Wall time in seconds.
+    Each process gets ``OMP_NUM_THREADS = max(1, cores // jobs)`` unless
+    the variable is set already.
+
+    Args:
+        jobs (int): Processes at once.
     """
-    cfg.merge_from_dict(options)
-    os.makedirs(work_dir, exist_ok=True)
-    path = osp.join(work_dir, 'benchmark_config.py')
-    cfg.dump(path)
-    cmd = [sys.executable, osp.join(ROOT, 'tools', 'train.py'), path,
-           '--work-dir', work_dir]
-    start = time.time()
-    with open(osp.join(work_dir, 'train_stdout.log'), 'w') as log:
-        subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)
-    return time.time() - start
+
+    def __init__(self, jobs: int) -> None:
+        self._slots = threading.Semaphore(jobs)
+        self.env = dict(os.environ)
+        self.env.setdefault('OMP_NUM_THREADS',
+                            str(max(1, (os.cpu_count() or 1) // jobs)))
+
+    def run(self, cmd: List[str], log: str) -> float:
+        """Run ``cmd`` with its output in ``log``.
+
+        Returns:
+            float: Wall time in seconds.
+
+        Raises:
+            RuntimeError: If the command fails, naming its log.
+        """
+        with self._slots, open(log, 'w') as f:
+            start = time.time()
+            code = subprocess.run(
+                cmd, stdout=f, stderr=subprocess.STDOUT, env=self.env).returncode
+        if code:
+            raise RuntimeError(f'{" ".join(cmd)} failed (exit {code}); see '
+                               f'{log}')
+        return time.time() - start
 
 
-def evaluate(work_dir: str, checkpoint: str) -> float:
-    """mIoU of ``checkpoint`` on the full val set (the config's test set)."""
-    cfg = Config.fromfile(osp.join(work_dir, 'benchmark_config.py'))
-    cfg.work_dir = osp.join(work_dir, 'val_eval')
-    cfg.load_from = checkpoint
-    cfg.log_level = 'WARNING'
-    return float(Runner.from_cfg(cfg).test()['mIoU'])
+class Benchmark:
+    """The benchmark's runs: each trains or evaluates through a process.
 
-
-def run_supervised(args, split_dir: str, name: str,
-                   ann_file: Optional[str] = None) -> Dict:
-    """Supervised training, selected on valtiny, evaluated on val.
-
-    The oracle trains on ``train.txt``, a baseline on ``ann_file`` (a
-    labeled list). The model is the best checkpoint on valtiny (the rule
-    DST-CBC's rounds follow); the checkpoints kept every
-    ``checkpoint.interval`` iterations are evaluated on val too, so
-    ``curve`` shows how training went.
+    Args:
+        args (argparse.Namespace): The parsed arguments.
+        split_dir (str): Folder of the split lists.
     """
-    cfg = Config.fromfile(BASELINE_CONFIG if ann_file else ORACLE_CONFIG)
-    point_config(cfg, args.data_root, split_dir, args.ratio)
-    if ann_file:
-        cfg.train_dataloader.dataset.ann_file = ann_file
-    work_dir = osp.join(args.out, name)
-    seconds = train(cfg, work_dir,
-                    supervised_options(args, ann_file is not None))
-    curve = {
-        int(f[len('iter_'):-len('.pth')]): evaluate(work_dir,
-                                                      osp.join(work_dir, f))
-        for f in os.listdir(work_dir)
-        if f.startswith('iter_') and f.endswith('.pth')
-    }
-    (best, ) = [f for f in os.listdir(work_dir) if f.startswith('best_mIoU')]
-    selected = int(best[len('best_mIoU_iter_'):-len('.pth')])
-    checkpoint = osp.join(work_dir, best)
-    miou = curve.get(selected)
-    if miou is None:
-        miou = curve[selected] = evaluate(work_dir, checkpoint)
-    return dict(mIoU=miou, checkpoint=checkpoint, selected_iter=selected,
-                iters=cfg.train_cfg.max_iters,
-                curve=dict(sorted(curve.items())), seconds=seconds)
 
+    def __init__(self, args: argparse.Namespace, split_dir: str) -> None:
+        self.args = args
+        self.split_dir = split_dir
+        self.processes = Processes(args.jobs)
 
-def run_dst_cbc(args, split_dir: str, split: int, baseline: Dict,
-                name: str = 'dst_cbc', options: Optional[Dict] = None) -> Dict:
-    """Self-training rounds from the baseline; each round's best on val."""
-    cfg = Config.fromfile(DST_CONFIG)
-    point_config(cfg, args.data_root, split_dir, args.ratio)
-    cfg.train_dataloader.dataset.split = split
-    cfg.load_from = baseline['checkpoint']
-    work_dir = osp.join(args.out, f'split{split}', name)
-    seconds = train(cfg, work_dir, dict(args.cfg_options, **(options or {})))
-    with open(osp.join(work_dir, 'summary.json')) as f:
-        summary = json.load(f)
-    rounds = []
-    for r in summary['rounds']:
-        val = (baseline['mIoU'] if r['round'] == 0 else evaluate(
-            work_dir, r['checkpoint']))
-        rounds.append(dict(r, valtiny_mIoU=r['mIoU'], val_mIoU=val))
-    best = summary['best']
-    selected = [r for r in rounds if r['round'] == best['round']][0]
-    return dict(rounds=rounds, selected_round=best['round'],
-                mIoU=selected['val_mIoU'], checkpoint=best['checkpoint'],
-                seconds=seconds)
+    def config(self, kind: str) -> Config:
+        """The model's ``kind`` config pointed at the benchmark's data."""
+        cfg = Config.fromfile(config_path(self.args.model, kind,
+                                          self.args.ratio))
+        point_config(cfg, self.args.data_root, self.split_dir,
+                     self.args.ratio)
+        return cfg
+
+    def train(self, cfg: Config, work_dir: str, options: Dict) -> float:
+        """Merge ``options``, dump ``cfg`` into ``work_dir``, train it.
+
+        Returns:
+            float: Wall time in seconds.
+        """
+        cfg.merge_from_dict(options)
+        os.makedirs(work_dir, exist_ok=True)
+        path = osp.join(work_dir, 'benchmark_config.py')
+        cfg.dump(path)
+        cmd = [
+            sys.executable,
+            osp.join(ROOT, 'tools', 'train.py'), path, '--work-dir', work_dir
+        ]
+        return self.processes.run(cmd,
+                                  osp.join(work_dir, 'train_stdout.log'))
+
+    def evaluate(self, work_dir: str, checkpoint: str,
+                 test_root: Optional[str] = None) -> float:
+        """mIoU of ``checkpoint`` on val (or on ``test_root``)."""
+        name = osp.splitext(osp.basename(checkpoint))[0]
+        out = osp.join(work_dir, 'eval',
+                       f'{name}_{"test" if test_root else "val"}.json')
+        os.makedirs(osp.dirname(out), exist_ok=True)
+        cmd = [
+            sys.executable,
+            osp.join(ROOT, 'benchmarks', 'camvid', 'evaluate.py'),
+            osp.join(work_dir, 'benchmark_config.py'), checkpoint, out
+        ] + (['--test-root', test_root] if test_root else [])
+        self.processes.run(cmd, out[:-len('.json')] + '.log')
+        return read_json(out)['mIoU']
+
+    def scores(self, work_dir: str, checkpoint: str) -> Dict:
+        """``mIoU`` on val and, with ``--test-root``, ``test_mIoU``."""
+        scores = dict(mIoU=self.evaluate(work_dir, checkpoint))
+        if self.args.test_root:
+            scores['test_mIoU'] = self.evaluate(work_dir, checkpoint,
+                                                self.args.test_root)
+        return scores
+
+    def supervised(self, name: str, split: Optional[int] = None) -> Dict:
+        """A supervised model, selected on valtiny, evaluated on val.
+
+        The oracle (``split`` None) trains on ``train.txt``, a baseline on
+        the split's labeled list. Checkpoints at :data:`CURVE_POINTS` even
+        steps are scored on val too, so ``curve`` shows how training went.
+        """
+        cfg = self.config('oracle' if split is None else 'baseline')
+        options = supervised_options(self.args, split is not None)
+        if split is not None:
+            options['train_dataloader.dataset.split'] = split
+        cfg.merge_from_dict(options)
+        iters = cfg.train_cfg.baseline_iters
+        step = max(1, iters // CURVE_POINTS)
+        options = {
+            'default_hooks.checkpoint.interval': step,
+            'default_hooks.checkpoint.max_keep_ckpts': -1
+        }
+        work_dir = osp.join(self.args.out, name)
+        seconds = self.train(cfg, work_dir, options)
+        best = read_json(osp.join(work_dir, 'summary.json'))['best']
+        with ThreadPoolExecutor(self.args.jobs) as pool:
+            curve = dict(
+                zip(
+                    range(step, iters + 1, step),
+                    pool.map(
+                        lambda n: self.evaluate(
+                            work_dir, osp.join(work_dir, f'iter_{n}.pth')),
+                        range(step, iters + 1, step))))
+        return dict(
+            self.scores(work_dir, best['checkpoint']),
+            valtiny_mIoU=best['score'],
+            checkpoint=best['checkpoint'],
+            iters=iters,
+            curve=curve,
+            seconds=seconds)
+
+    def dst_cbc(self,
+                split: int,
+                baseline: Dict,
+                name: str = 'dst_cbc',
+                variant: Optional[Callable[[Config], None]] = None) -> Dict:
+        """Self-training rounds from the baseline; each round's best on
+        val."""
+        cfg = self.config('dst_cbc')
+        cfg.train_dataloader.dataset.split = split
+        cfg.train_cfg.baseline_checkpoint = baseline['checkpoint']
+        if variant is not None:
+            variant(cfg)
+        work_dir = osp.join(self.args.out, f'split{split}', name)
+        seconds = self.train(cfg, work_dir, self.args.cfg_options)
+        summary = read_json(osp.join(work_dir, 'summary.json'))
+        with ThreadPoolExecutor(self.args.jobs) as pool:
+            vals = list(
+                pool.map(
+                    lambda r: baseline['mIoU'] if r['round'] == 0 else self.
+                    evaluate(work_dir, r['checkpoint']), summary['rounds']))
+        rounds = [
+            dict(r, valtiny_mIoU=r['score'], val_mIoU=val)
+            for r, val in zip(summary['rounds'], vals)
+        ]
+        best = summary['best']
+        result = dict(
+            rounds=rounds,
+            selected_round=best['round'],
+            mIoU=vals[best['round']],
+            checkpoint=best['checkpoint'],
+            seconds=seconds)
+        if self.args.test_root:
+            result['test_mIoU'] = (
+                baseline.get('test_mIoU') if best['round'] == 0 else
+                self.evaluate(work_dir, best['checkpoint'],
+                              self.args.test_root))
+        return result
+
+    def split(self, split: int, oracle: Optional[Dict]) -> Dict:
+        """Baseline, then DST-CBC, of one split."""
+        baseline = self.supervised(f'split{split}/baseline', split)
+        return split_entry(oracle, baseline, self.dst_cbc(split, baseline))
 
 
 def split_entry(oracle: Optional[Dict], baseline: Dict,
@@ -295,18 +426,22 @@ def table(results: Dict) -> str:
         base = res['baseline']['mIoU']
         dst = res['dst_cbc']['mIoU']
         pct = '-' if oracle is None else f'{100 * dst / oracle:.1f} %'
-        gap = ('-' if oracle is None or oracle <= base else
-               f'{100 * (dst - base) / (oracle - base):.0f} %')
         seconds = res['baseline']['seconds'] + res['dst_cbc']['seconds']
         lines.append(
             f'| {split} | {"-" if oracle is None else f"{oracle:.2f}"} '
             f'| {base:.2f} | {dst:.2f} ({res["dst_cbc"]["selected_round"]}) '
-            f'| {dst - base:+.2f} | {pct} | {gap} '
+            f'| {dst - base:+.2f} | {pct} | {gap_closed(base, dst, oracle)} '
             f'| {seconds / 60:.1f} min |')
-    gains = [r['dst_cbc']['mIoU'] - r['baseline']['mIoU']
-             for r in results['splits'].values()]
+    splits = list(results['splits'].values())
+    gains = [r['dst_cbc']['mIoU'] - r['baseline']['mIoU'] for r in splits]
     lines.append(f'\nmean gain over {len(gains)} split(s): '
                  f'{sum(gains) / len(gains):+.2f} mIoU')
+    if oracle is not None:
+        mean = [
+            sum(r[k]['mIoU'] for r in splits) / len(splits)
+            for k in ('baseline', 'dst_cbc')
+        ]
+        lines.append(f'mean gap closed: {gap_closed(*mean, oracle)}')
     if 'oracle' in results:
         res = results['oracle']
         curve = ', '.join(f'{k}: {v:.2f}' for k, v in res['curve'].items())
@@ -323,52 +458,98 @@ def table(results: Dict) -> str:
     return '\n'.join(lines)
 
 
+def gap_closed(base: float, dst: float, oracle: Optional[float]) -> str:
+    """Share of the baseline-to-oracle gap DST-CBC closed, as text."""
+    if oracle is None or oracle <= base:
+        return '-'
+    return f'{100 * (dst - base) / (oracle - base):.0f} %'
+
+
 def plot(results: Dict, path: str) -> None:
     """mIoU on val of each round's best checkpoint, per split."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for split, res in sorted(results['splits'].items()):
         rounds = res['dst_cbc']['rounds']
         line, = ax.plot([r['round'] for r in rounds],
-                        [r['val_mIoU'] for r in rounds], marker='o',
+                        [r['val_mIoU'] for r in rounds],
+                        marker='o',
                         label=f'DST-CBC split {split}')
-        ax.axhline(res['baseline']['mIoU'], color=line.get_color(),
-                   linestyle=':', label=f'baseline split {split}')
+        ax.axhline(
+            res['baseline']['mIoU'],
+            color=line.get_color(),
+            linestyle=':',
+            label=f'baseline split {split}')
     if 'oracle' in results:
-        ax.axhline(results['oracle']['mIoU'], color='k', linestyle='--',
-                   label='oracle (all labels)')
+        ax.axhline(
+            results['oracle']['mIoU'],
+            color='k',
+            linestyle='--',
+            label='oracle (all labels)')
     ax.set_xlabel('round')
     ax.set_ylabel('val mIoU (%)')
-    ax.set_title(f'CamVid 1/{results["ratio"]}, Fast-SCNN, 180x240')
+    ax.set_title(f'CamVid 1/{results["ratio"]}, {results["title"]}, '
+                 '180x240')
     ax.legend(fontsize=7)
     fig.tight_layout()
-    import io
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=100)
     plt.close(fig)
     atomic_write_bytes(path, buf.getvalue())
 
 
-def ablation_variants(dst: Dict) -> Dict[str, Dict]:
-    """Options of the paper's Table 5 rows, from a DST-CBC run's shape.
+def _rounds_as_one(dst: Dict) -> Callable[[Config], None]:
+    """One round at alpha 1 as long as all of DST-CBC's rounds together."""
+    iters = sum(r['iters'] for r in dst['rounds'][1:])
+
+    def variant(cfg: Config) -> None:
+        cfg.train_cfg.alphas = [1.0]
+        cfg.train_cfg.round_iters = iters
+
+    return variant
+
+
+def _no_gamma(cfg: Config) -> None:
+    """Plain cross-entropy on pseudo labels: every head's gamma 0."""
+    heads = [cfg.model.decode_head] + list(
+        cfg.model.get('auxiliary_head') or [])
+    for head in heads:
+        head.loss_decode.gamma = 0.0
+
+
+def _global_threshold(cfg: Config) -> None:
+    """One confidence threshold for all classes (DST-C)."""
+    cfg.custom_hooks[0].class_balanced = False
+
+
+def _stored_weights(cfg: Config) -> None:
+    """OW: pseudo pixels weighted by the labeling model's confidence."""
+    cfg.custom_hooks[0].store_confidence = True
+    for head in [cfg.model.decode_head] + list(
+            cfg.model.get('auxiliary_head') or []):
+        head.loss_decode.weight_source = 'stored'
+    unlabeled = cfg.train_dataloader.dataset.unlabeled
+    pipeline = list(unlabeled.pipeline)
+    unlabeled.pipeline = pipeline[:1] + [
+        dict(type='LoadPseudoConfidence')
+    ] + pipeline[1:-1] + [dict(type='PackSegInputsWithConfidence')]
+
+
+def ablation_variants(dst: Dict) -> Dict[str, Callable[[Config], None]]:
+    """The paper's Table 5 rows, as changes of the DST-CBC config.
 
     ST and DST train one round at alpha 1 as long as all of DST-CBC's
     rounds together (ST without the dynamic weight: gamma 0); DST-C is the
-    curriculum with one global threshold instead of one per class.
+    curriculum with one global threshold instead of one per class; OW
+    weights pseudo-labeled pixels by the labeling model's stored confidence.
     """
-    rounds = dst['rounds'][1:]
-    one_round = {
-        'train_cfg.alphas': [1.0],
-        'train_cfg.round_iters': sum(r['iters'] for r in rounds)
-    }
-    no_gamma = {'model.decode_head.loss_decode.gamma': 0.0}
-    no_gamma.update({
-        f'model.auxiliary_head.{i}.loss_decode.gamma': 0.0
-        for i in range(2)
-    })
-    return dict(
-        ST=dict(one_round, **no_gamma),
-        DST=one_round,
-        DST_C={'custom_hooks.0.class_balanced': False})
+    one_round = _rounds_as_one(dst)
+
+    def st(cfg: Config) -> None:
+        one_round(cfg)
+        _no_gamma(cfg)
+
+    return dict(ST=st, DST=one_round, DST_C=_global_threshold,
+                OW=_stored_weights)
 
 
 def main() -> None:
@@ -380,31 +561,40 @@ def main() -> None:
     os.makedirs(args.out, exist_ok=True)
     split_dir = make_splits(args.data_root, args.out, args.ratio,
                             max(args.splits))
-    results: Dict = dict(ratio=args.ratio, splits={})
+    bench = Benchmark(args, split_dir)
+    results: Dict = dict(
+        ratio=args.ratio,
+        model=args.model,
+        title=MODELS[args.model]['title'],
+        jobs=args.jobs,
+        splits={})
     start = time.time()
-    if args.oracle_from:
-        results['oracle'] = load_oracle(args.oracle_from)
-    elif not args.no_oracle:
-        results['oracle'] = run_supervised(args, split_dir, 'oracle')
-        atomic_write_json(osp.join(args.out, 'results.json'), results)
-    for split in args.splits:
-        labeled = osp.join(split_dir, f'split{split}',
-                           f'labeled_1-{args.ratio}.txt')
-        baseline = run_supervised(args, split_dir, f'split{split}/baseline',
-                                  labeled)
-        results['splits'][split] = split_entry(
-            results.get('oracle'), baseline,
-            run_dst_cbc(args, split_dir, split, baseline))
-        atomic_write_json(osp.join(args.out, 'results.json'), results)
+    with ThreadPoolExecutor(len(args.splits) + 1) as pool:
+        oracle = (
+            pool.submit(load_oracle, args.oracle_from) if args.oracle_from
+            else None if args.no_oracle else pool.submit(
+                bench.supervised, 'oracle'))
+        # The splits do not need the oracle until their entries are made.
+        splits = {s: pool.submit(bench.split, s, None) for s in args.splits}
+        if oracle is not None:
+            results['oracle'] = oracle.result()
+        for s, future in splits.items():
+            entry = future.result()
+            results['splits'][s] = split_entry(
+                results.get('oracle'), entry['baseline'], entry['dst_cbc'])
     results['main_seconds'] = time.time() - start
+    atomic_write_json(osp.join(args.out, 'results.json'), results)
     if args.ablation:
         split = args.splits[0]
         res = results['splits'][split]
-        results['ablation'] = {
-            name: run_dst_cbc(args, split_dir, split, res['baseline'],
-                              name.lower(), opts)
-            for name, opts in ablation_variants(res['dst_cbc']).items()
-        }
+        with ThreadPoolExecutor(4) as pool:
+            futures = {
+                name: pool.submit(bench.dst_cbc, split, res['baseline'],
+                                  name.lower(), variant)
+                for name, variant in ablation_variants(
+                    res['dst_cbc']).items()
+            }
+            results['ablation'] = {k: f.result() for k, f in futures.items()}
     results['total_seconds'] = time.time() - start
     atomic_write_json(osp.join(args.out, 'results.json'), results)
     text = table(results)

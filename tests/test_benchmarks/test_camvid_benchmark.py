@@ -2,6 +2,7 @@
 import importlib.util
 import json
 import os.path as osp
+import sys
 
 import pytest
 
@@ -52,15 +53,33 @@ def test_table_without_oracle_has_no_shares():
 
 
 def test_ablation_rows_match_the_dst_cbc_run():
+    from mmengine.config import Config
     run = load_runner()
     variants = run.ablation_variants(split_result(50., 54.)['dst_cbc'])
+    assert sorted(variants) == ['DST', 'DST_C', 'OW', 'ST']
+    cfgs = {}
+    for name, variant in variants.items():
+        cfgs[name] = Config.fromfile(run.config_path('fast-scnn', 'dst_cbc'))
+        variant(cfgs[name])
     # ST and DST: one round at alpha 1 as long as the five rounds together
     for name in ('ST', 'DST'):
-        assert variants[name]['train_cfg.alphas'] == [1.0]
-        assert variants[name]['train_cfg.round_iters'] == 3000
-    assert variants['ST']['model.decode_head.loss_decode.gamma'] == 0.0
-    assert 'model.decode_head.loss_decode.gamma' not in variants['DST']
-    assert variants['DST_C'] == {'custom_hooks.0.class_balanced': False}
+        assert cfgs[name].train_cfg.alphas == [1.0]
+        assert cfgs[name].train_cfg.round_iters == 3000
+    heads = lambda cfg: [cfg.model.decode_head] + list(  # noqa: E731
+        cfg.model.auxiliary_head)
+    assert [h.loss_decode.gamma for h in heads(cfgs['ST'])] == [0.0] * 3
+    assert [h.loss_decode.gamma for h in heads(cfgs['DST'])] == [9.0] * 3
+    assert cfgs['DST_C'].custom_hooks[0].class_balanced is False
+    assert cfgs['DST_C'].train_cfg.alphas == (0.2, 0.4, 0.6, 0.8, 1.0)
+    # OW: stored confidences written, loaded with the label and used
+    ow = cfgs['OW']
+    assert ow.custom_hooks[0].store_confidence is True
+    assert {h.loss_decode.weight_source for h in heads(ow)} == {'stored'}
+    types = [t['type'] for t in ow.train_dataloader.dataset.unlabeled.pipeline]
+    assert types[:2] == ['CachedLoad', 'LoadPseudoConfidence']
+    assert types[-1] == 'PackSegInputsWithConfidence'
+    assert [t['type'] for t in ow.train_dataloader.dataset.labeled.pipeline
+            ][-1] == 'PackSegInputs'
 
 
 def test_oracle_from_an_earlier_run_round_trips(tmp_path):
@@ -127,11 +146,10 @@ def test_baseline_length_follows_the_ratio(monkeypatch, ratio, iters):
     monkeypatch.setattr('sys.argv', ['run.py', '--ratio', str(ratio)])
     args = run.parse_args()
     assert args.baseline_iters == iters
-    cfg = Config.fromfile(run.BASELINE_CONFIG)
+    cfg = Config.fromfile(run.config_path('fast-scnn', 'baseline', ratio))
     cfg.merge_from_dict(run.supervised_options(args, baseline=True))
-    # the poly schedule reaches zero exactly at the last iteration
-    assert cfg.train_cfg.max_iters == iters
-    assert cfg.param_scheduler[0].end == iters
+    assert cfg.train_cfg.baseline_iters == iters
+    assert cfg.train_cfg.alphas == ()
     # the oracle keeps its config's length
     assert run.supervised_options(args, baseline=False) == {}
 
@@ -144,8 +162,7 @@ def test_baseline_iters_option_and_supervised_options_win(monkeypatch):
     ])
     args = run.parse_args()
     assert run.supervised_options(args, baseline=True) == {
-        'train_cfg.max_iters': 4500,
-        'param_scheduler.0.end': 4500,
+        'train_cfg.baseline_iters': 4500,
         'train_cfg.val_interval': 500
     }
     assert run.supervised_options(args, baseline=False) == {
@@ -153,9 +170,63 @@ def test_baseline_iters_option_and_supervised_options_win(monkeypatch):
     }
 
 
-def test_baseline_iters_must_be_positive(monkeypatch, capsys):
+@pytest.mark.parametrize('option, value', [('--baseline-iters', '0'),
+                                           ('--jobs', '0')])
+def test_counts_must_be_positive(monkeypatch, capsys, option, value):
     run = load_runner()
-    monkeypatch.setattr('sys.argv', ['run.py', '--baseline-iters', '0'])
+    monkeypatch.setattr('sys.argv', ['run.py', option, value])
     with pytest.raises(SystemExit):
         run.parse_args()
-    assert '--baseline-iters must be >= 1, got 0' in capsys.readouterr().err
+    assert f'{option} must be >= 1, got 0' in capsys.readouterr().err
+
+
+def test_every_model_has_its_three_configs():
+    from mmengine.config import Config
+    run = load_runner()
+    for model in run.MODELS:
+        for kind in ('baseline', 'dst_cbc', 'oracle'):
+            cfg = Config.fromfile(run.config_path(model, kind, 8))
+            assert cfg.train_cfg.type == 'CurriculumTrainLoop'
+            assert (cfg.train_cfg.alphas == ()) == (kind != 'dst_cbc')
+        oracle = Config.fromfile(run.config_path(model, 'oracle'))
+        assert oracle.train_dataloader.dataset.unlabeled is None
+        assert oracle.train_dataloader.dataset.labeled.ann_file == 'train.txt'
+
+
+def test_processes_split_the_cores_and_name_the_failing_log(
+        monkeypatch, tmp_path):
+    run = load_runner()
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    monkeypatch.setattr(run.os, 'cpu_count', lambda: 8)
+    assert run.Processes(2).env['OMP_NUM_THREADS'] == '4'
+    assert run.Processes(16).env['OMP_NUM_THREADS'] == '1'
+    monkeypatch.setenv('OMP_NUM_THREADS', '3')
+    procs = run.Processes(2)
+    assert procs.env['OMP_NUM_THREADS'] == '3'
+    log = str(tmp_path / 'out.log')
+    procs.run([sys.executable, '-c', 'import os; '
+               'print(os.environ["OMP_NUM_THREADS"])'], log)
+    assert open(log).read() == '3\n'
+    with pytest.raises(RuntimeError, match='exit 3.*out.log'):
+        procs.run([sys.executable, '-c', 'raise SystemExit(3)'], log)
+
+
+def test_test_root_layout_is_checked(tmp_path):
+    from mmengine.config import Config
+    spec = importlib.util.spec_from_file_location(
+        'camvid_eval', osp.join(ROOT, 'benchmarks', 'camvid', 'evaluate.py'))
+    evaluate = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(evaluate)
+    run = load_runner()
+    cfg = Config.fromfile(run.config_path('fast-scnn', 'dst_cbc'))
+    (tmp_path / 'test.txt').write_text('a\n')
+    (tmp_path / 'test').mkdir()
+    with pytest.raises(FileNotFoundError, match='testannot is missing'):
+        evaluate.test_set(cfg, str(tmp_path))
+    (tmp_path / 'testannot').mkdir()
+    evaluate.test_set(cfg, str(tmp_path))
+    dataset = cfg.test_dataloader.dataset
+    assert dataset.data_root == str(tmp_path)
+    assert dataset.data_prefix == dict(img_path='test',
+                                       seg_map_path='testannot')
+    assert dataset.ann_file == 'test.txt'

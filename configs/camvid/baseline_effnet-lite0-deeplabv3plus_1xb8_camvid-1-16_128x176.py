@@ -1,0 +1,21 @@
+# The supervised baseline of EfficientNet-Lite0 + DeepLabV3+ on the 1/16
+# labeled list (22 images), the 1/8 baseline's recipe (1,500 iterations of 8
+# crops, encoder lr 0.005, 10x on the head). Round 0 of
+# dst-cbc_effnet-lite0-deeplabv3plus_1xb4+4_camvid-1-16_128x176.
+_base_ = [
+    '../_base_/models/efficientnet-lite0_deeplabv3plus.py',
+    '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/curriculum_camvid.py'
+]
+model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=5e-4),
+    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)}))
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(
+            ann_file='data/camvid/splits/split{split}/labeled_1-16.txt'),
+        unlabeled=dict(
+            ann_file='data/camvid/splits/split{split}/unlabeled_1-16.txt')))
+train_cfg = dict(alphas=(), baseline_iters=1500, val_interval=250)
+custom_hooks = [dict(type='CurriculumReportHook')]

@@ -1,0 +1,16 @@
+# The supervised baseline of the CamVid benchmark: Fast-SCNN from scratch on
+# the 1/8 labeled list (45 images), 3,000 iterations of 8 crops. It is round 0
+# of dst-cbc_fast-scnn_1xb4+4_camvid-1-8_128x176 (same data, model and
+# recipe) without self-training rounds; its round_0_best.pth starts that
+# config (train_cfg.baseline_checkpoint). Another split:
+# --cfg-options train_dataloader.dataset.split=2
+_base_ = [
+    '../_base_/models/fast_scnn_dynamic.py',
+    '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/curriculum_camvid.py'
+]
+model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5))
+train_cfg = dict(alphas=(), baseline_iters=3000, val_interval=250)
+custom_hooks = [dict(type='CurriculumReportHook')]

@@ -1,0 +1,15 @@
+# DST-CBC on CamVid at half resolution with Fast-SCNN trained from scratch:
+# round 0 is the supervised baseline on the 1/8 labeled list (45 images,
+# 3,000 iterations of 8 crops), then 5 rounds (alpha 0.2 .. 1.0) of 600
+# iterations of 4 labeled + 4 pseudo-labeled crops at a fifth of the lr.
+# Start from a trained baseline (baseline_fast-scnn_1xb8_camvid-1-8_128x176)
+# with --cfg-options train_cfg.baseline_checkpoint=<its round_0_best.pth>.
+_base_ = [
+    '../_base_/models/fast_scnn_dynamic.py',
+    '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
+    '../_base_/schedules/curriculum_camvid.py'
+]
+model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5))
+train_cfg = dict(baseline_iters=3000, round_iters=600, round_lr_mult=0.2)
