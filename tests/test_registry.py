@@ -20,6 +20,13 @@ REGISTERED = [
      'dst_cbc.datasets.pseudo_confidence'),
     (LOOPS, 'CurriculumTrainLoop', 'dst_cbc.engine.curriculum_loop'),
     (HOOKS, 'PseudoLabelHook', 'dst_cbc.engine.pseudo_label_hook'),
+    (HOOKS, 'ChannelsLastHook', 'dst_cbc.engine.channels_last_hook'),
+    (MODELS, 'PseudoCutMix', 'dst_cbc.models.pseudo_cutmix'),
+    (MODELS, 'BatchAugSegDataPreProcessor',
+     'dst_cbc.models.batch_aug_data_preprocessor'),
+    (MODELS, 'EfficientNetLite',
+     'dst_cbc.models.backbones.efficientnet_lite'),
+    (TRANSFORMS, 'ResetOriginalShape', 'dst_cbc.datasets.original_shape'),
 ]
 
 

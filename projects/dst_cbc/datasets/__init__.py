@@ -1,6 +1,7 @@
 """Datasets, split tools, the semi-supervised wrapper and its sampler."""
 from .camvid import CamVidDataset
 from .mixed_batch_sampler import MixedBatchSampler
+from .original_shape import ResetOriginalShape
 from .pseudo_confidence import (LoadPseudoConfidence,
                                 PackSegInputsWithConfidence)
 from .semi_dataset import SemiSegDataset, unlabeled_dataset_cfg
@@ -11,7 +12,7 @@ from .transforms import CachedLoad, clear_load_cache
 
 __all__ = [
     'CachedLoad', 'CamVidDataset', 'LoadPseudoConfidence',
-    'MixedBatchSampler', 'PackSegInputsWithConfidence', 'SemiSegDataset',
+    'MixedBatchSampler', 'PackSegInputsWithConfidence', 'ResetOriginalShape', 'SemiSegDataset',
     'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
     'generate_synthetic_dataset', 'labeled_count', 'nested_splits',
     'pick_valtiny', 'read_list', 'unlabeled_dataset_cfg', 'write_list',

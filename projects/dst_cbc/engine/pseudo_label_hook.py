@@ -11,6 +11,7 @@ from ..pseudo_labels import PseudoLabeler, PseudoLabels
 from ..pseudo_labels.label_folder import (label_files, reusable_labels,
                                           round_folder, write_manifest)
 from ..utils import config_fingerprint, file_sha256
+from .amp import inference_autocast
 
 
 @HOOKS.register_module()
@@ -23,7 +24,8 @@ class PseudoLabelHook(Hook):
     of the run's config (``train_dataloader.dataset.unlabeled``) once,
     keeping per class the top ``alpha`` most confident pixels, into
     ``<work_dir>/<out_dir>/round_<r>/`` (:mod:`~dst_cbc.pseudo_labels.
-    label_folder`).
+    label_folder`), in the precision the run trains in (bf16 autocast with
+    ``--amp`` on a CPU that supports it).
 
     Args:
         infer_scale (Sequence[int], optional): ``(width, height)`` to resize
@@ -132,5 +134,6 @@ class PseudoLabelHook(Hook):
             class_balanced=self.class_balanced,
             batch_size=self.batch_size,
             store_confidence=self.store_confidence)
-        return labeler.run(runner.model, dataset, folder, alpha,
-                           label_files(unlabeled_cfg, folder))
+        with inference_autocast(runner.optim_wrapper):
+            return labeler.run(runner.model, dataset, folder, alpha,
+                               label_files(unlabeled_cfg, folder))
