@@ -3,6 +3,7 @@ import pickle
 
 import pytest
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 from mmseg.models.decode_heads import FCNHead
@@ -32,8 +33,11 @@ HEAD_KWARGS = {
 }
 
 
-def build(head_type: str, dynamic: bool, loss_decode=DYNAMIC, **kwargs):
-    """Build ``head_type`` plain or wrapped in DynamicLossHead."""
+def build(head_type: str, dynamic: bool, loss_decode=None, **kwargs):
+    """Build ``head_type`` wrapped in DynamicLossHead or plain; the loss
+    defaults to the dynamic one, or plain cross-entropy for a plain head."""
+    if loss_decode is None:
+        loss_decode = DYNAMIC if dynamic else PLAIN_CE
     cfg = dict(HEAD_KWARGS[head_type], loss_decode=loss_decode, **kwargs)
     if dynamic:
         cfg.update(type='DynamicLossHead', base_type=head_type)
@@ -207,3 +211,157 @@ def test_pickle_round_trip_keeps_class_and_weights():
     assert type(restored) is type(head)
     inputs, _, _ = batch([None, None])
     torch.testing.assert_close(restored(inputs), head(inputs))
+
+
+# -- a plain head cannot pass pseudo masks: refused when built ---------------
+@pytest.mark.parametrize('head_type', ['DLV2Head', 'FCNHead'])
+@pytest.mark.parametrize('loss_decode', [DYNAMIC, [PLAIN_CE, DYNAMIC]])
+def test_plain_head_with_the_dynamic_loss_is_refused_at_build(
+        head_type, loss_decode):
+    fix = f"type='DynamicLossHead', base_type='{head_type}'"
+    with pytest.raises(TypeError, match=f'in {head_type}.*{fix}'):
+        build(head_type, False, loss_decode=loss_decode)
+
+
+class TwoLevels(nn.Module):
+    """A backbone of two feature levels: 4 channels at 1/2, 1/4 size."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.first = nn.Conv2d(3, 4, 3, stride=2, padding=1)
+        self.second = nn.Conv2d(4, 4, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        first = self.first(x)
+        return first, self.second(first)
+
+
+def segmentor(dynamic: bool, gamma: float = 0.0) -> nn.Module:
+    """An EncoderDecoder with a decode head and two auxiliary heads, all
+    with the dynamic loss (wrapped heads) or MMSeg's cross-entropy with
+    ``avg_non_ignore=True`` (plain heads)."""
+
+    def head(head_type, in_index, loss_weight, **kwargs):
+        loss = (
+            dict(DYNAMIC, gamma=gamma, loss_weight=loss_weight)
+            if dynamic else dict(PLAIN_CE, loss_weight=loss_weight))
+        cfg = dict(
+            in_channels=4,
+            num_classes=3,
+            in_index=in_index,
+            loss_decode=loss,
+            **kwargs)
+        if dynamic:
+            return dict(cfg, type='DynamicLossHead', base_type=head_type)
+        return dict(cfg, type=head_type)
+
+    fcn = dict(channels=5, num_convs=1, concat_input=False, dropout_ratio=0.0)
+    return MODELS.build(
+        dict(
+            type='EncoderDecoder',
+            backbone=dict(type=TwoLevels),
+            decode_head=head('DLV2Head', 1, 1.0),
+            auxiliary_head=[
+                head('FCNHead', 0, 0.4, **fcn),
+                head('FCNHead', 1, 0.4, **fcn)
+            ]))
+
+
+def segmentor_batch(flags):
+    """Images of 16x16 and labels with IGNORE pixels, ``is_pseudo`` set."""
+    torch.manual_seed(3)
+    images = torch.randn(len(flags), 3, 16, 16)
+    samples = []
+    for flag in flags:
+        label = torch.randint(0, 3, (1, 16, 16))
+        label[0, :3] = IGNORE
+        sample = SegDataSample(metainfo=dict(is_pseudo=flag))
+        sample.gt_sem_seg = PixelData(data=label)
+        samples.append(sample)
+    return images, samples
+
+
+def test_gamma_zero_matches_mmseg_heads_with_their_cross_entropy():
+    # Pins the wrapped heads to MMSeg's own loss_by_feat: at gamma 0 the
+    # losses of every head (decode and auxiliary) and every gradient are
+    # those of the plain heads with CrossEntropyLoss(avg_non_ignore=True),
+    # pseudo-labeled samples included.
+    dynamic, plain = segmentor(True), segmentor(False)
+    copy_weights(dynamic, plain)
+    images, samples = segmentor_batch([True, False, True])
+    got = dynamic.loss(images, samples)
+    want = plain.loss(images, samples)
+    assert set(got) == set(want) == {
+        f'{head}.{item}'
+        for head in ('decode', 'aux_0', 'aux_1')
+        for item in ('loss_ce', 'acc_seg')
+    }
+    torch.testing.assert_close(got, want)
+    dynamic.parse_losses(got)[0].backward()
+    plain.parse_losses(want)[0].backward()
+    grads = dict(plain.named_parameters())
+    for name, param in dynamic.named_parameters():
+        torch.testing.assert_close(param.grad, grads[name].grad, msg=name)
+
+
+def test_every_head_of_a_segmentor_weights_its_pseudo_samples():
+    dynamic, plain = segmentor(True, gamma=4.0), segmentor(False)
+    copy_weights(dynamic, plain)
+    images, samples = segmentor_batch([True, False, True])
+    got = dynamic.loss(images, samples)
+    want = plain.loss(images, samples)
+    for head in ('decode', 'aux_0', 'aux_1'):
+        # 0 < w <= 1 on pseudo-labeled pixels.
+        assert 0 < got[f'{head}.loss_ce'] < want[f'{head}.loss_ce']
+
+
+def test_plain_auxiliary_head_with_the_dynamic_loss_is_refused():
+    cfg = dict(
+        type='EncoderDecoder',
+        backbone=dict(type=TwoLevels),
+        decode_head=dict(
+            type='DynamicLossHead',
+            base_type='DLV2Head',
+            in_channels=4,
+            num_classes=3,
+            in_index=1,
+            loss_decode=DYNAMIC),
+        auxiliary_head=dict(
+            type='FCNHead',
+            in_channels=4,
+            channels=5,
+            num_convs=1,
+            num_classes=3,
+            in_index=0,
+            loss_decode=DYNAMIC))
+    with pytest.raises(TypeError, match="base_type='FCNHead'"):
+        MODELS.build(cfg)
+
+
+def test_ohem_sampler_ranks_pixels_by_the_dynamic_loss():
+    # The sampler keeps the min_kept * N = 16 pixels of largest loss; within
+    # the head's call the loss it ranks by is the dynamic one.
+    head = build(
+        'DLV2Head', True, sampler=dict(type='OHEMPixelSampler', min_kept=8))
+    inputs, samples, labels = batch([False, True])
+    pseudo = torch.tensor([False, True])
+    loss = DynamicCrossEntropyLoss(gamma=9.0)
+    logits = resized_logits(head, inputs)
+    valid = labels != IGNORE
+
+    def loss_keeping_top_16_by(ranking_mask):
+        ranking = loss(
+            logits,
+            labels,
+            pseudo_mask=ranking_mask,
+            reduction_override='none').detach()
+        keep = torch.zeros(int(valid.sum()))
+        keep[ranking[valid].argsort(descending=True)[:16]] = 1.0
+        seg_weight = torch.zeros_like(ranking)
+        seg_weight[valid] = keep
+        return loss(logits, labels, weight=seg_weight, pseudo_mask=pseudo)
+
+    got = head.loss(inputs, samples, train_cfg=dict())['loss_ce']
+    torch.testing.assert_close(got, loss_keeping_top_16_by(pseudo))
+    # Ranking by plain cross-entropy would keep other pixels.
+    assert abs(got - loss_keeping_top_16_by(None)) > 0.05

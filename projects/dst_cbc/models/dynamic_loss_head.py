@@ -10,14 +10,13 @@ subclass of ``ASPPHead`` whose ``loss_by_feat`` tells every
 its state dict has the plain head's keys and checkpoints load either way.
 """
 import inspect
-from typing import Dict, Sequence, Type, Union
+from contextlib import ExitStack
+from typing import Dict, Sequence, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
-from mmseg.models.losses import accuracy
-from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
 from torch import Tensor
@@ -87,15 +86,22 @@ def pseudo_confidence_of(batch_data_samples: SampleList, size: Sequence[int],
 
 
 class DynamicLossMixin:
-    """Mixin for a :class:`BaseDecodeHead` subclass: its ``loss_by_feat``
-    passes ``pseudo_mask`` to every :class:`DynamicCrossEntropyLoss`, and
-    ``pseudo_confidence`` to those with ``weight_source='stored'``.
+    """Mixin for a :class:`BaseDecodeHead` subclass: every
+    :class:`DynamicCrossEntropyLoss` of the head learns which samples of a
+    batch are pseudo-labeled (and, with ``weight_source='stored'``, their
+    stored confidences).
 
-    Everything else is :meth:`BaseDecodeHead.loss_by_feat`: logits resized
-    to the labels, optional pixel sampler, losses summed by name, and
-    ``acc_seg``. Other losses are called exactly as MMSeg calls them. The
-    flags are read from the data samples on every call; nothing is stored.
+    The loss itself is :meth:`BaseDecodeHead.loss_by_feat`, called as is:
+    the flags reach the dynamic losses through
+    :meth:`DynamicCrossEntropyLoss.pseudo_batch` for the duration of the
+    call, so the pixel sampler (e.g. ``OHEMPixelSampler``) ranks pixels by
+    the loss the head minimises. Other losses are called exactly as MMSeg
+    calls them. The flags are read from the data samples on every call;
+    nothing is kept after it.
     """
+
+    #: Read by :class:`DynamicCrossEntropyLoss` when it is built in a head.
+    passes_pseudo_masks = True
 
     def loss_by_feat(self, seg_logits: Tensor,
                      batch_data_samples: SampleList) -> Dict[str, Tensor]:
@@ -110,49 +116,24 @@ class DynamicLossMixin:
         Returns:
             dict[str, Tensor]: Loss items and ``acc_seg``.
         """
-        seg_label = self._stack_batch_gt(batch_data_samples)
-        seg_logits = resize(
-            input=seg_logits,
-            size=seg_label.shape[2:],
-            mode='bilinear',
-            align_corners=self.align_corners)
-        if self.sampler is not None:
-            seg_weight = self.sampler.sample(seg_logits, seg_label)
-        else:
-            seg_weight = None
-        seg_label = seg_label.squeeze(1)
-        pseudo_mask = pseudo_mask_of(batch_data_samples, seg_logits.device)
-
         if isinstance(self.loss_decode, nn.ModuleList):
-            losses_decode = self.loss_decode
+            losses_decode = list(self.loss_decode)
         else:
             losses_decode = [self.loss_decode]
-        loss = dict()
+        dynamic = [
+            loss for loss in losses_decode
+            if isinstance(loss, DynamicCrossEntropyLoss)
+        ]
+        pseudo_mask = pseudo_mask_of(batch_data_samples, seg_logits.device)
         confidence = None
-        for loss_decode in losses_decode:
-            extra = dict()
-            if isinstance(loss_decode, DynamicCrossEntropyLoss):
-                extra['pseudo_mask'] = pseudo_mask
-                if loss_decode.weight_source == 'stored':
-                    if confidence is None:
-                        confidence = pseudo_confidence_of(
-                            batch_data_samples, seg_label.shape[1:],
-                            seg_logits.device)
-                    extra['pseudo_confidence'] = confidence
-            value = loss_decode(
-                seg_logits,
-                seg_label,
-                weight=seg_weight,
-                ignore_index=self.ignore_index,
-                **extra)
-            if loss_decode.loss_name in loss:
-                loss[loss_decode.loss_name] += value
-            else:
-                loss[loss_decode.loss_name] = value
-
-        loss['acc_seg'] = accuracy(
-            seg_logits, seg_label, ignore_index=self.ignore_index)
-        return loss
+        if any(loss.weight_source == 'stored' for loss in dynamic):
+            confidence = pseudo_confidence_of(
+                batch_data_samples, batch_data_samples[0].gt_sem_seg.shape,
+                seg_logits.device)
+        with ExitStack() as stack:
+            for loss in dynamic:
+                stack.enter_context(loss.pseudo_batch(pseudo_mask, confidence))
+            return super().loss_by_feat(seg_logits, batch_data_samples)
 
 
 _DYNAMIC_CLASSES: Dict[type, type] = {}
@@ -164,8 +145,8 @@ def dynamic_loss_head_class(base_type: Union[str, type]) -> type:
     Args:
         base_type (str | type): A decode head class, or its name in MODELS.
             It must subclass :class:`BaseDecodeHead` and keep its
-            ``loss_by_feat`` (a head with its own loss would be silently
-            replaced).
+            ``loss_by_feat`` (a head with its own, e.g. ``STDCHead``, may call
+            its losses with other targets, where pseudo flags mean nothing).
 
     Returns:
         type: ``type('Dynamic' + Base.__name__, (DynamicLossMixin, Base),
@@ -186,8 +167,8 @@ def dynamic_loss_head_class(base_type: Union[str, type]) -> type:
                         'uses the dynamic loss')
     if base.loss_by_feat is not BaseDecodeHead.loss_by_feat:
         raise TypeError(f'DynamicLossHead: base_type {base.__name__} '
-                        'overrides loss_by_feat, which the dynamic loss would '
-                        'replace')
+                        'overrides loss_by_feat; only heads computing their '
+                        "loss with BaseDecodeHead's are supported")
     if base not in _DYNAMIC_CLASSES:
         _DYNAMIC_CLASSES[base] = type('Dynamic' + base.__name__,
                                       (DynamicLossMixin, base),
