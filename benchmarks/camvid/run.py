@@ -64,6 +64,15 @@ MODELS = {
         baseline='baseline_fast-scnn_1xb8_camvid-{ratio}_128x176.py',
         dst_cbc='dst-cbc_fast-scnn_1xb4+4_camvid-1-8_128x176.py',
         oracle='baseline_fast-scnn_1xb8_camvid-full_128x176.py'),
+    'effnet-lite0':
+    dict(
+        title='EfficientNet-Lite0 (ImageNet) + DeepLabV3+',
+        baseline='baseline_effnet-lite0-deeplabv3plus_1xb8_camvid-{ratio}_'
+        '128x176.py',
+        dst_cbc='dst-cbc_effnet-lite0-deeplabv3plus_1xb4+4_camvid-{ratio}_'
+        '128x176.py',
+        oracle='baseline_effnet-lite0-deeplabv3plus_1xb8_camvid-full_'
+        '128x176.py'),
 }
 NUM_CLASSES = 11
 #: The baseline's training curve: checkpoints at this many points.
