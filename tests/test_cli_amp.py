@@ -19,8 +19,10 @@ def logged(monkeypatch):
     """The (message, level) of every ``print_log`` of ``dst_cbc.cli``."""
     calls = []
     monkeypatch.setattr(
-        cli, 'print_log', lambda msg, logger=None, level=logging.INFO:
-        calls.append((msg, level)))
+        cli,
+        'print_log',
+        lambda msg, logger=None, level=logging.INFO: calls.append(
+            (msg, level)))
     return calls
 
 
@@ -33,16 +35,15 @@ def device(monkeypatch, cuda: bool, bf16: bool) -> None:
 def sgd_cfg(**wrapper) -> Config:
     """A config of an SGD optimizer in ``optim_wrapper`` (``**wrapper``)."""
     return Config(
-        dict(optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1),
-                                **wrapper)))
+        dict(
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1), **wrapper)))
 
 
 def zero_label_sample(size: int) -> SegDataSample:
     """A training sample of a ``size`` x ``size`` all-zero label."""
     sample = SegDataSample(
         gt_sem_seg=PixelData(data=torch.zeros(1, size, size).long()))
-    sample.set_metainfo(
-        dict(img_shape=(size, size), ori_shape=(size, size)))
+    sample.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size)))
     return sample
 
 
@@ -56,8 +57,8 @@ def test_cpu_with_bf16_selects_the_bf16_wrapper(monkeypatch, logged):
 
 
 @pytest.mark.skipif(not cpu_supports_bf16(), reason='no bf16 on this CPU')
-def test_default_config_under_amp_steps_in_bf16(monkeypatch, logged,
-                                                tiny_cfg, tmp_path):
+def test_default_config_under_amp_steps_in_bf16(monkeypatch, logged, tiny_cfg,
+                                                tmp_path):
     device(monkeypatch, cuda=False, bf16=True)
     cfg = tiny_cfg(str(tmp_path / 'data'), str(tmp_path / 'work'))
     cli.enable_amp(cfg)

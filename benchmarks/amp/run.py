@@ -54,12 +54,12 @@ if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from benchmarks.common import (  # noqa: E402
-    SYNTHETIC_CONFIG, add_common_args, apply_common_args, build_model,
-    endless, markdown_table, point_config, prepare_data, semi_loader_cfg,
-    write_results, write_split_lists)
+    SYNTHETIC_CONFIG, add_common_args, apply_common_args, build_model, endless,
+    markdown_table, point_config, prepare_data, semi_loader_cfg, write_results,
+    write_split_lists)
 from dst_cbc.datasets import generate_synthetic_dataset  # noqa: E402
-from dst_cbc.engine.amp import (cpu_supports_bf16,  # noqa: E402
-                                inference_autocast)
+from dst_cbc.engine.amp import (  # noqa: E402
+    cpu_supports_bf16, inference_autocast)
 from dst_cbc.engine.channels_last_hook import to_channels_last  # noqa: E402
 from dst_cbc.pseudo_labels import PseudoLabeler, label_files  # noqa: E402
 from mmseg.registry import DATASETS  # noqa: E402
@@ -138,10 +138,10 @@ def model_specs() -> List[ModelSpec]:
     small crop to keep the run short); EfficientNet-Lite0 when its backbone
     is in the package."""
     specs = [
-        ModelSpec('DLV2-R18-mini', base_model('dlv2_r18-mini.py'), (64, 64),
-                  8, 20),
-        ModelSpec('Fast-SCNN', base_model('fast_scnn_dynamic.py'),
-                  (128, 176), 8, 12),
+        ModelSpec('DLV2-R18-mini', base_model('dlv2_r18-mini.py'), (64, 64), 8,
+                  20),
+        ModelSpec('Fast-SCNN', base_model('fast_scnn_dynamic.py'), (128, 176),
+                  8, 12),
         ModelSpec('DeepLabV2-R101',
                   base_model('deeplabv2_r101-d8.py', init_cfg=None),
                   (161, 161), 2, 6),
@@ -207,14 +207,16 @@ def random_batch(crop: Sequence[int], batch_size: int, num_classes: int,
     inputs, samples = [], []
     for i in range(batch_size):
         inputs.append(
-            torch.randint(0, 256, (3, height, width), generator=gen,
-                          dtype=torch.uint8))
-        label = torch.randint(0, num_classes, (1, height, width),
-                              generator=gen)
+            torch.randint(
+                0, 256, (3, height, width), generator=gen, dtype=torch.uint8))
+        label = torch.randint(
+            0, num_classes, (1, height, width), generator=gen)
         sample = SegDataSample(gt_sem_seg=PixelData(data=label))
         sample.set_metainfo(
-            dict(img_shape=(height, width), ori_shape=(height, width),
-                 is_pseudo=i >= batch_size // 2))
+            dict(
+                img_shape=(height, width),
+                ori_shape=(height, width),
+                is_pseudo=i >= batch_size // 2))
         samples.append(sample)
     return dict(inputs=inputs, data_samples=samples)
 
@@ -235,8 +237,7 @@ def train_step(model: nn.Module, wrapper: OptimWrapper, inputs: Tensor,
     wrapper.update_params(loss)
 
 
-def step_times(spec: ModelSpec, repeats: int, warmup: int,
-               seed: int) -> Dict:
+def step_times(spec: ModelSpec, repeats: int, warmup: int, seed: int) -> Dict:
     """Time the four variants of one model's training step, alternating.
 
     Args:
@@ -384,8 +385,10 @@ def labeling_pipeline(cfg: Config) -> List[dict]:
     Returns:
         list[dict]: The pipeline.
     """
-    hooks = [h for h in cfg.get('custom_hooks', [])
-             if h['type'] == 'PseudoLabelHook']
+    hooks = [
+        h for h in cfg.get('custom_hooks', [])
+        if h['type'] == 'PseudoLabelHook'
+    ]
     scale = hooks[0].get('infer_scale') if hooks else None
     resize = ([dict(type='Resize', scale=scale, keep_ratio=False)]
               if scale is not None else [])
@@ -393,7 +396,9 @@ def labeling_pipeline(cfg: Config) -> List[dict]:
             [dict(type='PackSegInputs')])
 
 
-def label_check(cfg: Config, model: nn.Module, out_dir: str,
+def label_check(cfg: Config,
+                model: nn.Module,
+                out_dir: str,
                 num_images: Optional[int] = None) -> Dict:
     """Label the unlabeled images in each variant, compare with fp32.
 
@@ -415,16 +420,17 @@ def label_check(cfg: Config, model: nn.Module, out_dir: str,
     labeler = PseudoLabeler(model.decode_head.num_classes, batch_size=8)
     models = dict(fp32=model, fp32_cl=to_channels_last(copy.deepcopy(model)))
     bf16_wrapper = build_optim_wrapper(
-        model, dict(type='BF16OptimWrapper', optimizer=dict(type='SGD',
-                                                            lr=0.0)))
+        model,
+        dict(type='BF16OptimWrapper', optimizer=dict(type='SGD', lr=0.0)))
     results = {}
     for alpha in ALPHAS:
         files, per_variant = {}, {}
         for name, (bf16, channels_last) in LABEL_VARIANTS.items():
             folder = osp.join(out_dir, f'alpha{alpha}', name)
             files[name] = label_files(unlabeled, folder)
-            context = (inference_autocast(bf16_wrapper)
-                       if bf16 else contextlib.nullcontext())
+            context = (
+                inference_autocast(bf16_wrapper)
+                if bf16 else contextlib.nullcontext())
             start = time.perf_counter()
             with context:
                 labeler.run(models['fp32_cl' if channels_last else 'fp32'],
@@ -450,8 +456,8 @@ def label_checks(args: argparse.Namespace) -> Dict:
                            args.synthetic_size), args.checkpoint, None)]
     if osp.isfile(osp.join(args.data_root, 'train.txt')):
         camvid = prepare_data(args.data_root, osp.join(args.out, 'camvid'))
-        runs.append(('Fast-SCNN (CamVid)', camvid.cfg,
-                     args.camvid_checkpoint, args.camvid_images))
+        runs.append(('Fast-SCNN (CamVid)', camvid.cfg, args.camvid_checkpoint,
+                     args.camvid_images))
     results = {}
     for name, cfg, checkpoint, num_images in runs:
         model = label_model(cfg, checkpoint, args.train_iters, args.seed)
@@ -459,8 +465,8 @@ def label_checks(args: argparse.Namespace) -> Dict:
             checkpoint=checkpoint,
             train_iters=None if checkpoint else args.train_iters,
             **label_check(cfg, model,
-                          osp.join(args.out, 'labels', name.split()[0]),
-                          num_images))
+                          osp.join(args.out, 'labels',
+                                   name.split()[0]), num_images))
     return results
 
 
@@ -482,8 +488,10 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
     for spec in specs:
         steps[spec.name] = step_times(spec, args.repeats or spec.repeats,
                                       args.warmup, args.seed)
-        print(f'{spec.name}: bf16 / fp32 '
-              f'{steps[spec.name]["bf16_vs_fp32"]:.3f}', flush=True)
+        print(
+            f'{spec.name}: bf16 / fp32 '
+            f'{steps[spec.name]["bf16_vs_fp32"]:.3f}',
+            flush=True)
     results = dict(
         threads=torch.get_num_threads(),
         cpu_supports_bf16=cpu_supports_bf16(),
@@ -503,8 +511,7 @@ def steps_section(results: Dict) -> List[str]:
         rows.append([
             name, f'{step["batch_size"]} x {step["crop"][0]}x'
             f'{step["crop"][1]}', f'{1000 * median["fp32"]:.0f}',
-            f'{1000 * median["bf16"]:.0f}',
-            f'**{step["bf16_vs_fp32"]:.2f}** '
+            f'{1000 * median["bf16"]:.0f}', f'**{step["bf16_vs_fp32"]:.2f}** '
             f'({1 / step["bf16_vs_fp32"]:.2f}x)',
             f'{step["cl_vs_contiguous_fp32"]:.2f}',
             f'{step["cl_vs_contiguous_bf16"]:.2f}',
@@ -517,8 +524,7 @@ def steps_section(results: Dict) -> List[str]:
         f'{results["cpu_supports_bf16"]}. Medians; the four variants '
         'alternate; ratios < 1 are faster.', '',
         markdown_table([
-            'model', 'batch', 'fp32 ms', 'bf16 ms',
-            'bf16 / fp32 (speed-up)',
+            'model', 'batch', 'fp32 ms', 'bf16 ms', 'bf16 / fp32 (speed-up)',
             'channels_last / contiguous, fp32', 'same, bf16', 'steps'
         ], rows)
     ]
@@ -528,9 +534,10 @@ def labels_section(results: Dict) -> List[str]:
     """Report lines of the label agreement."""
     rows = []
     for model, labels in results['labels'].items():
-        weights = (labels['checkpoint'] or
-                   f'{labels["train_iters"]} supervised iterations from '
-                   'scratch')
+        weights = (
+            labels['checkpoint']
+            or f'{labels["train_iters"]} supervised iterations from '
+            'scratch')
         for alpha, variants in labels['by_alpha'].items():
             for name, res in variants.items():
                 if name == 'fp32':
@@ -547,9 +554,8 @@ def labels_section(results: Dict) -> List[str]:
         '### Pseudo labels (PseudoLabeler) against fp32', '',
         markdown_table([
             'model, data', 'weights', 'alpha', 'variant',
-            'pixels with the same label',
-            'pixels kept by both, class changed', 'identical files',
-            'labeler s, fp32 / variant (one run)'
+            'pixels with the same label', 'pixels kept by both, class changed',
+            'identical files', 'labeler s, fp32 / variant (one run)'
         ], rows)
     ]
 

@@ -18,6 +18,14 @@ Same model, same images, same machine:
 - **Agreement**: per-class thresholds and the fraction of pixels labeled
   differently, against the reference sampling every 16th pixel and every
   pixel (the latter isolates the effect of our float16 rounding).
+- **Distance to the forward-pass limit**: a third side of the interleaved
+  runs is the bare forward pass (``model.inference``, eval mode, no grad)
+  of the same model over the same batches, preprocessed beforehand (no
+  loading, no resizing, no histograms, no files). The report gives ours /
+  bare forward (goal <= 1.15) and where our extra time goes: image loading,
+  data preprocessor, forward pass, resizing the logits to the image size,
+  storing (uncertainty, histogram, scratch file), writing the labels
+  (thresholds, PNGs), ground truth for the statistics, the rest.
 
 Usage::
 
@@ -67,6 +75,7 @@ from dst_cbc.engine import PseudoLabelHook  # noqa: E402
 from dst_cbc.pseudo_labels import (NUM_BINS, PseudoLabeler,  # noqa: E402
                                    label_files, uncertainty_bins,
                                    uncertainty_from_logits, update_histogram)
+from dst_cbc.pseudo_labels import labeler as labeler_module  # noqa: E402
 from mmseg.registry import DATASETS, HOOKS  # noqa: E402
 
 #: The original code keeps every 16th pixel for the thresholds.
@@ -81,6 +90,9 @@ MODEL_METHODS = ('inference', 'postprocess_result')
 LABELERS = dict(
     ours=('ours (PseudoLabeler)', 1),
     paper=('paper Algorithm 1 (every 16th pixel)', 2))
+#: Methods of our labeler whose time the breakdown reports.
+LABELER_METHODS = ('_load', '_store', '_write_labels', '_load_gt')
+FORWARD_GOAL = 1.15
 
 
 def parse_args() -> argparse.Namespace:
@@ -290,7 +302,8 @@ def run_ours(model: nn.Module,
              out_dir: str,
              paths: Sequence[str],
              alpha: float,
-             batch_size: int = 8) -> Dict:
+             batch_size: int = 8,
+             labeler: Optional[PseudoLabeler] = None) -> Dict:
     """Label ``dataset`` with :class:`PseudoLabeler`.
 
     Args:
@@ -300,13 +313,60 @@ def run_ours(model: nn.Module,
         paths (Sequence[str]): Each image's PNG in it (``label_files``).
         alpha (float): Fraction of each class's pixels to keep.
         batch_size (int): Images per forward pass. Defaults to 8.
+        labeler (PseudoLabeler, optional): The labeler to run (e.g. with
+            timed methods); by default a new one of ``batch_size``.
 
     Returns:
         dict: The labeler's statistics (``thresholds``, ``coverage``, ...).
     """
-    labeler = PseudoLabeler(
-        model.decode_head.num_classes, batch_size=batch_size)
+    if labeler is None:
+        labeler = PseudoLabeler(
+            model.decode_head.num_classes, batch_size=batch_size)
     return labeler.run(model, dataset, out_dir, alpha, paths)
+
+
+def forward_batches(model: nn.Module, dataset: BaseDataset,
+                    batch_size: int) -> List[Tuple[Tensor, List[dict]]]:
+    """The preprocessed batches our labeler feeds the model.
+
+    Consecutive images, ``batch_size`` at a time, as
+    :class:`PseudoLabeler` batches images of one size.
+
+    Args:
+        model (nn.Module): The labeling segmentor.
+        dataset (BaseDataset): Images of one size (labeling pipeline).
+        batch_size (int): Images per forward pass.
+
+    Returns:
+        list[tuple[Tensor, list[dict]]]: Per batch, the inputs after the
+        test-mode data preprocessor and the images' metainfo.
+    """
+    batches = []
+    for start in range(0, len(dataset), batch_size):
+        samples = [
+            dataset.prepare_data(i)
+            for i in range(start, min(start + batch_size, len(dataset)))
+        ]
+        data = model.data_preprocessor(pseudo_collate(samples), False)
+        batches.append((data['inputs'],
+                        [s.metainfo for s in data['data_samples']]))
+    return batches
+
+
+def run_bare_forward(model: nn.Module,
+                     batches: Sequence[Tuple[Tensor, List[dict]]]) -> None:
+    """The forward pass alone: ``model.inference`` on every batch.
+
+    Args:
+        model (nn.Module): The labeling segmentor.
+        batches (Sequence): :func:`forward_batches`.
+    """
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        for inputs, metas in batches:
+            model.inference(inputs, metas)
+    model.train(was_training)
 
 
 # -- memory of the threshold state -----------------------------------------
@@ -547,10 +607,11 @@ def method_seconds(obj: Any,
                    names: Sequence[str]) -> Iterator[Dict[str, float]]:
     """Add up the seconds spent in some methods of ``obj`` meanwhile.
 
-    Timed instance attributes shadow the methods while the context is open.
+    Timed instance attributes shadow the methods while the context is open
+    (for a module, its functions are replaced, then restored).
 
     Args:
-        obj (Any): The object, e.g. the model.
+        obj (Any): The object, e.g. the model, or a module.
         names (Sequence[str]): Names of its methods to time.
 
     Yields:
@@ -571,19 +632,52 @@ def method_seconds(obj: Any,
 
         return wrapper
 
+    own = {name: vars(obj)[name] for name in names if name in vars(obj)}
     for name in names:
         setattr(obj, name, timed(name, getattr(obj, name)))
     try:
         yield seconds
     finally:
         for name in names:
-            delattr(obj, name)
+            if name in own:
+                setattr(obj, name, own[name])
+            else:
+                delattr(obj, name)
 
 
-def compare_labelers(model: nn.Module, dataset: BaseDataset,
-                     dirs: Dict[str, str], paths: Dict[str, List[str]],
-                     alpha: float, batch_size: int, repeats: int) -> Dict:
-    """Time ours and the reference, interleaved, and their model time.
+@contextlib.contextmanager
+def ours_seconds(model: nn.Module,
+                 labeler: PseudoLabeler) -> Iterator[Dict[str, float]]:
+    """Seconds of one run of our labeler in each of its stages.
+
+    Args:
+        model (nn.Module): The labeling segmentor.
+        labeler (PseudoLabeler): The labeler about to run.
+
+    Yields:
+        dict[str, float]: Seconds in the labeler's ``LABELER_METHODS``, in
+        ``original_size_logits`` and in the data preprocessor's
+        ``forward``, filled while the context is open.
+    """
+    with method_seconds(labeler, LABELER_METHODS) as methods, \
+            method_seconds(labeler_module,
+                           ['original_size_logits']) as logits, \
+            method_seconds(model.data_preprocessor,
+                           ['forward']) as preprocess:
+        seconds = dict(methods, preprocess=0.0)
+        yield seconds
+    seconds.update(methods, preprocess=preprocess['forward'], **logits)
+
+
+def compare_labelers(model: nn.Module,
+                     dataset: BaseDataset,
+                     dirs: Dict[str, str],
+                     paths: Dict[str, List[str]],
+                     alpha: float,
+                     batch_size: int,
+                     repeats: int,
+                     bare_batches: Optional[Sequence] = None) -> Dict:
+    """Time ours, the reference and the bare forward pass, interleaved.
 
     Args:
         model (nn.Module): The labeling segmentor.
@@ -593,32 +687,53 @@ def compare_labelers(model: nn.Module, dataset: BaseDataset,
         alpha (float): Fraction of each class's pixels to keep.
         batch_size (int): Images per forward pass.
         repeats (int): Runs of each labeler.
+        bare_batches (Sequence, optional): :func:`forward_batches`; when
+            given, :func:`run_bare_forward` on them is a third side
+            (``'bare'``).
 
     Returns:
-        dict: Per labeler, ``seconds`` of every run, ``model_seconds`` of
-        every run (in ``model.inference``, the forward pass, and in MMSeg's
-        ``postprocess_result``, which only ``model.test_step`` calls) and
-        the last run's ``outputs``.
+        dict: Per side, ``seconds`` of every run; per labeler,
+        ``model_seconds`` of every run (in ``model.inference``, the forward
+        pass, and in MMSeg's ``postprocess_result``, which only
+        ``model.test_step`` calls) and the last run's ``outputs``; and
+        ``stage_seconds``, our labeler's :func:`ours_seconds` of every run.
     """
     labelers = dict(ours=run_ours, paper=run_reference)
     outputs: Dict[str, Dict] = {}
     model_seconds: Dict[str, List[Dict]] = {name: [] for name in labelers}
+    stage_seconds: List[Dict[str, float]] = []
+    num_classes = model.decode_head.num_classes
 
     def timed_run(name: str) -> Callable[[], None]:
 
         def run() -> None:
-            with method_seconds(model, MODEL_METHODS) as seconds:
+            if name == 'ours':
+                labeler = PseudoLabeler(num_classes, batch_size=batch_size)
+                stages = ours_seconds(model, labeler)
+                extra = dict(labeler=labeler)
+            else:
+                stages, extra = contextlib.nullcontext({}), {}
+            with method_seconds(model, MODEL_METHODS) as seconds, \
+                    stages as stage:
                 outputs[name] = labelers[name](model, dataset, dirs[name],
                                                paths[name], alpha,
-                                               batch_size)
+                                               batch_size, **extra)
             model_seconds[name].append(seconds)
+            if name == 'ours':
+                stage_seconds.append(stage)
 
         return run
 
-    seconds = interleave({name: timed_run(name) for name in labelers},
-                         repeats)
+    sides = {name: timed_run(name) for name in labelers}
+    if bare_batches is not None:
+        sides['bare'] = functools.partial(run_bare_forward, model,
+                                          bare_batches)
+    seconds = interleave(sides, repeats)
     return dict(
-        seconds=seconds, model_seconds=model_seconds, outputs=outputs)
+        seconds=seconds,
+        model_seconds=model_seconds,
+        stage_seconds=stage_seconds,
+        outputs=outputs)
 
 
 def run_benchmark(args: argparse.Namespace) -> Dict:
@@ -640,7 +755,8 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
             for name in ('ours', 'paper', 'paper_every_pixel')}
     paths = {name: label_files(dataset_cfg, d) for name, d in dirs.items()}
     timing = compare_labelers(model, dataset, dirs, paths, args.alpha,
-                              batch_size, args.repeats)
+                              batch_size, args.repeats,
+                              forward_batches(model, dataset, batch_size))
     outputs, seconds = timing['outputs'], timing['seconds']
     every_pixel = run_reference(model, dataset, dirs['paper_every_pixel'],
                                 paths['paper_every_pixel'], args.alpha,
@@ -656,8 +772,11 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
         batch_size=batch_size,
         seconds=seconds,
         model_seconds=timing['model_seconds'],
+        stage_seconds=timing['stage_seconds'],
         ratio=statistics.median(seconds['ours']) /
         statistics.median(seconds['paper']),
+        forward_ratio=statistics.median(seconds['ours']) /
+        statistics.median(seconds['bare']),
         ours_thresholds=outputs['ours']['thresholds'],
         agreement=dict(
             paper=agreement(outputs['ours'], paths['ours'], outputs['paper'],
@@ -678,8 +797,9 @@ def _num(value: Optional[float]) -> str:
 def timing_section(results: Dict) -> List[str]:
     """Report lines of the wall-time comparison."""
     rows = []
-    for name, seconds in results['seconds'].items():
-        title, passes = LABELERS[name]
+    for name, title_passes in LABELERS.items():
+        title, passes = title_passes
+        seconds = results['seconds'][name]
         model = results['model_seconds'][name]
         forward = [m['inference'] for m in model]
         postprocess = [m['postprocess_result'] for m in model]
@@ -711,6 +831,61 @@ def timing_section(results: Dict) -> List[str]:
         'logits in the same way without that argmax (original_size_logits, '
         'in "rest"); ours also reads each ground-truth PNG for its '
         'pseudo-label IoU statistics.'
+    ] + forward_limit_section(results)
+
+
+def stage_breakdown(results: Dict) -> List[Tuple[str, float]]:
+    """Median seconds of each stage of our labeler's runs.
+
+    Args:
+        results (dict): :func:`run_benchmark`'s results.
+
+    Returns:
+        list[tuple[str, float]]: (stage, median seconds), the stages adding
+        up to a run's wall time.
+    """
+    runs = []
+    for total, stage, model in zip(results['seconds']['ours'],
+                                   results['stage_seconds'],
+                                   results['model_seconds']['ours']):
+        forward = model['inference']
+        resize = (stage['original_size_logits'] - stage['preprocess'] -
+                  forward)
+        write = stage['_write_labels'] - stage['_load_gt']
+        parts = [
+            ('image loading (labeling pipeline)', stage['_load']),
+            ('data preprocessor', stage['preprocess']),
+            ('forward pass (model.inference)', forward),
+            ('logits resized to the image size', resize),
+            ('uncertainty, histogram, scratch file (_store)',
+             stage['_store']),
+            ('thresholds applied, PNGs written (_write_labels)', write),
+            ('ground truth read for the IoU statistics', stage['_load_gt']),
+        ]
+        parts.append(('rest (collate, thresholds, stats, folders)',
+                      total - sum(v for _, v in parts)))
+        runs.append(parts)
+    return [(name, statistics.median(run[i][1] for run in runs))
+            for i, (name, _) in enumerate(runs[0])]
+
+
+def forward_limit_section(results: Dict) -> List[str]:
+    """Report lines of ours against the bare forward pass."""
+    bare = statistics.median(results['seconds']['bare'])
+    ratio = results['forward_ratio']
+    rows = [[name, f'{seconds:.3f}', f'{100 * seconds / bare:.1f} %']
+            for name, seconds in stage_breakdown(results)]
+    return [
+        '', '### Distance to the forward-pass limit', '',
+        f'Bare forward pass (model.inference on the same batches, '
+        f'preprocessed beforehand; no loading, resizing, histograms or '
+        f'files): median {bare:.2f} s (runs '
+        f'{", ".join(f"{t:.2f}" for t in results["seconds"]["bare"])}). '
+        f'**ours / bare forward: {ratio:.3f}** (goal <= {FORWARD_GOAL}: '
+        f'{"met" if ratio <= FORWARD_GOAL else "NOT met"}). Where our '
+        'time goes (medians over the runs; % of the bare forward pass):', '',
+        markdown_table(['stage of ours', 'median s', 'of bare forward'],
+                       rows)
     ]
 
 

@@ -116,8 +116,10 @@ def enable_amp(cfg: Config) -> None:
     """
     wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
     if wrapper in MIXED_PRECISION_WRAPPERS:
-        print_log(f'--amp: the config already uses {wrapper}.',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            f'--amp: the config already uses {wrapper}.',
+            logger='current',
+            level=logging.WARNING)
         return
     if wrapper != 'OptimWrapper':
         raise ValueError('--amp works with optim_wrapper.type="OptimWrapper", '
@@ -127,8 +129,9 @@ def enable_amp(cfg: Config) -> None:
         cfg.optim_wrapper.loss_scale = 'dynamic'
     elif cpu_supports_bf16():
         cfg.optim_wrapper.type = 'BF16OptimWrapper'
-        print_log('--amp on a CPU: training under bfloat16 autocast.',
-                  logger='current')
+        print_log(
+            '--amp on a CPU: training under bfloat16 autocast.',
+            logger='current')
     else:
         print_log(
             '--amp asks for mixed precision, which needs a CUDA device or a '

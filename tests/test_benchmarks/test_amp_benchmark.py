@@ -41,9 +41,8 @@ def one_thread():
 
 def test_random_batch_is_half_pseudo_labeled():
     batch = amp_bench.random_batch((4, 6), 4, 3, seed=0)
-    assert [s.metainfo['is_pseudo'] for s in batch['data_samples']] == [
-        False, False, True, True
-    ]
+    assert [s.metainfo['is_pseudo']
+            for s in batch['data_samples']] == [False, False, True, True]
     assert all(x.shape == (3, 4, 6) and x.dtype == torch.uint8
                for x in batch['inputs'])
     labels = torch.stack([s.gt_sem_seg.data for s in batch['data_samples']])
@@ -63,8 +62,7 @@ def test_step_times_of_the_four_variants():
     median = step['median']
     assert median['fp32'] == sorted(step['seconds']['fp32'])[1]
     assert step['bf16_vs_fp32'] == median['bf16'] / median['fp32']
-    assert step['cl_vs_contiguous_bf16'] == median['bf16_cl'] / median[
-        'bf16']
+    assert step['cl_vs_contiguous_bf16'] == median['bf16_cl'] / median['bf16']
     assert step['cl_propagates'] is True
 
 
@@ -80,12 +78,15 @@ def write_png(path: Path, label) -> str:
 
 
 def test_compare_labels_by_hand(tmp_path):
-    a = [write_png(tmp_path / 'a0.png', [[0, 1], [255, 2]]),
-         write_png(tmp_path / 'a1.png', [[3, 3], [3, 3]])]
-    b = [write_png(tmp_path / 'b0.png', [[0, 2], [1, 2]]),
-         write_png(tmp_path / 'b1.png', [[3, 3], [3, 3]])]
+    a = [
+        write_png(tmp_path / 'a0.png', [[0, 1], [255, 2]]),
+        write_png(tmp_path / 'a1.png', [[3, 3], [3, 3]])
+    ]
+    b = [
+        write_png(tmp_path / 'b0.png', [[0, 2], [1, 2]]),
+        write_png(tmp_path / 'b1.png', [[3, 3], [3, 3]])
+    ]
     # image 0: (0, 0) and (1, 1) agree; (0, 1) kept by both, 1 -> 2;
     # (1, 0) ignored in a only. Image 1: identical.
     assert amp_bench.compare_labels(a, b) == dict(
-        pixels=8, agreement=6 / 8, class_changed=1, identical_files=1,
-        files=2)
+        pixels=8, agreement=6 / 8, class_changed=1, identical_files=1, files=2)

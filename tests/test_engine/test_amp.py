@@ -34,8 +34,9 @@ def sgd_wrapper(model: nn.Module, wrapper_type: str) -> OptimWrapper:
     init_default_scope('mmseg')
     return build_optim_wrapper(
         model,
-        dict(type=wrapper_type,
-             optimizer=dict(type='SGD', lr=0.5, momentum=0.0)))
+        dict(
+            type=wrapper_type,
+            optimizer=dict(type='SGD', lr=0.5, momentum=0.0)))
 
 
 def loss_of(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
@@ -74,8 +75,7 @@ def test_steps_under_bf16_autocast_without_loss_scaling():
         new = dict(model.named_parameters())[name]
         assert new.dtype == torch.float32
         torch.testing.assert_close(
-            new.detach(), (param - 0.5 * param.grad).detach(), rtol=0,
-            atol=0)
+            new.detach(), (param - 0.5 * param.grad).detach(), rtol=0, atol=0)
     # outside the context the model computes in float32 again
     model(x)
     assert model.seen[-1] == (torch.float32, torch.float32)
@@ -112,6 +112,7 @@ def test_cpu_supports_bf16_is_false_without_onednn(monkeypatch):
 
 
 def test_cpu_supports_bf16_asks_onednn(monkeypatch):
+
     class FakeOps:
         answer = True
 

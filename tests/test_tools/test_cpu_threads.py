@@ -25,18 +25,23 @@ def threads(procs: str, cores: int, cuda: bool, omp: str = None) -> str:
     script = (f'source {osp.join(TOOLS, "cpu_threads.sh")}; '
               f'nproc() {{ echo {cores}; }}; set_cpu_threads "{procs}"; '
               'echo "${OMP_NUM_THREADS:-}"')
-    out = subprocess.run(['bash', '-c', script], env=env, text=True,
-                         stdout=subprocess.PIPE, check=True).stdout
+    out = subprocess.run(['bash', '-c', script],
+                         env=env,
+                         text=True,
+                         stdout=subprocess.PIPE,
+                         check=True).stdout
     return out.strip()
 
 
-@pytest.mark.parametrize('procs,cores,expected', [
-    ('2', 2, '1'),  # this machine: two 1-thread processes
-    ('2', 8, '4'),
-    ('3', 8, '2'),  # rounded down: no process oversubscribes a core
-    ('1', 8, '8'),
-    ('4', 2, '1'),  # more processes than cores: at least one thread each
-])
+@pytest.mark.parametrize(
+    'procs,cores,expected',
+    [
+        ('2', 2, '1'),  # this machine: two 1-thread processes
+        ('2', 8, '4'),
+        ('3', 8, '2'),  # rounded down: no process oversubscribes a core
+        ('1', 8, '8'),
+        ('4', 2, '1'),  # more processes than cores: at least one thread each
+    ])
 def test_cpu_processes_share_the_cores(procs, cores, expected):
     assert threads(procs, cores, cuda=False) == expected
 
@@ -75,11 +80,14 @@ def fake_bin(tmp_path):
 ])
 def test_launch_scripts_give_each_process_its_share(fake_bin, script, args):
     env = {k: v for k, v in os.environ.items() if k != 'OMP_NUM_THREADS'}
-    env.update(PATH=f'{fake_bin}:{env["PATH"]}',
-               PYTHON=str(fake_bin / 'python'))
-    out = subprocess.run(['bash', osp.join(TOOLS, script)] + args, env=env,
-                         text=True, stdout=subprocess.PIPE,
-                         check=True).stdout
+    env.update(
+        PATH=f'{fake_bin}:{env["PATH"]}', PYTHON=str(fake_bin / 'python'))
+    out = subprocess.run(
+        ['bash', osp.join(TOOLS, script)] + args,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        check=True).stdout
     assert out.startswith('OMP_NUM_THREADS=2 -m torch.distributed.run ')
     assert '--nproc_per_node=3' in out
     assert out.rstrip().endswith(f'--launcher pytorch {args[-1]}')
