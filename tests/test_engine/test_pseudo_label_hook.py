@@ -106,3 +106,25 @@ def test_store_confidence_is_part_of_the_manifest(setup, monkeypatch):
 
     assert hook.label_round(runner, 1, 0.5, checkpoint) == labels  # reused
     assert len(labeled) == 1
+
+
+def test_store_at_infer_scale_makes_the_labeling_size_the_label_size(
+        tmp_path):
+    import mmcv
+    import numpy as np
+    from mmcv.transforms import Compose
+    from mmseg.registry import TRANSFORMS
+    path = str(tmp_path / 'a.png')
+    mmcv.imwrite(np.zeros((4, 6, 3), np.uint8), path)
+    hook = PseudoLabelHook(infer_scale=(3, 2), store_at_infer_scale=True)
+    pipeline = Compose(
+        [TRANSFORMS.build(t) for t in hook.labeling_pipeline()])
+    # the labeler returns logits, and writes labels, at ori_shape
+    assert pipeline(dict(img_path=path))['data_samples'].ori_shape == (2, 3)
+    plain = Compose([
+        TRANSFORMS.build(t)
+        for t in PseudoLabelHook(infer_scale=(3, 2)).labeling_pipeline()
+    ])
+    assert plain(dict(img_path=path))['data_samples'].ori_shape == (4, 6)
+    with pytest.raises(ValueError, match='store_at_infer_scale=True needs'):
+        PseudoLabelHook(store_at_infer_scale=True)

@@ -579,3 +579,24 @@ def test_confidence_encoding_by_hand():
             0.0, 1.0, np.float32(1 / 3)]
     with pytest.raises(TypeError, match='uint16'):
         label_folder.decode_confidence(np.zeros(2, np.uint8))
+
+
+def test_ground_truth_of_another_size_is_resized_only_when_asked(tmp_path):
+    """Labels stored at a labeling size: ground truth at twice that size,
+    resized nearest, gives the statistics of ground truth at that size."""
+    dataset = make_dataset(tmp_path / 'data', 'plain')
+    for name, gt in (('a', GT_A), (osp.join('sub', 'b'), GT_B)):
+        write_png(np.kron(np.array(gt), np.ones((2, 2), int)),
+                  str(tmp_path / 'data' / 'ann' / (name + '.png')))
+    model = FakeSegmentor(dataset.data_prefix['img_path'])
+    out_dir = str(tmp_path / 'round_1')
+    stats = PseudoLabeler(num_classes=3, resize_gt=True).run(
+        model, dataset, out_dir, 0.5, files_of(dataset, out_dir))
+    assert read_png(osp.join(out_dir, 'a.png')) == P_A
+    assert stats['num_gt_images'] == 2
+    assert stats['class_iou'] == pytest.approx(CLASS_IOU)
+    assert stats['pseudo_acc'] == pytest.approx(100 * 20 / 23)
+    with pytest.raises(ValueError, match=r'has shape \(8, 12\), but the '
+                       r'pseudo label has shape \(4, 6\)'):
+        PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5,
+                                         files_of(dataset, out_dir))

@@ -30,8 +30,12 @@ class PseudoLabelHook(Hook):
     Args:
         infer_scale (Sequence[int], optional): ``(width, height)`` to resize
             images to for labeling (the paper's 321x321 on VOC). Labels are
-            still written at the image's own size. Defaults to None: label
-            at the image's own size.
+            still written at the image's own size unless
+            ``store_at_infer_scale``. Defaults to None: label at the image's
+            own size.
+        store_at_infer_scale (bool): Write the labels at ``infer_scale``
+            (the authors' code; ground truth is resized, nearest, for the
+            statistics). Defaults to False.
         class_balanced (bool): One threshold per class (DST-CBC) or one
             global threshold (the DST-C ablation). Defaults to True.
         batch_size (int): Images per labeling forward pass. Defaults to 1.
@@ -52,12 +56,17 @@ class PseudoLabelHook(Hook):
 
     def __init__(self,
                  infer_scale: Optional[Sequence[int]] = None,
+                 store_at_infer_scale: bool = False,
                  class_balanced: bool = True,
                  batch_size: int = 1,
                  cache_images: bool = False,
                  store_confidence: bool = False,
                  out_dir: str = 'pseudo_labels') -> None:
+        if store_at_infer_scale and infer_scale is None:
+            raise ValueError('PseudoLabelHook: store_at_infer_scale=True '
+                             'needs infer_scale')
         self.infer_scale = None if infer_scale is None else tuple(infer_scale)
+        self.store_at_infer_scale = store_at_infer_scale
         self.class_balanced = class_balanced
         self.batch_size = batch_size
         self.cache_images = cache_images
@@ -70,6 +79,8 @@ class PseudoLabelHook(Hook):
         if self.infer_scale is not None:
             pipeline.append(
                 dict(type='Resize', scale=self.infer_scale, keep_ratio=False))
+        if self.store_at_infer_scale:
+            pipeline.append(dict(type='ResetOriginalShape'))
         if self.cache_images:
             pipeline = [dict(type='CachedLoad', transforms=pipeline)]
         pipeline.append(dict(type='PackSegInputs'))
@@ -122,7 +133,8 @@ class PseudoLabelHook(Hook):
 
     def _label(self, runner, rnd: int, alpha: float, folder: str) -> dict:
         """Run the labeler over the run's unlabeled images into ``folder``."""
-        unlabeled_cfg = unlabeled_dataset_cfg(runner.cfg.train_dataloader.dataset)
+        unlabeled_cfg = unlabeled_dataset_cfg(
+            runner.cfg.train_dataloader.dataset)
         dataset = DATASETS.build(
             dict(unlabeled_cfg, pipeline=self.labeling_pipeline()))
         print_log(
@@ -133,7 +145,8 @@ class PseudoLabelHook(Hook):
             num_classes=len(dataset.metainfo['classes']),
             class_balanced=self.class_balanced,
             batch_size=self.batch_size,
-            store_confidence=self.store_confidence)
+            store_confidence=self.store_confidence,
+            resize_gt=self.store_at_infer_scale)
         with inference_autocast(runner.optim_wrapper):
             return labeler.run(runner.model, dataset, folder, alpha,
                                label_files(unlabeled_cfg, folder))

@@ -19,6 +19,7 @@ import os.path as osp
 import shutil
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+import mmcv
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset, pseudo_collate
@@ -36,6 +37,7 @@ from .class_balanced import (NUM_BINS, apply_thresholds, bin_to_confidence,
                              update_histogram)
 from .label_folder import (SCRATCH_DIR, encode_confidence, write_label,
                            write_stats)
+
 
 def original_size_logits(model: nn.Module, data: dict) -> List[Tensor]:
     """Each image's logits at its original size, without MMSeg's argmax.
@@ -110,6 +112,9 @@ class PseudoLabeler:
             labeling model's max softmax probability per pixel, uint16 PNG at
             :func:`.label_folder.confidence_file` of the label) for the OW
             ablation. Defaults to False.
+        resize_gt (bool): Resize ground truth (nearest) to the label's size
+            for the statistics, for labels stored at a labeling size; else a
+            ground truth of another size is an error. Defaults to False.
     """
 
     def __init__(self,
@@ -117,7 +122,8 @@ class PseudoLabeler:
                  ignore_index: int = 255,
                  class_balanced: bool = True,
                  batch_size: int = 1,
-                 store_confidence: bool = False) -> None:
+                 store_confidence: bool = False,
+                 resize_gt: bool = False) -> None:
         if not 2 <= num_classes <= 255:
             raise ValueError(
                 f'num_classes must be in [2, 255], got {num_classes}')
@@ -133,6 +139,7 @@ class PseudoLabeler:
         self.class_balanced = class_balanced
         self.batch_size = batch_size
         self.store_confidence = store_confidence
+        self.resize_gt = resize_gt
 
     def run(self, model: nn.Module, dataset: BaseDataset, out_dir: str,
             alpha: float, label_files: Sequence[str]) -> dict:
@@ -333,6 +340,9 @@ class PseudoLabeler:
         if gt is None:
             return None
         seg_map_path = data_info['seg_map_path']
+        if self.resize_gt and gt.shape != tuple(shape):
+            gt = mmcv.imresize(
+                gt, tuple(shape)[::-1], interpolation='nearest')
         gt = torch.from_numpy(gt)
         if gt.shape != shape:
             raise ValueError(
