@@ -2,7 +2,7 @@
 
 Runs :class:`CurriculumTrainLoop` through MMEngine's ``Runner`` with the
 benchmark data's config: a short round 0 (``--baseline-iters``, or the
-``--load-from`` checkpoint as round 0) and one self-training round
+``--baseline-checkpoint`` as round 0) and one self-training round
 (``--round-iters`` at ``--alpha``). Timers are wrapped, by this script, around
 
 - **data**: each ``next()`` on the loop's batch iterator;
@@ -23,7 +23,7 @@ run. Prints the seconds and shares per round.
 Usage::
 
     python benchmarks/round_profile/run.py [--data-root DIR] [--out DIR]
-        [--baseline-iters 50 | --load-from CKPT] [--round-iters 100]
+        [--baseline-iters 50 | --baseline-checkpoint CKPT] [--round-iters 100]
         [--val-interval 50] [--alpha 0.2]
 """
 import argparse
@@ -61,7 +61,8 @@ def parse_args() -> argparse.Namespace:
     add_common_args(parser, 'round_profile')
     parser.add_argument('--baseline-iters', type=int, default=50)
     parser.add_argument(
-        '--load-from', help='checkpoint to start from instead of round 0')
+        '--baseline-checkpoint',
+        help='trained baseline used as round 0 instead of training it')
     parser.add_argument('--round-iters', type=int, default=100)
     parser.add_argument('--val-interval', type=int, default=50)
     parser.add_argument('--alpha', type=float, default=0.2)
@@ -209,7 +210,8 @@ class ProfileHook(Hook):
 
 def profile_config(cfg: Config, work_dir: str, baseline_iters: int,
                    round_iters: int, val_interval: int, alpha: float,
-                   load_from: Optional[str], log_level: str, seed: int,
+                   baseline_checkpoint: Optional[str], log_level: str,
+                   seed: int,
                    num_unlabeled: Optional[int] = None,
                    num_val: Optional[int] = None) -> Config:
     """The benchmark data's config shortened to round 0 and one round.
@@ -221,7 +223,7 @@ def profile_config(cfg: Config, work_dir: str, baseline_iters: int,
         round_iters (int): Iterations of the self-training round.
         val_interval (int): Validate every this many iterations.
         alpha (float): Pseudo-label ratio of the round.
-        load_from (str, optional): Checkpoint used as round 0.
+        baseline_checkpoint (str, optional): Checkpoint used as round 0.
         log_level (str): The runner's log level.
         seed (int): The run's random seed.
         num_unlabeled (int, optional): Keep only the first unlabeled images.
@@ -237,7 +239,7 @@ def profile_config(cfg: Config, work_dir: str, baseline_iters: int,
         round_iters=round_iters,
         val_interval=val_interval,
         alphas=[alpha])
-    cfg.load_from = load_from
+    cfg.train_cfg.baseline_checkpoint = baseline_checkpoint
     cfg.log_level = log_level
     cfg.randomness = dict(seed=seed)
     if num_unlabeled is not None:
@@ -318,7 +320,7 @@ def report(results: Dict) -> str:
         'losses); labeling includes loading the unlabeled images and '
         'writing the PNGs; other = hooks, logging, dataloader rebuild, '
         f'summary. runner.train() took {profile["wall_seconds"]:.1f} s, '
-        f'{setup:.1f} s of it before round 0 (weight init, load_from, '
+        f'{setup:.1f} s of it before round 0 (weight init, the baseline, '
         'hooks\' before_run).'
     ])
 
@@ -331,12 +333,13 @@ def main() -> None:
                         args.synthetic_size)
     cfg = profile_config(data.cfg, osp.join(args.out, 'work_dir'),
                          args.baseline_iters, args.round_iters,
-                         args.val_interval, args.alpha, args.load_from,
+                         args.val_interval, args.alpha, args.baseline_checkpoint,
                          args.log_level, args.seed, args.num_unlabeled,
                          args.num_val)
     results = dict(
         data=data.note,
-        round0=(f'loaded from {args.load_from}' if args.load_from else
+        round0=(f'given: {args.baseline_checkpoint}'
+                if args.baseline_checkpoint else
                 f'{args.baseline_iters} supervised iterations'),
         round_iters=args.round_iters,
         alpha=args.alpha,

@@ -190,7 +190,7 @@ def test_step_models_compute_the_same_loss_at_gamma_0(bench_data, tmp_path):
 def test_round_profile_times_every_call(bench_data, tmp_path):
     cfg = round_profile.profile_config(
         bench_data.cfg, str(tmp_path / 'work_dir'), baseline_iters=4,
-        round_iters=3, val_interval=3, alpha=0.2, load_from=None,
+        round_iters=3, val_interval=3, alpha=0.2, baseline_checkpoint=None,
         log_level='WARNING', seed=0)
     result = round_profile.run_profile(cfg)
     calls, seconds = result['calls'], result['seconds']
