@@ -13,7 +13,6 @@ would. For an input ``<name>.<ext>`` (sub-folders kept) it writes
 - ``DIR/overlay/<name>.png``: the palette colours over the image.
 """
 import argparse
-import io
 import os
 import os.path as osp
 import sys
@@ -22,11 +21,11 @@ from typing import List, Optional, Tuple
 import mmcv
 import numpy as np
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
-from PIL import Image
 
 import dst_cbc  # noqa: F401  (registers DynamicLossHead & co. for the model)
-from dst_cbc.utils import atomic_write_bytes
+from dst_cbc.utils import atomic_write_png
 from dst_cbc.visualization import colorize, overlay
 from mmseg.apis import MMSegInferencer
 
@@ -99,13 +98,6 @@ def list_images(path: str) -> List[Tuple[str, str]]:
     return images
 
 
-def _write_png(path: str, array: np.ndarray) -> None:
-    """Write a uint8 array as PNG through a temporary file."""
-    buf = io.BytesIO()
-    Image.fromarray(array).save(buf, format='PNG')
-    atomic_write_bytes(path, buf.getvalue())
-
-
 def main(argv: Optional[List[str]] = None) -> List[str]:
     """Segment the inputs and write labels, colour masks and overlays.
 
@@ -122,6 +114,7 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
             raise FileNotFoundError(f'{option} not found: {path}')
     images = list_images(args.input)
     cfg = Config.fromfile(args.config)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
     # The inferencer's own visualizer is not used: no backend, no warning.
     cfg.visualizer.vis_backends = None
     inferencer = MMSegInferencer(
@@ -142,10 +135,10 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         # Decoded as the test pipeline's LoadImageFromFile does (cv2).
         image = mmcv.imread(path, channel_order='rgb')
         label_path = osp.join(args.out, 'pred', name + '.png')
-        _write_png(label_path, pred)
-        _write_png(osp.join(args.out, 'mask', name + '.png'),
+        atomic_write_png(label_path, pred)
+        atomic_write_png(osp.join(args.out, 'mask', name + '.png'),
                    colorize(pred, palette))
-        _write_png(osp.join(args.out, 'overlay', name + '.png'),
+        atomic_write_png(osp.join(args.out, 'overlay', name + '.png'),
                    overlay(image, pred, palette, args.opacity))
         written.append(label_path)
         progress.update()
