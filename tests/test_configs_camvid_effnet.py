@@ -15,7 +15,6 @@ from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
 import dst_cbc  # noqa: F401
-import dst_cbc.models.backbones  # noqa: F401
 from dst_cbc.models.backbones import pretrained_weights
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
