@@ -4,9 +4,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from mmseg.models.losses import CrossEntropyLoss
 
 from dst_cbc.models import DynamicCrossEntropyLoss
+from mmseg.models.losses import CrossEntropyLoss
 
 IGNORE = 255
 LN3 = math.log(3.0)

@@ -6,13 +6,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
-from mmseg.models.decode_heads import FCNHead
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from dst_cbc.models import (DLV2Head, DynamicCrossEntropyLoss,
                             DynamicLossMixin, dynamic_loss_head_class,
                             pseudo_mask_of)
+from mmseg.models.decode_heads import FCNHead
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 IGNORE = 255
 DYNAMIC = dict(type='DynamicCrossEntropyLoss', gamma=9.0)

@@ -16,11 +16,11 @@ from typing import Dict, Sequence, Union
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch import Tensor
+
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
-from torch import Tensor
-
 from .dynamic_loss import DynamicCrossEntropyLoss
 
 
