@@ -1,5 +1,5 @@
 """DST-CBC: an MMSegmentation 1.x extension; importing it registers every module."""
-from . import compat  # noqa: F401  (fixes checkpoint loading on torch >= 2.6)
+from . import compat  # noqa: F401  (checkpoints: weights_only + allow-list)
 import warnings
 
 from . import datasets, engine, models, pseudo_labels  # noqa: F401

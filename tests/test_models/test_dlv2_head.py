@@ -16,7 +16,7 @@ def build_head(**kwargs) -> DLV2Head:
         num_classes=3,
         in_index=3,
         input_transform=None,
-        loss_decode=dict(type='DynamicCrossEntropyLoss'))
+        loss_decode=dict(type='CrossEntropyLoss'))
     cfg.update(kwargs)
     return MODELS.build(cfg)
 
