@@ -356,9 +356,10 @@ def compare_labels(files_a: Sequence[str], files_b: Sequence[str]) -> Dict:
         files_b (Sequence[str]): The other's, in the same order.
 
     Returns:
-        dict: ``pixels``, ``agreement`` (fraction of pixels with the same
-        label, ignore included), ``class_changed`` (kept by both with
-        different classes), ``identical_files`` and ``files``.
+        dict: ``pixels``, ``differing`` pixels, ``agreement`` (fraction of
+        pixels with the same label, ignore included), ``class_changed``
+        (kept by both with different classes), ``identical_files`` and
+        ``files``.
     """
     pixels = same = changed = identical = 0
     for path_a, path_b in zip(files_a, files_b):
@@ -369,6 +370,7 @@ def compare_labels(files_a: Sequence[str], files_b: Sequence[str]) -> Dict:
         identical += filecmp.cmp(path_a, path_b, shallow=False)
     return dict(
         pixels=pixels,
+        differing=pixels - same,
         agreement=same / pixels,
         class_changed=changed,
         identical_files=identical,
@@ -545,7 +547,7 @@ def labels_section(results: Dict) -> List[str]:
                 rows.append([
                     f'{model}, {labels["images"]} images', weights, alpha,
                     name, f'{100 * res["agreement"]:.3f} %',
-                    res['class_changed'],
+                    f'{res["differing"]:,}', f'{res["class_changed"]:,}',
                     f'{res["identical_files"]} / {res["files"]}',
                     f'{variants["fp32"]["seconds"]:.2f} / '
                     f'{res["seconds"]:.2f}'
@@ -554,8 +556,9 @@ def labels_section(results: Dict) -> List[str]:
         '### Pseudo labels (PseudoLabeler) against fp32', '',
         markdown_table([
             'model, data', 'weights', 'alpha', 'variant',
-            'pixels with the same label', 'pixels kept by both, class changed',
-            'identical files', 'labeler s, fp32 / variant (one run)'
+            'pixels with the same label', 'pixels differing',
+            'of which kept by both, class changed', 'identical files',
+            'labeler s, fp32 / variant (one run)'
         ], rows)
     ]
 

@@ -89,4 +89,9 @@ def test_compare_labels_by_hand(tmp_path):
     # image 0: (0, 0) and (1, 1) agree; (0, 1) kept by both, 1 -> 2;
     # (1, 0) ignored in a only. Image 1: identical.
     assert amp_bench.compare_labels(a, b) == dict(
-        pixels=8, agreement=6 / 8, class_changed=1, identical_files=1, files=2)
+        pixels=8,
+        differing=2,
+        agreement=6 / 8,
+        class_changed=1,
+        identical_files=1,
+        files=2)
