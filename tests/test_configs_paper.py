@@ -228,7 +228,7 @@ def test_hyperparameters_are_the_papers(name, protocol):
     # (paper): tests/test_paper_protocol.py draws from both.
     assert pipeline['RandomResize'].keep_ratio == (protocol == 'corrected')
     assert 'PhotoMetricDistortion' not in pipeline
-    assert cfg.custom_imports['imports'][0] == 'dst_cbc'
+    assert cfg.custom_imports['imports'] == ['dst_cbc']
 
     # Every model, the full-label one included, is the curriculum loop;
     # supervised ones have no self-training round.

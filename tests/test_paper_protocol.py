@@ -253,12 +253,8 @@ def test_logits_are_upsampled_with_align_corners(models):
         head = MODELS.build(dict(head_cfg, num_classes=3, in_channels=1))
         sample = SegDataSample()
         sample.gt_sem_seg = PixelData(data=torch.ones(1, 1, 4).long())
-        seg_logits = torch.cat([
-            logits,
-            torch.zeros(1, 1, 1, 2),
-            torch.full((1, 1, 1, 2), -100.0)
-        ],
-                               dim=1)
+        others = [torch.zeros(1, 1, 1, 2), torch.full((1, 1, 1, 2), -100.0)]
+        seg_logits = torch.cat([logits] + others, dim=1)
         loss = head.loss_by_feat(seg_logits, [sample])['loss_ce']
         by_hand = sum(math.log1p(math.exp(v)) for v in values) / 4
         assert loss.item() == pytest.approx(by_hand, rel=1e-5)

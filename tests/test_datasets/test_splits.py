@@ -138,11 +138,9 @@ def test_class_presence_applies_label_map_and_drops_ignore(tmp_path):
         'x': {0, 3},
         'y': {1, 11}
     }
-    assert class_presence(
-        str(tmp_path), ['x', 'y'], '.png', label_map={11: 255}) == {
-            'x': {0, 3},
-            'y': {1}
-        }
+    mapped = class_presence(
+        str(tmp_path), ['x', 'y'], '.png', label_map={11: 255})
+    assert mapped == {'x': {0, 3}, 'y': {1}}
     with pytest.raises(FileNotFoundError, match='z.png'):
         class_presence(str(tmp_path), ['x', 'z'], '.png')
 

@@ -3,10 +3,10 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 from dst_cbc.models import DLV2Head
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 
 def build_head(**kwargs) -> DLV2Head:

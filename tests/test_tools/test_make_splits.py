@@ -143,15 +143,13 @@ def test_bad_options_are_usage_errors(tool, lists, tmp_path, extra, capsys):
 
 
 def test_command_line_error_names_the_file(tmp_path):
-    result = subprocess.run([
+    command = [
         sys.executable,
         str(TOOL), '--train-list', 'absent.txt', '--out-dir', 'out',
         '--ratios', '8'
-    ],
-                            cwd=tmp_path,
-                            capture_output=True,
-                            text=True,
-                            timeout=120)
+    ]
+    result = subprocess.run(
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert result.returncode == 1
     assert 'absent.txt' in result.stderr
     assert 'Traceback' not in result.stderr

@@ -5,11 +5,6 @@
 # corrected protocol.
 _base_ = './corrected_voc.py'
 protocol = 'paper'
-# ResetOriginalShape (evaluation and labeling sizes) until the package
-# imports it.
-custom_imports = dict(
-    imports=['dst_cbc', 'dst_cbc.datasets.original_shape'],
-    allow_failed_imports=False)
 model = dict(
     backbone=dict(
         # torchvision's ResNet layout, into which the authors loaded the

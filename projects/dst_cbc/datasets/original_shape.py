@@ -11,6 +11,7 @@ pseudo labels stored at that size. :class:`ResetOriginalShape`, placed after
 the transforms that give that size, makes it the sample's original size.
 """
 from mmcv.transforms import BaseTransform
+
 from mmseg.registry import TRANSFORMS
 
 

@@ -2,9 +2,10 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
+from torch import Tensor
+
 from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
-from torch import Tensor
 
 
 @MODELS.register_module()
