@@ -4,12 +4,14 @@ Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
 """
 import argparse
-import os.path as osp
 
 from mmengine.runner import Runner
 
 import dst_cbc  # noqa: F401  (registers the extension's modules)
 from dst_cbc.cli import add_common_args, enable_amp, load_config
+from dst_cbc.engine.checkpoints import resume_point
+from dst_cbc.engine.run_dir import check_work_dir
+from dst_cbc.engine.work_dir_lock import check_unlocked
 from mmseg.registry import RUNNERS
 
 
@@ -35,10 +37,16 @@ def main() -> None:
     cfg = load_config(args)
     if args.amp:
         enable_amp(cfg)
-    cfg.resume = args.resume
-    if args.resume and osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint')):
-        # continue this run; load_from only seeds a run's start
-        cfg.load_from = None
+    # refusals first: building the runner writes into the work dir
+    check_unlocked(cfg.work_dir)
+    check_work_dir(cfg)
+    cfg.resume = False
+    if args.resume:
+        # continue this run from a checkpoint that exists and verifies;
+        # load_from only seeds a run's start
+        checkpoint = resume_point(cfg.work_dir)
+        if checkpoint is not None:
+            cfg.resume, cfg.load_from = True, checkpoint
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -34,10 +34,11 @@ from mmseg.registry import LOOPS
 from ..pseudo_labels import PseudoLabels
 from .optim_restart import restart_optimization
 from .preflight import (check_dataloader_cfg, check_num_classes,
-                        check_train_options)
+                        check_run_data, check_train_options)
 from .pseudo_label_hook import PseudoLabelHook
 from .round_lengths import round_lengths
-from .run_dir import best_checkpoint_name, claim_work_dir, save_round_end
+from .run_dir import (best_checkpoint_name, claim_work_dir, save_round_best,
+                      save_round_end)
 from .summary import RoundResult, best_result, format_summary, write_summary
 
 #: Message-hub key of the finished rounds (a list of ``RoundResult`` dicts).
@@ -173,19 +174,20 @@ class CurriculumTrainLoop(BaseLoop):
         iterations continues from the checkpoint's model, optimizer and
         schedule with that round's pseudo labels.
         """
-        self.runner.call_hook('before_train')
-        claim_work_dir(self.runner)
-        hub = self.runner.message_hub
         self.results = [
-            RoundResult(**r) for r in hub.get_info(RESULTS_KEY) or []
+            RoundResult(**r)
+            for r in self.runner.message_hub.get_info(RESULTS_KEY) or []
         ]
-        for rnd in range(len(self.results), self.max_epochs):
-            self._round = self._epoch = rnd
-            if rnd == 0 and self.baseline_checkpoint:
-                self._record(self._given_baseline())
-            else:
-                self._run_round()
-        self.runner.call_hook('after_train')
+        with claim_work_dir(self.runner, len(self.results), self.max_epochs):
+            self.runner.call_hook('before_train')
+            check_run_data(self.runner)
+            for rnd in range(len(self.results), self.max_epochs):
+                self._round = self._epoch = rnd
+                if rnd == 0 and self.baseline_checkpoint:
+                    self._record(self._given_baseline())
+                else:
+                    self._run_round()
+            self.runner.call_hook('after_train')
         return self.runner.model
 
     def _run_round(self) -> None:
@@ -242,7 +244,9 @@ class CurriculumTrainLoop(BaseLoop):
 
         Before every iteration the random generators are seeded from the
         run's seed and the iteration number, so that augmentation (with
-        ``num_workers=0``) and a resumed run repeat exactly.
+        ``num_workers=0``) and a resumed run repeat exactly. A run resumed
+        at a validation iteration validates first: that iteration's
+        checkpoint was saved before its validation.
 
         Returns:
             float | None: The round's best score (None without validation).
@@ -250,23 +254,19 @@ class CurriculumTrainLoop(BaseLoop):
         hub = self.runner.message_hub
         best_score = hub.get_info(ROUND_BEST_KEY)
         batches = self._batches(done)
-        for i in range(done + 1, num_iters + 1):
-            self.runner.model.train()
-            set_random_seed(self.runner.seed + self._iter)
-            self._run_iter(next(batches))
-            if self.runner.val_loop is None or (i % self.val_interval
-                                                and i != num_iters):
+        for i in range(done, num_iters + 1):
+            if i > done:  # i == done: its checkpoint preceded its validation
+                self.runner.model.train()
+                set_random_seed(self.runner.seed + self._iter)
+                self._run_iter(next(batches))
+            if i == 0 or self.runner.val_loop is None or (i % self.val_interval
+                                                          and i != num_iters):
                 continue
             score = self._validate()
             if best_score is None or score > best_score:
                 best_score = score
                 hub.update_info(ROUND_BEST_KEY, best_score)
-                self.runner.save_checkpoint(
-                    self.runner.work_dir,
-                    best_checkpoint_name(self._round),
-                    save_optimizer=False,
-                    save_param_scheduler=False,
-                    meta=dict(iter=self._iter, epoch=self._round))
+                save_round_best(self.runner, self._round, self._iter)
         return best_score
 
     def _run_iter(self, data_batch: Sequence[dict]) -> None:
