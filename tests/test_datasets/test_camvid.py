@@ -10,7 +10,10 @@ from PIL import Image
 from dst_cbc.datasets.camvid import CamVidDataset
 from mmseg.registry import DATASETS
 
-CAMVID_ROOT = '/work/shared/data/camvid'
+# ../shared beside the repository (our machines and CI); skipped without it.
+CAMVID_ROOT = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+    'shared', 'data', 'camvid')
 PIPELINE = [
     dict(type='LoadImageFromFile'),
     dict(type='LoadAnnotations'),

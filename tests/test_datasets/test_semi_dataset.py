@@ -195,8 +195,8 @@ def test_pseudo_label_dataset_cfg_keeps_images():
         data_root='/data',
         data_prefix=dict(img_path='img', seg_map_path='gt'),
         reduce_zero_label=True)
-    out = label_dataset_cfg(cfg, '/work/pl')
-    assert out['data_prefix'] == dict(img_path='img', seg_map_path='/work/pl')
+    out = label_dataset_cfg(cfg, '/data/pl')
+    assert out['data_prefix'] == dict(img_path='img', seg_map_path='/data/pl')
     assert out['reduce_zero_label'] is False
     assert cfg['data_prefix']['seg_map_path'] == 'gt'  # input untouched
 
