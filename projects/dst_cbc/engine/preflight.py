@@ -117,8 +117,9 @@ def _check_run_data(datasets: List[Tuple[str, object, bool]]) -> None:
         raise error('bad input found before training:\n' +
                     '\n'.join(paragraphs))
     print_log(
-        f'checked the {num_files} images (and their labels) of '
+        f'checked the files of the {num_files} images of '
         f'{", ".join(name for name, _, _ in datasets)} in '
-        f'{time.perf_counter() - start:.1f} s; images are decoded, and '
-        'checked again, when read',
+        f'{time.perf_counter() - start:.1f} s (images: exist, header, '
+        'complete end; labels: exist, size, values); images are fully '
+        'decoded only when loaded, which names a file it cannot decode',
         logger='current')
