@@ -297,10 +297,14 @@ def round_score(entry: dict) -> Optional[float]:
     return entry['score']
 
 
-def run_score(summary: dict) -> Optional[float]:
-    """A run's result: its best round (the loaded baseline included, as the
-    authors' best checkpoint carried over rounds)."""
-    scores = [round_score(r) for r in summary['rounds']]
+def run_score(run: Run, summary: dict) -> Optional[float]:
+    """A run's result: round 0 for the baseline (what the other runs start
+    from), else its best round, the loaded baseline included (the authors
+    kept their best checkpoint across rounds)."""
+    rounds = summary['rounds']
+    if not run.from_baseline:
+        rounds = [r for r in rounds if r['round'] == 0]
+    scores = [round_score(r) for r in rounds]
     scores = [s for s in scores if s is not None]
     return max(scores) if scores else None
 
@@ -399,7 +403,7 @@ def main(argv: Optional[List[str]] = None,
                 continue
             execute(command, env=env, check=True)
             summary = read_summary(work_dir)
-        scores[run.method] = run_score(summary)
+        scores[run.method] = run_score(run, summary)
         if run is BASELINE:
             checkpoint = baseline_checkpoint(summary)
     if not args.dry_run:

@@ -214,6 +214,18 @@ def test_the_commands_configure_the_paper_protocol_run(tool, workspace):
     assert cfg.model.decode_head.summed_branches == 2
 
 
+def test_the_baseline_counts_its_round_0_only(tool, workspace, capsys):
+    # --cfg-options reach every run: a baseline given self-training rounds
+    # still reports (and hands on) its round 0.
+    scores = dict(SCORES, baseline=[61.0, 64.0])
+    calls = []
+    tool.main(['--any-splits'], _fake_training(calls, scores))
+    assert 'baseline    61.00' in capsys.readouterr().out
+    assert _cfg_options(
+        calls[1][0]).cfg_options['train_cfg.baseline_checkpoint'].endswith(
+            'round_0_best.pth')
+
+
 def test_two_gpus_halve_the_batch(tool, workspace):
     calls = []
     tool.main(['--any-splits', '--gpus', '2'], _fake_training(calls, SCORES))
