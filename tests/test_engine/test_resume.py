@@ -208,6 +208,8 @@ def test_kill_between_delete_and_write_of_mmengine_checkpoint_hook(tiny):
     assert pointer.endswith('iter_3.pth') and not osp.exists(pointer)
     resumed = _train(cwd, work_dir, config='plain.py', resume=True)
     assert resumed.returncode == 0, resumed.stdout[-3000:]
+    # the killed run's lock is stale: taken over, naming it
+    assert 'taking over the stale lock of PID' in resumed.stdout
     assert 'iter_3.pth, which is missing or incomplete' in resumed.stdout
     assert 'holds no valid checkpoint; training from the start' in \
         resumed.stdout
