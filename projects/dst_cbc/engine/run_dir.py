@@ -156,7 +156,7 @@ def _claim(runner, rounds_done: int, num_rounds: int) -> None:
     check_work_dir(runner.cfg)
     work_dir = runner.work_dir
     path = osp.join(work_dir, RUN_FILE)
-    if not osp.isfile(path):
+    if not osp.isfile(path) or 'settings' not in read_json(path):
         atomic_write_json(
             path,
             dict(
