@@ -13,6 +13,8 @@ from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from .engine.amp import cpu_supports_bf16
+from .engine.channels_last_hook import (ChannelsLastDistributedDataParallel,
+                                        ChannelsLastHook)
 
 MIXED_PRECISION_WRAPPERS = ('AmpOptimWrapper', 'BF16OptimWrapper')
 
@@ -61,6 +63,8 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        use_channels_last_ddp(cfg)
     if args.launcher != 'none' and not torch.cuda.is_available():
         use_cpu_distributed(cfg)
     if args.work_dir is not None:
@@ -69,6 +73,36 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def use_channels_last_ddp(cfg: Config) -> None:
+    """Wrap a model of a config with ``ChannelsLastHook`` in
+    ``ChannelsLastDistributedDataParallel``.
+
+    DDP must see the model in channels_last from the start (the hook runs
+    after the model is wrapped); other wrapper settings are kept.
+
+    Args:
+        cfg (Config): The config of a launched (distributed) run; changed
+            in place.
+
+    Raises:
+        ValueError: If the config has the hook and another wrapper type.
+    """
+    hooks = [hook.get('type') for hook in cfg.get('custom_hooks', None) or []]
+    if ChannelsLastHook.__name__ not in hooks:
+        return
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        broadcast_buffers=False,
+        find_unused_parameters=cfg.get('find_unused_parameters', False))
+    channels_last_ddp = ChannelsLastDistributedDataParallel.__name__
+    wrapper_type = wrapper.get('type', 'MMDistributedDataParallel')
+    if wrapper_type not in ('MMDistributedDataParallel', channels_last_ddp):
+        raise ValueError('ChannelsLastHook under a launcher needs '
+                         f'model_wrapper_cfg.type="{channels_last_ddp}", but '
+                         f'the config has "{wrapper_type}"')
+    wrapper['type'] = channels_last_ddp
+    cfg.model_wrapper_cfg = wrapper
 
 
 def use_cpu_distributed(cfg: Config) -> None:
