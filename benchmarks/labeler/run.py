@@ -113,6 +113,11 @@ def parse_args() -> argparse.Namespace:
         'PseudoLabelHook)')
     parser.add_argument('--checkpoint', help='weights of the labeling model')
     parser.add_argument(
+        '--store-at-infer-scale',
+        action='store_true',
+        help="label as PseudoLabelHook(store_at_infer_scale=True) does: "
+        "labels written at the config's infer_scale, not the image's size")
+    parser.add_argument(
         '--train-iters',
         type=int,
         default=50,
@@ -546,35 +551,37 @@ def train_briefly(model: nn.Module, cfg: Config, iters: int,
         model.train_step(batch, optim_wrapper)
 
 
-def labeling_hook(cfg: Config) -> PseudoLabelHook:
+def labeling_hook(cfg: Config, **overrides) -> PseudoLabelHook:
     """The config's :class:`PseudoLabelHook` (its defaults if it has none).
 
     Args:
         cfg (Config): The DST-CBC config.
+        **overrides: Hook arguments to replace (``store_at_infer_scale``).
 
     Returns:
         PseudoLabelHook: The hook, for its labeling pipeline and batch size.
     """
     for hook in cfg.get('custom_hooks', []):
         if hook['type'] == 'PseudoLabelHook':
-            return HOOKS.build(copy.deepcopy(hook))
-    return PseudoLabelHook()
+            return HOOKS.build(dict(copy.deepcopy(hook), **overrides))
+    return PseudoLabelHook(**overrides)
 
 
-def labeling_cfg(cfg: Config, num_images: int) -> Dict:
+def labeling_cfg(cfg: Config, num_images: int, **overrides) -> Dict:
     """The first ``num_images`` unlabeled images, loaded as the config's
     :class:`PseudoLabelHook` loads them.
 
     Args:
         cfg (Config): The DST-CBC config.
         num_images (int): Images to keep.
+        **overrides: Hook arguments to replace (see :func:`labeling_hook`).
 
     Returns:
         dict: The dataset config.
     """
     return dict(
         cfg.train_dataloader.dataset.unlabeled,
-        pipeline=labeling_hook(cfg).labeling_pipeline(),
+        pipeline=labeling_hook(cfg, **overrides).labeling_pipeline(),
         indices=num_images)
 
 
@@ -676,7 +683,8 @@ def compare_labelers(model: nn.Module,
                      alpha: float,
                      batch_size: int,
                      repeats: int,
-                     bare_batches: Optional[Sequence] = None) -> Dict:
+                     bare_batches: Optional[Sequence] = None,
+                     resize_gt: bool = False) -> Dict:
     """Time ours, the reference and the bare forward pass, interleaved.
 
     Args:
@@ -690,6 +698,8 @@ def compare_labelers(model: nn.Module,
         bare_batches (Sequence, optional): :func:`forward_batches`; when
             given, :func:`run_bare_forward` on them is a third side
             (``'bare'``).
+        resize_gt (bool): Our labeler's ``resize_gt`` (labels stored at the
+            labeling size). Defaults to False.
 
     Returns:
         dict: Per side, ``seconds`` of every run; per labeler,
@@ -708,7 +718,8 @@ def compare_labelers(model: nn.Module,
 
         def run() -> None:
             if name == 'ours':
-                labeler = PseudoLabeler(num_classes, batch_size=batch_size)
+                labeler = PseudoLabeler(
+                    num_classes, batch_size=batch_size, resize_gt=resize_gt)
                 stages = ours_seconds(model, labeler)
                 extra = dict(labeler=labeler)
             else:
@@ -747,16 +758,25 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
     model = build_model(data.cfg.model, args.seed, args.checkpoint)
     if args.checkpoint is None:
         train_briefly(model, data.cfg, args.train_iters, args.seed)
-    dataset_cfg = labeling_cfg(data.cfg, args.num_images)
+    overrides = dict(store_at_infer_scale=True) if (
+        args.store_at_infer_scale) else {}
+    dataset_cfg = labeling_cfg(data.cfg, args.num_images, **overrides)
     dataset = DATASETS.build(dataset_cfg)
     batch_size = args.batch_size or labeling_hook(data.cfg).batch_size
     warm_up(model, dataset, batch_size)
     dirs = {name: osp.join(args.out, 'labels', name)
             for name in ('ours', 'paper', 'paper_every_pixel')}
     paths = {name: label_files(dataset_cfg, d) for name, d in dirs.items()}
-    timing = compare_labelers(model, dataset, dirs, paths, args.alpha,
-                              batch_size, args.repeats,
-                              forward_batches(model, dataset, batch_size))
+    timing = compare_labelers(
+        model,
+        dataset,
+        dirs,
+        paths,
+        args.alpha,
+        batch_size,
+        args.repeats,
+        forward_batches(model, dataset, batch_size),
+        resize_gt=args.store_at_infer_scale)
     outputs, seconds = timing['outputs'], timing['seconds']
     every_pixel = run_reference(model, dataset, dirs['paper_every_pixel'],
                                 paths['paper_every_pixel'], args.alpha,
@@ -767,6 +787,7 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
         model=args.checkpoint or
         f'trained {args.train_iters} supervised iterations from scratch',
         num_images=len(dataset),
+        store_at_infer_scale=args.store_at_infer_scale,
         pixels=outputs['paper']['pixels'],
         alpha=args.alpha,
         batch_size=batch_size,
@@ -811,11 +832,14 @@ def timing_section(results: Dict) -> List[str]:
             for values in (seconds, forward, postprocess, rest)
         ] + [', '.join(f'{t:.2f}' for t in seconds)])
     ratio = results['ratio']
+    stored = ('the labeling scale' if results.get('store_at_infer_scale')
+              else "the image's size")
     return [
         f'Data: {results["data"]}',
         f'Model: {results["model"]}. {results["num_images"]} images '
         f'({results["pixels"]:,} pixels), alpha {results["alpha"]}, '
-        f'batch {results["batch_size"]}; runs interleaved.', '',
+        f'batch {results["batch_size"]}; labels stored at {stored}; runs '
+        'interleaved.', '',
         markdown_table([
             'labeler', 'model passes', 'median s',
             'forward pass (model.inference) s',

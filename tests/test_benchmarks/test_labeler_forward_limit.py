@@ -103,3 +103,20 @@ def test_method_seconds_restores_module_functions():
     with bench.method_seconds(labeler_module, ['original_size_logits']):
         assert labeler_module.original_size_logits is not original
     assert labeler_module.original_size_logits is original
+
+
+def test_labeling_hook_overrides_reach_the_pipeline():
+    cfg = bench.Config(
+        dict(custom_hooks=[
+            dict(type='PseudoLabelHook', batch_size=8, infer_scale=(24, 16))
+        ]))
+    plain = bench.labeling_hook(cfg)
+    stored = bench.labeling_hook(cfg, store_at_infer_scale=True)
+    assert plain.batch_size == stored.batch_size == 8
+    types = [t['type'] for t in stored.labeling_pipeline()]
+    assert types == [
+        'LoadImageFromFile', 'Resize', 'ResetOriginalShape', 'PackSegInputs'
+    ]
+    assert 'ResetOriginalShape' not in [
+        t['type'] for t in plain.labeling_pipeline()
+    ]
