@@ -19,7 +19,10 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50, log_metric_by_epoch=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=1000, max_keep_ckpts=1),
+        type='AtomicCheckpointHook',
+        by_epoch=False,
+        interval=1000,
+        max_keep_ckpts=1),
     # CurriculumTrainLoop sets the sampler's epoch itself.
     sampler_seed=None,
     visualization=dict(type='SegVisualizationHook'))
