@@ -12,7 +12,8 @@ def parse_requirements(path: str) -> list:
 setup(
     name='dst-cbc',
     version='0.1.0',
-    description='Semi-supervised semantic segmentation by Dynamic Self-Training '
+    description='Semi-supervised semantic segmentation by Dynamic '
+    'Self-Training '
     'and Class-Balanced Curriculum, as an MMSegmentation 1.x extension',
     python_requires='>=3.9',
     package_dir={'': 'projects'},

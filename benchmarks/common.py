@@ -98,8 +98,7 @@ def write_split_lists(data_root: str, split_dir: str) -> None:
     """
     names = read_list(osp.join(data_root, 'train.txt'))
     lists = nested_splits(names, [LABEL_RATIO], num_splits=1)[1]
-    for kind, kind_names in zip(('labeled', 'unlabeled'),
-                                lists[LABEL_RATIO]):
+    for kind, kind_names in zip(('labeled', 'unlabeled'), lists[LABEL_RATIO]):
         write_list(
             osp.join(split_dir, f'{kind}_1-{LABEL_RATIO}.txt'), kind_names)
 
@@ -276,8 +275,7 @@ def markdown_table(header: Sequence[str],
     Returns:
         str: The table, one line per row.
     """
-    lines = ['| ' + ' | '.join(header) + ' |',
-             '|' + '---|' * len(header)]
+    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
     lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
     return '\n'.join(lines)
 

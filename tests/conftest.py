@@ -14,26 +14,32 @@ DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                           'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
 
 
-def make_tiny_synthetic(root: str, num_train: int, num_val: int,
-                        size: int = 32, seed: int = 0, ratio: int = 8,
+def make_tiny_synthetic(root: str,
+                        num_train: int,
+                        num_val: int,
+                        size: int = 32,
+                        seed: int = 0,
+                        ratio: int = 8,
                         batch_size: int = 8) -> str:
     """Generate a small synthetic set with split 1 of ``1/ratio`` labels.
 
     Writes ``splits/split1/{labeled,unlabeled}_1-<ratio>.txt``, the layout
     of the synthetic configs. Returns ``root``.
     """
-    generate_synthetic_dataset(root, num_train=num_train, num_val=num_val,
-                               size=size, seed=seed)
+    generate_synthetic_dataset(
+        root, num_train=num_train, num_val=num_val, size=size, seed=seed)
     names = open(osp.join(root, 'train.txt')).read().split()
     labeled, unlabeled = nested_splits(
         names, [ratio], num_splits=1, batch_size=batch_size)[1][ratio]
     for kind, names in (('labeled', labeled), ('unlabeled', unlabeled)):
-        write_list(osp.join(root, f'splits/split1/{kind}_1-{ratio}.txt'),
-                   names)
+        write_list(
+            osp.join(root, f'splits/split1/{kind}_1-{ratio}.txt'), names)
     return root
 
 
-def tiny_config(data_root: str, work_dir: str, ratio: int = 8,
+def tiny_config(data_root: str,
+                work_dir: str,
+                ratio: int = 8,
                 **train_cfg) -> Config:
     """The default config pointed at ``data_root``, with ``train_cfg``."""
     cfg = Config.fromfile(DEFAULT_CONFIG)

@@ -8,14 +8,15 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets import generate_synthetic_dataset, nested_splits
-from dst_cbc.datasets import write_list
+from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
+                              write_list)
 from mmseg.registry import DATASETS, MODELS
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(
-    p for p in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
-                         recursive=True) if '_base_' not in p)
+    p for p in glob.glob(
+        osp.join(ROOT, 'configs', '**', '*.py'), recursive=True)
+    if '_base_' not in p)
 
 
 @pytest.fixture(scope='module')
@@ -26,8 +27,8 @@ def synthetic_root(tmp_path_factory):
     names = open(osp.join(root, 'train.txt')).read().split()
     for s, ratios in nested_splits(names, [8, 4], num_splits=1).items():
         for k, (lab, unlab) in ratios.items():
-            write_list(osp.join(root, f'splits/split{s}/labeled_1-{k}.txt'),
-                       lab)
+            write_list(
+                osp.join(root, f'splits/split{s}/labeled_1-{k}.txt'), lab)
             write_list(
                 osp.join(root, f'splits/split{s}/unlabeled_1-{k}.txt'), unlab)
     return root

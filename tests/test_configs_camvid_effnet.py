@@ -11,11 +11,11 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 
 import dst_cbc  # noqa: F401
 from dst_cbc.models.backbones import pretrained_weights
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(

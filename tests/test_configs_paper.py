@@ -472,10 +472,9 @@ def test_cityscapes_unlabeled_images_are_labeled_at_512x1024(city_root):
         'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py')
     [hook_cfg] = [h for h in cfg.custom_hooks if h.type == 'PseudoLabelHook']
     init_default_scope('mmseg')
-    hook = dst_cbc.engine.PseudoLabelHook(**{
-        k: v
-        for k, v in hook_cfg.items() if k != 'type'
-    })
+    hook = dst_cbc.engine.PseudoLabelHook(
+        **{k: v
+           for k, v in hook_cfg.items() if k != 'type'})
     unlabeled = dict(
         cfg.train_dataloader.dataset.unlabeled,
         data_root=city_root,

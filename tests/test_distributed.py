@@ -28,7 +28,9 @@ def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
     """Label the unlabeled set on this rank's shard; dump sampler indices."""
     if world_size > 1:
         dist.init_process_group(
-            'gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank,
+            'gloo',
+            init_method=f'tcp://127.0.0.1:{port}',
+            rank=rank,
             world_size=world_size)
     torch.set_num_threads(1)
     import dst_cbc  # noqa: F401
@@ -49,8 +51,9 @@ def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
     ]
     dataset = DATASETS.build(unlabeled)
     folder = osp.join(out_dir, 'labels')
-    stats = PseudoLabeler(num_classes=5, batch_size=3).run(
-        model, dataset, folder, 0.4, label_files(unlabeled, folder))
+    stats = PseudoLabeler(
+        num_classes=5, batch_size=3).run(model, dataset, folder, 0.4,
+                                         label_files(unlabeled, folder))
     semi = SemiSegDataset(
         cfg.train_dataloader.dataset.labeled,
         cfg.train_dataloader.dataset.unlabeled,
@@ -58,9 +61,12 @@ def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
         split=1)
     sampler = MixedBatchSampler(semi, batch_size=4, seed=3)
     with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
-        json.dump(dict(indices=list(sampler), thresholds=stats['thresholds'],
-                       num_labeled=semi.num_labeled,
-                       num_unlabeled=semi.num_unlabeled), f)
+        json.dump(
+            dict(
+                indices=list(sampler),
+                thresholds=stats['thresholds'],
+                num_labeled=semi.num_labeled,
+                num_unlabeled=semi.num_unlabeled), f)
     if world_size > 1:
         dist.barrier()
         dist.destroy_process_group()
@@ -68,9 +74,9 @@ def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
+    import dst_cbc  # noqa: F401
     from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
                                   write_list)
-    import dst_cbc  # noqa: F401
     from mmseg.registry import MODELS
     tmp = tmp_path_factory.mktemp('ddp')
     data_root = str(tmp / 'data')
@@ -86,8 +92,10 @@ def runs(tmp_path_factory):
     torch.save(model.state_dict(), weights)
     single, double = str(tmp / 'one'), str(tmp / 'two')
     _label_and_sample(0, 1, 0, data_root, weights, single)
-    mp.spawn(_label_and_sample, nprocs=2,
-             args=(2, _free_port(), data_root, weights, double))
+    mp.spawn(
+        _label_and_sample,
+        nprocs=2,
+        args=(2, _free_port(), data_root, weights, double))
     return single, double, len(unlab)
 
 
@@ -97,13 +105,17 @@ def test_two_processes_write_the_same_labels_as_one(runs):
     for rank in (0, 1):
         two = json.load(open(osp.join(double, f'rank{rank}.json')))
         assert two['thresholds'] == one['thresholds']
-    files = sorted(f for f in os.listdir(osp.join(single, 'labels'))
-                   if f.endswith('.png'))
+    files = sorted(
+        f for f in os.listdir(osp.join(single, 'labels'))
+        if f.endswith('.png'))
     assert len(files) == num_unlabeled
-    assert sorted(f for f in os.listdir(osp.join(double, 'labels'))
-                  if f.endswith('.png')) == files
+    assert sorted(
+        f for f in os.listdir(osp.join(double, 'labels'))
+        if f.endswith('.png')) == files
     match, mismatch, errors = filecmp.cmpfiles(
-        osp.join(single, 'labels'), osp.join(double, 'labels'), files,
+        osp.join(single, 'labels'),
+        osp.join(double, 'labels'),
+        files,
         shallow=False)
     assert mismatch == [] and errors == [] and len(match) == len(files)
     stats_one = json.load(open(osp.join(single, 'labels', 'stats.json')))
@@ -113,8 +125,9 @@ def test_two_processes_write_the_same_labels_as_one(runs):
 
 def test_ranks_sample_disjoint_slices_covering_the_unlabeled_set(runs):
     single, double, num_unlabeled = runs
-    ranks = [json.load(open(osp.join(double, f'rank{r}.json')))
-             for r in (0, 1)]
+    ranks = [
+        json.load(open(osp.join(double, f'rank{r}.json'))) for r in (0, 1)
+    ]
     n_l = ranks[0]['num_labeled']
     assert ranks[0]['num_unlabeled'] == num_unlabeled
     unlabeled = [[i for i in r['indices'] if i >= n_l] for r in ranks]
@@ -126,21 +139,26 @@ def test_ranks_sample_disjoint_slices_covering_the_unlabeled_set(runs):
     assert len(set(unlabeled[0]) & set(unlabeled[1])) <= 1
 
 
-def test_dist_train_runs_the_curriculum_on_two_processes(tmp_path,
-                                                         tiny_synthetic):
+def test_dist_train_runs_the_curriculum_on_two_processes(
+        tmp_path, tiny_synthetic):
     """tools/dist_train.sh: baseline + one round on 2 CPU processes."""
     import subprocess
     import sys
-    data_root = tiny_synthetic(str(tmp_path / 'data' / 'synthetic'),
-                               num_train=24, num_val=4)
+    data_root = tiny_synthetic(
+        str(tmp_path / 'data' / 'synthetic'), num_train=24, num_val=4)
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()))
-    proc = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2',
-         '--work-dir', 'work', '--cfg-options', 'train_cfg.baseline_iters=4',
-         'train_cfg.round_iters=2', 'train_cfg.val_interval=2',
-         'train_cfg.alphas=[1.0]'],
-        cwd=str(tmp_path), env=env, text=True, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir',
+        'work', '--cfg-options', 'train_cfg.baseline_iters=4',
+        'train_cfg.round_iters=2', 'train_cfg.val_interval=2',
+        'train_cfg.alphas=[1.0]'
+    ],
+                          cwd=str(tmp_path),
+                          env=env,
+                          text=True,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
     assert proc.returncode == 0, proc.stdout[-3000:]
     summary = json.load(open(tmp_path / 'work' / 'summary.json'))
     assert [r['round'] for r in summary['rounds']] == [0, 1]

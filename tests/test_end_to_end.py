@@ -19,9 +19,13 @@ CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
 
 
 def _run(args, cwd):
-    proc = subprocess.run([sys.executable] + args, cwd=cwd, text=True,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env=dict(os.environ, PYTHONUNBUFFERED='1'))
+    proc = subprocess.run(
+        [sys.executable] + args,
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, PYTHONUNBUFFERED='1'))
     assert proc.returncode == 0, proc.stdout[-5000:]
     return proc.stdout
 
@@ -30,10 +34,13 @@ def _run(args, cwd):
 def default_run(tmp_path_factory):
     """Run the README's main job in a fresh working directory."""
     cwd = str(tmp_path_factory.mktemp('e2e'))
-    _run([osp.join(ROOT, 'tools', 'make_synthetic_data.py'), '--out',
-          'data/synthetic'], cwd)
-    log = _run([osp.join(ROOT, 'tools', 'train.py'), CONFIG, '--work-dir',
-                'work'], cwd)
+    _run([
+        osp.join(ROOT, 'tools', 'make_synthetic_data.py'), '--out',
+        'data/synthetic'
+    ], cwd)
+    log = _run(
+        [osp.join(ROOT, 'tools', 'train.py'), CONFIG, '--work-dir', 'work'],
+        cwd)
     summary = json.load(open(osp.join(cwd, 'work', 'summary.json')))
     return cwd, log, summary
 
@@ -58,7 +65,9 @@ def test_curriculum_beats_its_baseline(default_run):
 def test_best_checkpoint_reevaluates_with_tools_test(default_run):
     cwd, log, summary = default_run
     best = summary['best']
-    out = _run([osp.join(ROOT, 'tools', 'test.py'), CONFIG,
-                best['checkpoint'], '--work-dir', 'test_work'], cwd)
+    out = _run([
+        osp.join(ROOT, 'tools', 'test.py'), CONFIG, best['checkpoint'],
+        '--work-dir', 'test_work'
+    ], cwd)
     miou = float(re.findall(r'mIoU: ([0-9.]+)', out)[-1])
     assert miou == pytest.approx(best['score'], abs=0.01)

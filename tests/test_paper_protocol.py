@@ -113,8 +113,7 @@ def test_batchnorm_trains_and_is_in_the_optimizer_with_decay(models):
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     groups = {
         id(p): g
-        for g in wrapper.optimizer.param_groups
-        for p in g['params']
+        for g in wrapper.optimizer.param_groups for p in g['params']
     }
     for bn in bns:
         for param in (bn.weight, bn.bias):

@@ -14,8 +14,7 @@ REGISTERED = [
     (DATASETS, 'CamVidDataset', 'dst_cbc.datasets.camvid'),
     (DATA_SAMPLERS, 'MixedBatchSampler',
      'dst_cbc.datasets.mixed_batch_sampler'),
-    (TRANSFORMS, 'LoadPseudoConfidence',
-     'dst_cbc.datasets.pseudo_confidence'),
+    (TRANSFORMS, 'LoadPseudoConfidence', 'dst_cbc.datasets.pseudo_confidence'),
     (TRANSFORMS, 'PackSegInputsWithConfidence',
      'dst_cbc.datasets.pseudo_confidence'),
     (LOOPS, 'CurriculumTrainLoop', 'dst_cbc.engine.curriculum_loop'),
@@ -24,8 +23,7 @@ REGISTERED = [
     (MODELS, 'PseudoCutMix', 'dst_cbc.models.pseudo_cutmix'),
     (MODELS, 'BatchAugSegDataPreProcessor',
      'dst_cbc.models.batch_aug_data_preprocessor'),
-    (MODELS, 'EfficientNetLite',
-     'dst_cbc.models.backbones.efficientnet_lite'),
+    (MODELS, 'EfficientNetLite', 'dst_cbc.models.backbones.efficientnet_lite'),
     (TRANSFORMS, 'ResetOriginalShape', 'dst_cbc.datasets.original_shape'),
 ]
 
@@ -40,7 +38,12 @@ def test_registered_in_mmseg_scope(registry, name, module):
 
 def test_dynamic_head_wraps_registered_heads():
     head = MODELS.build(
-        dict(type='DynamicLossHead', base_type='DLV2Head', in_channels=8,
-             channels=8, num_classes=3, dilations=(1, 2, 3, 4)))
+        dict(
+            type='DynamicLossHead',
+            base_type='DLV2Head',
+            in_channels=8,
+            channels=8,
+            num_classes=3,
+            dilations=(1, 2, 3, 4)))
     assert type(head).__name__ == 'DynamicDLV2Head'
     assert isinstance(head, MODELS.get('DLV2Head'))

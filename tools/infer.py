@@ -42,17 +42,26 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: The options.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='the model config (e.g. the one '
-                        'tools/train.py saved in the work dir)')
-    parser.add_argument('checkpoint', help='checkpoint, e.g. '
-                        'work_dirs/NAME/round_3_best.pth')
+    parser.add_argument(
+        'config',
+        help='the model config (e.g. the one '
+        'tools/train.py saved in the work dir)')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint, e.g. '
+        'work_dirs/NAME/round_3_best.pth')
     parser.add_argument('input', help='an image file or a folder of images')
     parser.add_argument('--out', required=True, help='output folder')
-    parser.add_argument('--device', default=None,
-                        help='cpu, cuda or cuda:N (default: cuda if '
-                        'available, else cpu)')
-    parser.add_argument('--opacity', type=float, default=0.5,
-                        help='weight of the class colours in the overlay')
+    parser.add_argument(
+        '--device',
+        default=None,
+        help='cpu, cuda or cuda:N (default: cuda if '
+        'available, else cpu)')
+    parser.add_argument(
+        '--opacity',
+        type=float,
+        default=0.5,
+        help='weight of the class colours in the overlay')
     args = parser.parse_args(argv)
     if not 0 <= args.opacity <= 1:
         parser.error(f'--opacity must be in [0, 1], got {args.opacity}')
@@ -108,8 +117,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         list[str]: The written label files (``DIR/pred/<name>.png``).
     """
     args = parse_args(argv)
-    for option, path in (('CONFIG', args.config),
-                         ('CHECKPOINT', args.checkpoint)):
+    for option, path in (('CONFIG', args.config), ('CHECKPOINT',
+                                                   args.checkpoint)):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{option} not found: {path}')
     images = list_images(args.input)
@@ -136,10 +145,11 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         image = mmcv.imread(path, channel_order='rgb')
         label_path = osp.join(args.out, 'pred', name + '.png')
         atomic_write_png(label_path, pred)
-        atomic_write_png(osp.join(args.out, 'mask', name + '.png'),
-                   colorize(pred, palette))
-        atomic_write_png(osp.join(args.out, 'overlay', name + '.png'),
-                   overlay(image, pred, palette, args.opacity))
+        atomic_write_png(
+            osp.join(args.out, 'mask', name + '.png'), colorize(pred, palette))
+        atomic_write_png(
+            osp.join(args.out, 'overlay', name + '.png'),
+            overlay(image, pred, palette, args.opacity))
         written.append(label_path)
         progress.update()
     print(f'\nwrote {len(written)} predictions to {args.out}/'

@@ -39,14 +39,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: The options.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--out', default=DEFAULT_OUT,
-                        help='dataset folder (default: <repo>/data/synthetic)')
+    parser.add_argument(
+        '--out',
+        default=DEFAULT_OUT,
+        help='dataset folder (default: <repo>/data/synthetic)')
     parser.add_argument('--num-train', type=int, default=256)
     parser.add_argument('--num-val', type=int, default=64)
-    parser.add_argument('--size', type=int, default=64,
-                        help='image side in pixels')
-    parser.add_argument('--seed', type=int, default=0,
-                        help='seed of the images and of the splits')
+    parser.add_argument(
+        '--size', type=int, default=64, help='image side in pixels')
+    parser.add_argument(
+        '--seed',
+        type=int,
+        default=0,
+        help='seed of the images and of the splits')
     return parser.parse_args(argv)
 
 
@@ -61,8 +66,8 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     """
     args = parse_args(argv)
     root = osp.abspath(args.out)
-    generate_synthetic_dataset(root, args.num_train, args.num_val,
-                               args.size, args.seed)
+    generate_synthetic_dataset(root, args.num_train, args.num_val, args.size,
+                               args.seed)
     print(f'dataset {root}: {args.num_train} train + {args.num_val} val '
           f'images of {args.size}x{args.size}')
     split_dir = osp.join(root, 'splits')
@@ -71,8 +76,7 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
         args.seed, BATCH_SIZE)
     written = write_splits(split_dir, splits)
     presence = class_presence(
-        osp.join(root, 'ann_dir', 'val'), read_list(osp.join(root,
-                                                             'val.txt')),
+        osp.join(root, 'ann_dir', 'val'), read_list(osp.join(root, 'val.txt')),
         '.png')
     valtiny = osp.join(split_dir, 'valtiny.txt')
     write_list(valtiny,

@@ -221,8 +221,8 @@ def check_layout(data_root: str,
         problems += _list_problems(data_root, list_file, checks, hint)
     labeled = osp.join(data_root, f'splits/split{split}/labeled_1-{RATIO}.txt')
     theirs = osp.join(AUTHORS_LISTS, f'{RATIO}_labeled_{split - 1}.txt')
-    if not any_splits and osp.isfile(labeled) and _read(labeled) != _read(
-            theirs):
+    if not any_splits and osp.isfile(
+            labeled) and _read(labeled) != _read(theirs):
         problems.append(f'{labeled} is not the authors\' list {theirs}: '
                         f'write it with {make} (or pass --any-splits)')
     if not osp.isfile(pretrained):

@@ -14,7 +14,8 @@ from dst_cbc.cli import add_common_args, load_config
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='MMSeg test (and eval) a model')
+    parser = argparse.ArgumentParser(
+        description='MMSeg test (and eval) a model')
     parser.add_argument('config', help='test config file path')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
@@ -39,8 +40,9 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
     """Turn on the visualization hook for ``--show`` / ``--show-dir``."""
     hook = cfg.default_hooks.get('visualization')
     if hook is None:
-        raise RuntimeError('--show/--show-dir need default_hooks.visualization'
-                           ' (dict(type="SegVisualizationHook")) in the config')
+        raise RuntimeError(
+            '--show/--show-dir need default_hooks.visualization'
+            ' (dict(type="SegVisualizationHook")) in the config')
     hook['draw'] = True
     if args.show:
         hook['show'] = True

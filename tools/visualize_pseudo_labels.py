@@ -51,18 +51,31 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('work_dir', help='work dir of a DST-CBC run')
-    parser.add_argument('--round', type=int, required=True,
-                        help='self-training round (1..R) whose labels to draw')
-    parser.add_argument('--num', type=int, default=8,
-                        help='number of images (default 8)')
-    parser.add_argument('--out', help='output folder (default '
-                        'WORK_DIR/pseudo_label_vis/round_R)')
-    parser.add_argument('--config', help='the run config (default: the one '
-                        '.py file tools/train.py saved in WORK_DIR)')
-    parser.add_argument('--opacity', type=float, default=0.5,
-                        help='weight of the class colours (default 0.5)')
-    parser.add_argument('--scale', type=int, default=1,
-                        help='integer enlargement of the output (default 1)')
+    parser.add_argument(
+        '--round',
+        type=int,
+        required=True,
+        help='self-training round (1..R) whose labels to draw')
+    parser.add_argument(
+        '--num', type=int, default=8, help='number of images (default 8)')
+    parser.add_argument(
+        '--out',
+        help='output folder (default '
+        'WORK_DIR/pseudo_label_vis/round_R)')
+    parser.add_argument(
+        '--config',
+        help='the run config (default: the one '
+        '.py file tools/train.py saved in WORK_DIR)')
+    parser.add_argument(
+        '--opacity',
+        type=float,
+        default=0.5,
+        help='weight of the class colours (default 0.5)')
+    parser.add_argument(
+        '--scale',
+        type=int,
+        default=1,
+        help='integer enlargement of the output (default 1)')
     args = parser.parse_args(argv)
     if args.round < 1:
         parser.error(f'--round must be >= 1 (round 0 has no pseudo labels), '
@@ -117,8 +130,10 @@ def pseudo_label_dir(cfg: Config, work_dir: str, rnd: int) -> str:
         FileNotFoundError: The folder or its ``stats.json`` (written last,
             once every label is on disk) is missing.
     """
-    hooks = [h for h in cfg.get('custom_hooks', None) or []
-             if h.get('type') == 'PseudoLabelHook']
+    hooks = [
+        h for h in cfg.get('custom_hooks', None) or []
+        if h.get('type') == 'PseudoLabelHook'
+    ]
     out_dir = hooks[0].get('out_dir', 'pseudo_labels') if hooks else \
         'pseudo_labels'
     done = labeled_rounds(work_dir, out_dir)
@@ -200,8 +215,7 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
             raise ValueError(f'pseudo label {label_path} has shape '
                              f'{pseudo.shape}, its image {image.shape[:2]}')
         gt = load_ground_truth(info, dataset.reduce_zero_label)
-        picture = render(image, pseudo, gt, palette, args.opacity,
-                         args.scale)
+        picture = render(image, pseudo, gt, palette, args.opacity, args.scale)
         name = osp.splitext(osp.relpath(label_path, label_dir))[0] + '.png'
         path = osp.join(out_dir, name)
         atomic_write_png(path, picture)

@@ -42,7 +42,9 @@ def test_set(cfg: Config, test_root: str) -> None:
     dataset.ann_file = 'test.txt'
 
 
-def evaluate(config: str, checkpoint: str, out: str,
+def evaluate(config: str,
+             checkpoint: str,
+             out: str,
              test_root: str = None) -> dict:
     """Test ``checkpoint`` with ``config`` and write the metrics to ``out``.
 

@@ -31,7 +31,6 @@ Writes ``<out>/results.json``, ``<out>/results.md`` and
 import argparse
 import copy
 import io
-import json
 import os
 import os.path as osp
 import subprocess
@@ -47,10 +46,16 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402
 from mmengine.config import Config, DictAction  # noqa: E402
 
-from dst_cbc.datasets import (class_presence, nested_splits,  # noqa: E402
-                              pick_valtiny, read_list, write_list)
-from dst_cbc.utils import (atomic_write_bytes, atomic_write_json,  # noqa
-                           read_json)
+from dst_cbc.datasets import (
+    class_presence,
+    nested_splits,  # noqa: E402
+    pick_valtiny,
+    read_list,
+    write_list)
+from dst_cbc.utils import (
+    atomic_write_bytes,
+    atomic_write_json,  # noqa
+    read_json)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'camvid')
@@ -158,8 +163,8 @@ def baseline_iters(model: str, ratio: int) -> int:
     1/8 one).
     """
     kind = 'baseline' if ratio >= 8 else 'oracle'
-    return Config.fromfile(config_path(model, kind, ratio)).train_cfg[
-        'baseline_iters']
+    return Config.fromfile(config_path(model, kind,
+                                       ratio)).train_cfg['baseline_iters']
 
 
 def supervised_options(args, baseline: bool) -> Dict:
@@ -169,14 +174,14 @@ def supervised_options(args, baseline: bool) -> Dict:
     spans the round); the oracle keeps its config's length.
     ``--supervised-options`` override both.
     """
-    options = {'train_cfg.baseline_iters': args.baseline_iters
-               } if baseline else {}
+    options = {
+        'train_cfg.baseline_iters': args.baseline_iters
+    } if baseline else {}
     options.update(args.supervised_options)
     return options
 
 
-def make_splits(data_root: str, out: str, ratio: int,
-                num_splits: int) -> str:
+def make_splits(data_root: str, out: str, ratio: int, num_splits: int) -> str:
     """Write nested 1/8 and 1/4 (and 1/``ratio``) lists and valtiny.
 
     The lists go to ``out/splits/split<s>/{labeled,unlabeled}_1-<k>.txt``;
@@ -193,7 +198,9 @@ def make_splits(data_root: str, out: str, ratio: int,
             write_list(osp.join(folder, f'unlabeled_1-{k}.txt'), unlabeled)
     val_names = read_list(osp.join(data_root, 'val.txt'))
     presence = class_presence(
-        osp.join(data_root, 'valannot'), val_names, '.png',
+        osp.join(data_root, 'valannot'),
+        val_names,
+        '.png',
         label_map={11: 255})
     write_list(
         osp.join(split_dir, 'valtiny.txt'),
@@ -261,7 +268,8 @@ class Processes:
         with self._slots, open(log, 'w') as f:
             start = time.time()
             code = subprocess.run(
-                cmd, stdout=f, stderr=subprocess.STDOUT, env=self.env).returncode
+                cmd, stdout=f, stderr=subprocess.STDOUT,
+                env=self.env).returncode
         if code:
             raise RuntimeError(f'{" ".join(cmd)} failed (exit {code}); see '
                                f'{log}')
@@ -283,10 +291,9 @@ class Benchmark:
 
     def config(self, kind: str) -> Config:
         """The model's ``kind`` config pointed at the benchmark's data."""
-        cfg = Config.fromfile(config_path(self.args.model, kind,
-                                          self.args.ratio))
-        point_config(cfg, self.args.data_root, self.split_dir,
-                     self.args.ratio)
+        cfg = Config.fromfile(
+            config_path(self.args.model, kind, self.args.ratio))
+        point_config(cfg, self.args.data_root, self.split_dir, self.args.ratio)
         return cfg
 
     def train(self, cfg: Config, work_dir: str, options: Dict) -> float:
@@ -303,10 +310,11 @@ class Benchmark:
             sys.executable,
             osp.join(ROOT, 'tools', 'train.py'), path, '--work-dir', work_dir
         ]
-        return self.processes.run(cmd,
-                                  osp.join(work_dir, 'train_stdout.log'))
+        return self.processes.run(cmd, osp.join(work_dir, 'train_stdout.log'))
 
-    def evaluate(self, work_dir: str, checkpoint: str,
+    def evaluate(self,
+                 work_dir: str,
+                 checkpoint: str,
                  test_root: Optional[str] = None) -> float:
         """mIoU of ``checkpoint`` on val (or on ``test_root``)."""
         name = osp.splitext(osp.basename(checkpoint))[0]
@@ -384,8 +392,9 @@ class Benchmark:
         with ThreadPoolExecutor(self.args.jobs) as pool:
             vals = list(
                 pool.map(
-                    lambda r: baseline['mIoU'] if r['round'] == 0 else self.
-                    evaluate(work_dir, r['checkpoint']), summary['rounds']))
+                    lambda r: baseline['mIoU']
+                    if r['round'] == 0 else self.evaluate(
+                        work_dir, r['checkpoint']), summary['rounds']))
         rounds = [
             dict(r, valtiny_mIoU=r['score'], val_mIoU=val)
             for r, val in zip(summary['rounds'], vals)
@@ -399,9 +408,9 @@ class Benchmark:
             seconds=seconds)
         if self.args.test_root:
             result['test_mIoU'] = (
-                baseline.get('test_mIoU') if best['round'] == 0 else
-                self.evaluate(work_dir, best['checkpoint'],
-                              self.args.test_root))
+                baseline.get('test_mIoU')
+                if best['round'] == 0 else self.evaluate(
+                    work_dir, best['checkpoint'], self.args.test_root))
         return result
 
     def split(self, split: int, oracle: Optional[Dict]) -> Dict:
@@ -410,8 +419,7 @@ class Benchmark:
         return split_entry(oracle, baseline, self.dst_cbc(split, baseline))
 
 
-def split_entry(oracle: Optional[Dict], baseline: Dict,
-                dst_cbc: Dict) -> Dict:
+def split_entry(oracle: Optional[Dict], baseline: Dict, dst_cbc: Dict) -> Dict:
     """One split's results, with the mIoU and checkpoint of the oracle.
 
     The oracle is trained once for all splits; its full record stays at the
@@ -557,8 +565,8 @@ def ablation_variants(dst: Dict) -> Dict[str, Callable[[Config], None]]:
         one_round(cfg)
         _no_gamma(cfg)
 
-    return dict(ST=st, DST=one_round, DST_C=_global_threshold,
-                OW=_stored_weights)
+    return dict(
+        ST=st, DST=one_round, DST_C=_global_threshold, OW=_stored_weights)
 
 
 def main() -> None:
@@ -580,8 +588,8 @@ def main() -> None:
     start = time.time()
     with ThreadPoolExecutor(len(args.splits) + 1) as pool:
         oracle = (
-            pool.submit(load_oracle, args.oracle_from) if args.oracle_from
-            else None if args.no_oracle else pool.submit(
+            pool.submit(load_oracle, args.oracle_from)
+            if args.oracle_from else None if args.no_oracle else pool.submit(
                 bench.supervised, 'oracle'))
         # The splits do not need the oracle until their entries are made.
         splits = {s: pool.submit(bench.split, s, None) for s in args.splits}
@@ -600,8 +608,7 @@ def main() -> None:
             futures = {
                 name: pool.submit(bench.dst_cbc, split, res['baseline'],
                                   name.lower(), variant)
-                for name, variant in ablation_variants(
-                    res['dst_cbc']).items()
+                for name, variant in ablation_variants(res['dst_cbc']).items()
             }
             results['ablation'] = {k: f.result() for k, f in futures.items()}
     results['total_seconds'] = time.time() - start

@@ -72,9 +72,13 @@ from benchmarks.common import (  # noqa: E402
     add_common_args, apply_common_args, build_model, endless, interleave,
     markdown_table, prepare_data, semi_loader_cfg, write_png, write_results)
 from dst_cbc.engine import PseudoLabelHook  # noqa: E402
-from dst_cbc.pseudo_labels import (NUM_BINS, PseudoLabeler,  # noqa: E402
-                                   label_files, uncertainty_bins,
-                                   uncertainty_from_logits, update_histogram)
+from dst_cbc.pseudo_labels import (
+    NUM_BINS,
+    PseudoLabeler,  # noqa: E402
+    label_files,
+    uncertainty_bins,
+    uncertainty_from_logits,
+    update_histogram)
 from dst_cbc.pseudo_labels import labeler as labeler_module  # noqa: E402
 from mmseg.registry import DATASETS, HOOKS  # noqa: E402
 
@@ -163,7 +167,8 @@ def max_probability(logits: Tensor) -> Tuple[Tensor, Tensor]:
     return label, confidence
 
 
-def reference_update(state: ReferenceState, logits: Tensor,
+def reference_update(state: ReferenceState,
+                     logits: Tensor,
                      stride: int = PAPER_STRIDE) -> None:
     """Pass 1 of Algorithm 1: add one image's sampled confidences.
 
@@ -353,8 +358,8 @@ def forward_batches(model: nn.Module, dataset: BaseDataset,
             for i in range(start, min(start + batch_size, len(dataset)))
         ]
         data = model.data_preprocessor(pseudo_collate(samples), False)
-        batches.append((data['inputs'],
-                        [s.metainfo for s in data['data_samples']]))
+        batches.append(
+            (data['inputs'], [s.metainfo for s in data['data_samples']]))
     return batches
 
 
@@ -375,7 +380,8 @@ def run_bare_forward(model: nn.Module,
 
 
 # -- memory of the threshold state -----------------------------------------
-def logits_pool(num_classes: int, shape: Sequence[int],
+def logits_pool(num_classes: int,
+                shape: Sequence[int],
                 seed: int = 0) -> List[Tensor]:
     """Four images of random logits with well spread confidences.
 
@@ -480,8 +486,7 @@ def read_png(path: str) -> np.ndarray:
         return np.asarray(image)
 
 
-def label_difference(paths_a: Sequence[str],
-                     paths_b: Sequence[str]) -> Dict:
+def label_difference(paths_a: Sequence[str], paths_b: Sequence[str]) -> Dict:
     """Compare two sets of pseudo labels of the same images.
 
     Args:
@@ -493,8 +498,8 @@ def label_difference(paths_a: Sequence[str],
         ``kept_only_a`` and ``kept_only_b`` (kept by one, ignored by the
         other); ``class_changed`` (kept by both with different classes).
     """
-    counts = dict(pixels=0, differing=0, kept_only_a=0, kept_only_b=0,
-                  class_changed=0)
+    counts = dict(
+        pixels=0, differing=0, kept_only_a=0, kept_only_b=0, class_changed=0)
     for path_a, path_b in zip(paths_a, paths_b):
         a, b = read_png(path_a), read_png(path_b)
         kept_a, kept_b = a != IGNORE_INDEX, b != IGNORE_INDEX
@@ -524,8 +529,10 @@ def threshold_difference(ours: Sequence, reference: Sequence) -> Dict:
         dict: ``per_class`` differences (None where not compared), ``max``
         and ``mean`` over the compared classes (None if there are none).
     """
-    diffs = [None if o is None or r == 0 else abs(o - r)
-             for o, r in zip(ours, reference)]
+    diffs = [
+        None if o is None or r == 0 else abs(o - r)
+        for o, r in zip(ours, reference)
+    ]
     present = [d for d in diffs if d is not None]
     return dict(
         per_class=diffs,
@@ -727,8 +734,8 @@ def compare_labelers(model: nn.Module,
             with method_seconds(model, MODEL_METHODS) as seconds, \
                     stages as stage:
                 outputs[name] = labelers[name](model, dataset, dirs[name],
-                                               paths[name], alpha,
-                                               batch_size, **extra)
+                                               paths[name], alpha, batch_size,
+                                               **extra)
             model_seconds[name].append(seconds)
             if name == 'ours':
                 stage_seconds.append(stage)
@@ -758,14 +765,16 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
     model = build_model(data.cfg.model, args.seed, args.checkpoint)
     if args.checkpoint is None:
         train_briefly(model, data.cfg, args.train_iters, args.seed)
-    overrides = dict(store_at_infer_scale=True) if (
-        args.store_at_infer_scale) else {}
+    overrides = dict(
+        store_at_infer_scale=True) if (args.store_at_infer_scale) else {}
     dataset_cfg = labeling_cfg(data.cfg, args.num_images, **overrides)
     dataset = DATASETS.build(dataset_cfg)
     batch_size = args.batch_size or labeling_hook(data.cfg).batch_size
     warm_up(model, dataset, batch_size)
-    dirs = {name: osp.join(args.out, 'labels', name)
-            for name in ('ours', 'paper', 'paper_every_pixel')}
+    dirs = {
+        name: osp.join(args.out, 'labels', name)
+        for name in ('ours', 'paper', 'paper_every_pixel')
+    }
     paths = {name: label_files(dataset_cfg, d) for name, d in dirs.items()}
     timing = compare_labelers(
         model,
@@ -778,14 +787,19 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
         forward_batches(model, dataset, batch_size),
         resize_gt=args.store_at_infer_scale)
     outputs, seconds = timing['outputs'], timing['seconds']
-    every_pixel = run_reference(model, dataset, dirs['paper_every_pixel'],
-                                paths['paper_every_pixel'], args.alpha,
-                                batch_size, stride=1)
+    every_pixel = run_reference(
+        model,
+        dataset,
+        dirs['paper_every_pixel'],
+        paths['paper_every_pixel'],
+        args.alpha,
+        batch_size,
+        stride=1)
     num_classes = model.decode_head.num_classes
     return dict(
         data=data.note,
-        model=args.checkpoint or
-        f'trained {args.train_iters} supervised iterations from scratch',
+        model=args.checkpoint
+        or f'trained {args.train_iters} supervised iterations from scratch',
         num_images=len(dataset),
         store_at_infer_scale=args.store_at_infer_scale,
         pixels=outputs['paper']['pixels'],
@@ -805,8 +819,8 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
             paper_every_pixel=agreement(outputs['ours'], paths['ours'],
                                         every_pixel,
                                         paths['paper_every_pixel'])),
-        memory=state_memory(num_classes, args.mem_shape, args.mem_images,
-                            seed=args.seed),
+        memory=state_memory(
+            num_classes, args.mem_shape, args.mem_images, seed=args.seed),
         memory_image_shape=list(args.mem_shape))
 
 
@@ -824,16 +838,14 @@ def timing_section(results: Dict) -> List[str]:
         model = results['model_seconds'][name]
         forward = [m['inference'] for m in model]
         postprocess = [m['postprocess_result'] for m in model]
-        rest = [
-            t - f - p for t, f, p in zip(seconds, forward, postprocess)
-        ]
+        rest = [t - f - p for t, f, p in zip(seconds, forward, postprocess)]
         rows.append([title, passes] + [
             f'{statistics.median(values):.2f}'
             for values in (seconds, forward, postprocess, rest)
         ] + [', '.join(f'{t:.2f}' for t in seconds)])
     ratio = results['ratio']
-    stored = ('the labeling scale' if results.get('store_at_infer_scale')
-              else "the image's size")
+    stored = ('the labeling scale'
+              if results.get('store_at_infer_scale') else "the image's size")
     return [
         f'Data: {results["data"]}',
         f'Model: {results["model"]}. {results["num_images"]} images '
@@ -842,8 +854,8 @@ def timing_section(results: Dict) -> List[str]:
         'interleaved.', '',
         markdown_table([
             'labeler', 'model passes', 'median s',
-            'forward pass (model.inference) s',
-            'MMSeg postprocess_result s', 'rest s', 'runs (s)'
+            'forward pass (model.inference) s', 'MMSeg postprocess_result s',
+            'rest s', 'runs (s)'
         ], rows), '',
         f'**ours / paper wall time (medians): {ratio:.3f}** (goal <= 0.55: '
         f'{"met" if ratio <= 0.55 else "NOT met"}). Both load the images '
@@ -873,16 +885,15 @@ def stage_breakdown(results: Dict) -> List[Tuple[str, float]]:
                                    results['stage_seconds'],
                                    results['model_seconds']['ours']):
         forward = model['inference']
-        resize = (stage['original_size_logits'] - stage['preprocess'] -
-                  forward)
+        resize = (
+            stage['original_size_logits'] - stage['preprocess'] - forward)
         write = stage['_write_labels'] - stage['_load_gt']
         parts = [
             ('image loading (labeling pipeline)', stage['_load']),
             ('data preprocessor', stage['preprocess']),
             ('forward pass (model.inference)', forward),
             ('logits resized to the image size', resize),
-            ('uncertainty, histogram, scratch file (_store)',
-             stage['_store']),
+            ('uncertainty, histogram, scratch file (_store)', stage['_store']),
             ('thresholds applied, PNGs written (_write_labels)', write),
             ('ground truth read for the IoU statistics', stage['_load_gt']),
         ]
@@ -908,8 +919,7 @@ def forward_limit_section(results: Dict) -> List[str]:
         f'**ours / bare forward: {ratio:.3f}** (goal <= {FORWARD_GOAL}: '
         f'{"met" if ratio <= FORWARD_GOAL else "NOT met"}). Where our '
         'time goes (medians over the runs; % of the bare forward pass):', '',
-        markdown_table(['stage of ours', 'median s', 'of bare forward'],
-                       rows)
+        markdown_table(['stage of ours', 'median s', 'of bare forward'], rows)
     ]
 
 
@@ -947,9 +957,8 @@ def agreement_section(results: Dict) -> List[str]:
             name.replace('_', ' '),
             _num(agree['thresholds']['max']),
             _num(agree['thresholds']['mean']),
-            f'{100 * labels["fraction"]:.3f} %',
-            f'{labels["kept_only_a"]:,}', f'{labels["kept_only_b"]:,}',
-            f'{labels["class_changed"]:,}',
+            f'{100 * labels["fraction"]:.3f} %', f'{labels["kept_only_a"]:,}',
+            f'{labels["kept_only_b"]:,}', f'{labels["class_changed"]:,}',
             f'{agree["ours_coverage"]:.4f} / '
             f'{agree["reference_coverage"]:.4f}'
         ])
@@ -973,8 +982,10 @@ def agreement_section(results: Dict) -> List[str]:
 
 def report(results: Dict) -> str:
     """The Markdown report of :func:`run_benchmark`'s results."""
-    lines = ['## Pseudo-labeling: ours (one pass) vs paper Algorithm 1 '
-             '(two passes)', '']
+    lines = [
+        '## Pseudo-labeling: ours (one pass) vs paper Algorithm 1 '
+        '(two passes)', ''
+    ]
     lines += timing_section(results) + ['']
     lines += memory_section(results) + ['']
     lines += agreement_section(results)

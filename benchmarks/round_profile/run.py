@@ -47,8 +47,9 @@ if ROOT not in sys.path:
 from benchmarks.common import (  # noqa: E402
     add_common_args, apply_common_args, markdown_table, prepare_data,
     write_results)
-from dst_cbc.engine import (CurriculumReportHook,  # noqa: E402
-                            PseudoLabelHook)
+from dst_cbc.engine import (
+    CurriculumReportHook,  # noqa: E402
+    PseudoLabelHook)
 
 #: Categories of the report, in order; ``forward`` and ``other`` are derived.
 CATEGORIES = ('data', 'forward', 'backward+optimizer', 'labeling',
@@ -97,8 +98,9 @@ class RoundClock:
         self._loop = loop
         self.seconds: Dict[int, Dict[str, float]] = defaultdict(
             lambda: defaultdict(float))
-        self.calls: Dict[int, Dict[str, int]] = defaultdict(
-            lambda: defaultdict(int))
+        self.calls: Dict[int,
+                         Dict[str,
+                              int]] = defaultdict(lambda: defaultdict(int))
         self._round = loop.round
         self._last = time.perf_counter()
 
@@ -171,8 +173,7 @@ def install_timers(runner: Runner, clock: RoundClock) -> None:
     """
     loop = runner.train_loop
     loop._batches = clock.wrap_batches(loop._batches, 'data')
-    runner.model.train_step = clock.wrap(runner.model.train_step,
-                                         'train_step')
+    runner.model.train_step = clock.wrap(runner.model.train_step, 'train_step')
     runner.optim_wrapper.update_params = clock.wrap(
         runner.optim_wrapper.update_params, 'backward+optimizer')
     if runner.val_loop is not None:
@@ -208,9 +209,14 @@ class ProfileHook(Hook):
         self.clock.tick()
 
 
-def profile_config(cfg: Config, work_dir: str, baseline_iters: int,
-                   round_iters: int, val_interval: int, alpha: float,
-                   baseline_checkpoint: Optional[str], log_level: str,
+def profile_config(cfg: Config,
+                   work_dir: str,
+                   baseline_iters: int,
+                   round_iters: int,
+                   val_interval: int,
+                   alpha: float,
+                   baseline_checkpoint: Optional[str],
+                   log_level: str,
                    seed: int,
                    num_unlabeled: Optional[int] = None,
                    num_val: Optional[int] = None) -> Config:
@@ -283,8 +289,8 @@ def derive(seconds: Dict[str, float]) -> Dict[str, float]:
         dict[str, float]: Seconds of :data:`CATEGORIES` and ``total``.
     """
     result = {c: seconds.get(c, 0.0) for c in CATEGORIES}
-    result['forward'] = (seconds.get('train_step', 0.0) -
-                         result['backward+optimizer'])
+    result['forward'] = (
+        seconds.get('train_step', 0.0) - result['backward+optimizer'])
     result['total'] = seconds['total']
     result['other'] = result['total'] - sum(
         v for c, v in result.items() if c not in ('other', 'total'))
@@ -308,8 +314,8 @@ def report(results: Dict) -> str:
                 f'{100 * seconds[category] / seconds["total"]:.1f} %'
             ]
         rows.append(row)
-    setup = profile['wall_seconds'] - sum(
-        profile['seconds'][rnd]['total'] for rnd in rounds)
+    setup = profile['wall_seconds'] - sum(profile['seconds'][rnd]['total']
+                                          for rnd in rounds)
     return '\n'.join([
         '## Profile of a DST-CBC round', '', f'Data: {results["data"]}',
         f'Round 0: {results["round0"]}; round 1: {results["round_iters"]} '
@@ -331,11 +337,11 @@ def main() -> None:
     apply_common_args(args)
     data = prepare_data(args.data_root, args.out, args.synthetic_train,
                         args.synthetic_size)
-    cfg = profile_config(data.cfg, osp.join(args.out, 'work_dir'),
-                         args.baseline_iters, args.round_iters,
-                         args.val_interval, args.alpha, args.baseline_checkpoint,
-                         args.log_level, args.seed, args.num_unlabeled,
-                         args.num_val)
+    cfg = profile_config(data.cfg, osp.join(args.out,
+                                            'work_dir'), args.baseline_iters,
+                         args.round_iters, args.val_interval, args.alpha,
+                         args.baseline_checkpoint, args.log_level, args.seed,
+                         args.num_unlabeled, args.num_val)
     results = dict(
         data=data.note,
         round0=(f'given: {args.baseline_checkpoint}'

@@ -137,6 +137,7 @@ def with_gamma(model_cfg: dict, gamma: float) -> dict:
     Returns:
         dict: The new model config.
     """
+
     def set_gamma(head: dict) -> dict:
         head = dict(head)
         head['loss_decode'] = dict(head['loss_decode'], gamma=gamma)
@@ -161,8 +162,7 @@ def build_pair(model_cfg: dict, seed: int) -> Tuple[nn.Module, nn.Module]:
     return semi, plain
 
 
-def batch_losses(model: nn.Module, batch: dict,
-                 seed: int) -> Dict[str, float]:
+def batch_losses(model: nn.Module, batch: dict, seed: int) -> Dict[str, float]:
     """The loss items of ``model`` on a copy of ``batch`` (train mode).
 
     Args:
@@ -194,8 +194,8 @@ def loss_check(model_cfg: dict, batch: dict, seed: int) -> Dict:
         ``plain`` loss items, and ``gamma0_max_abs_diff``.
     """
     result = {}
-    for name, cfg in (('gamma0', with_gamma(model_cfg, 0.0)),
-                      ('configured', model_cfg)):
+    for name, cfg in (('gamma0', with_gamma(model_cfg,
+                                            0.0)), ('configured', model_cfg)):
         semi, plain = build_pair(cfg, seed)
         result[name] = dict(
             semi=batch_losses(semi, batch, seed),
@@ -223,8 +223,8 @@ def write_gt_pseudo_labels(cfg: Config, out_dir: str) -> str:
     paths = label_files(unlabeled_cfg, label_dir)
     for idx in range(len(dataset)):
         info = dataset.get_data_info(idx)
-        write_png(load_ground_truth(info, dataset.reduce_zero_label),
-                  paths[idx])
+        write_png(
+            load_ground_truth(info, dataset.reduce_zero_label), paths[idx])
     return label_dir
 
 
@@ -252,8 +252,8 @@ def with_cached_load(pipeline: List[dict], cached: bool) -> List[dict]:
             ] + pipeline[num_load:]
 
 
-def semi_loader(cfg: Config, label_dir: str, num_workers: int,
-                cached: bool, seed: int) -> DataLoader:
+def semi_loader(cfg: Config, label_dir: str, num_workers: int, cached: bool,
+                seed: int) -> DataLoader:
     """The round's semi-supervised dataloader.
 
     Args:
@@ -417,9 +417,8 @@ def _uses_cache(cfg: Config) -> bool:
     return pipeline[0]['type'] == 'CachedLoad'
 
 
-def data_wait(cfg: Config, model: nn.Module, label_dir: str,
-              num_workers: int, cached: bool, iters: int, warmup: int,
-              seed: int) -> Dict:
+def data_wait(cfg: Config, model: nn.Module, label_dir: str, num_workers: int,
+              cached: bool, iters: int, warmup: int, seed: int) -> Dict:
     """Time the semi-supervised loop's wait for data in one setting.
 
     Args:
@@ -460,10 +459,8 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
                         args.synthetic_size)
     cfg = data.cfg
     label_dir = write_gt_pseudo_labels(cfg, args.out)
-    check_batch = next(iter(semi_loader(cfg, label_dir, 0, False,
-                                        args.seed)))
-    steps = step_comparison(cfg, label_dir, args.iters, args.warmup,
-                            args.seed)
+    check_batch = next(iter(semi_loader(cfg, label_dir, 0, False, args.seed)))
+    steps = step_comparison(cfg, label_dir, args.iters, args.warmup, args.seed)
     model = build_model(cfg.model, args.seed)
     waits = [
         data_wait(cfg, model, label_dir, workers, cached, args.wait_iters,
@@ -547,8 +544,8 @@ def main() -> None:
     args = parse_args()
     apply_common_args(args)
     results = run_benchmark(args)
-    text = '\n'.join(['## Training step: DST-CBC 4 + 4 vs plain MMSeg 8', '']
-                     + steps_section(results) + [''] + wait_section(results))
+    text = '\n'.join(['## Training step: DST-CBC 4 + 4 vs plain MMSeg 8', ''] +
+                     steps_section(results) + [''] + wait_section(results))
     write_results(args.out, results, text)
 
 

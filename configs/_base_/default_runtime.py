@@ -1,4 +1,5 @@
-# Runtime defaults, as MMSeg's _base_/default_runtime.py, plus the extension import.
+# Runtime defaults, as MMSeg's _base_/default_runtime.py, plus the extension
+# import.
 default_scope = 'mmseg'
 custom_imports = dict(imports=['dst_cbc'], allow_failed_imports=False)
 env_cfg = dict(

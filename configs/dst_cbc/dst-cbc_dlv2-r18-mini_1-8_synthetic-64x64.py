@@ -1,4 +1,5 @@
-# The default run: DST-CBC on the generated synthetic data, 1/8 labeled (split 1).
+# The default run: DST-CBC on the generated synthetic data, 1/8 labeled
+# (split 1).
 # Round 0 trains the supervised baseline; five rounds follow with
 # alpha = 0.2 .. 1.0 and the dynamic loss. Runs on CPU in about 3 minutes.
 #

@@ -1,7 +1,8 @@
-"""DST-CBC: an MMSegmentation 1.x extension; importing it registers every module."""
-from . import compat  # noqa: F401  (checkpoints: weights_only + allow-list)
+"""DST-CBC: an MMSegmentation 1.x extension; importing it registers every
+module."""
 import warnings
 
+from . import compat  # noqa: F401  (checkpoints: weights_only + allow-list)
 from . import datasets, engine, models, pseudo_labels  # noqa: F401
 
 # MMSeg 1.2.2's own BaseDecodeHead builds its losses with the build_loss it

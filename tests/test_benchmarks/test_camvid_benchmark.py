@@ -18,23 +18,34 @@ def load_runner():
 
 
 def split_result(base, dst, selected_round=3):
-    rounds = [dict(round=0, iters=0)] + [
-        dict(round=r, iters=600) for r in range(1, 6)
-    ]
+    rounds = [dict(round=0, iters=0)
+              ] + [dict(round=r, iters=600) for r in range(1, 6)]
     return dict(
-        baseline=dict(mIoU=base, seconds=600.,
-                      curve={1000: base - 1, 2000: base}),
-        dst_cbc=dict(mIoU=dst, selected_round=selected_round, seconds=420.,
-                     rounds=rounds))
+        baseline=dict(
+            mIoU=base, seconds=600., curve={
+                1000: base - 1,
+                2000: base
+            }),
+        dst_cbc=dict(
+            mIoU=dst,
+            selected_round=selected_round,
+            seconds=420.,
+            rounds=rounds))
 
 
 def test_table_gain_share_of_oracle_and_gap_closed():
     run = load_runner()
     results = dict(
         ratio=8,
-        oracle=dict(mIoU=60., iters=6000, seconds=900.,
-                    curve={3000: 58., 6000: 60.}),
-        splits={1: split_result(50., 54.), 2: split_result(40., 41.)})
+        oracle=dict(
+            mIoU=60., iters=6000, seconds=900., curve={
+                3000: 58.,
+                6000: 60.
+            }),
+        splits={
+            1: split_result(50., 54.),
+            2: split_result(40., 41.)
+        })
     text = run.table(results)
     # split 1: +4.00, 54/60 = 90.0 %, (54 - 50) / (60 - 50) = 40 %,
     # (600 + 420) s = 17.0 min
@@ -84,8 +95,12 @@ def test_ablation_rows_match_the_dst_cbc_run():
 
 def test_oracle_from_an_earlier_run_round_trips(tmp_path):
     run = load_runner()
-    oracle = dict(mIoU=53.8, iters=6000, seconds=912.,
-                  checkpoint='oracle/best.pth', curve={'6000': 53.8})
+    oracle = dict(
+        mIoU=53.8,
+        iters=6000,
+        seconds=912.,
+        checkpoint='oracle/best.pth',
+        curve={'6000': 53.8})
     path = tmp_path / 'results.json'
     path.write_text(json.dumps(dict(ratio=8, oracle=oracle, splits={})))
     assert run.load_oracle(str(path)) == oracle
@@ -110,8 +125,8 @@ def test_relative_out_and_data_root_become_absolute(tmp_path, monkeypatch):
     # folder: a relative --out would be resolved against it.
     run = load_runner()
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(
-        'sys.argv', ['run.py', '--out', 'bench', '--data-root', 'camvid'])
+    monkeypatch.setattr('sys.argv',
+                        ['run.py', '--out', 'bench', '--data-root', 'camvid'])
     args = run.parse_args()
     assert args.out == str(tmp_path / 'bench')
     assert args.data_root == str(tmp_path / 'camvid')
@@ -119,8 +134,12 @@ def test_relative_out_and_data_root_become_absolute(tmp_path, monkeypatch):
 
 def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
     run = load_runner()
-    oracle = dict(mIoU=53.8, checkpoint='oracle/best.pth', iters=6000,
-                  seconds=900., curve={6000: 53.8})
+    oracle = dict(
+        mIoU=53.8,
+        checkpoint='oracle/best.pth',
+        iters=6000,
+        seconds=900.,
+        curve={6000: 53.8})
     base = dict(mIoU=52.1, checkpoint='split1/baseline/best.pth')
     dst = dict(mIoU=52.8, checkpoint='split1/dst_cbc/round_1_best.pth')
     entry = run.split_entry(oracle, base, dst)
@@ -131,8 +150,8 @@ def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
 
 def test_oracle_from_and_no_oracle_exclude_each_other(monkeypatch, capsys):
     run = load_runner()
-    monkeypatch.setattr('sys.argv', [
-        'run.py', '--no-oracle', '--oracle-from', 'results.json'])
+    monkeypatch.setattr(
+        'sys.argv', ['run.py', '--no-oracle', '--oracle-from', 'results.json'])
     with pytest.raises(SystemExit):
         run.parse_args()
     assert 'not allowed with argument' in capsys.readouterr().err
@@ -161,13 +180,15 @@ def test_baseline_iters_option_and_supervised_options_win(monkeypatch):
         '--supervised-options', 'train_cfg.val_interval=500'
     ])
     args = run.parse_args()
-    assert run.supervised_options(args, baseline=True) == {
-        'train_cfg.baseline_iters': 4500,
-        'train_cfg.val_interval': 500
-    }
-    assert run.supervised_options(args, baseline=False) == {
-        'train_cfg.val_interval': 500
-    }
+    assert run.supervised_options(
+        args, baseline=True) == {
+            'train_cfg.baseline_iters': 4500,
+            'train_cfg.val_interval': 500
+        }
+    assert run.supervised_options(
+        args, baseline=False) == {
+            'train_cfg.val_interval': 500
+        }
 
 
 @pytest.mark.parametrize('option, value', [('--baseline-iters', '0'),
@@ -204,8 +225,10 @@ def test_processes_split_the_cores_and_name_the_failing_log(
     procs = run.Processes(2)
     assert procs.env['OMP_NUM_THREADS'] == '3'
     log = str(tmp_path / 'out.log')
-    procs.run([sys.executable, '-c', 'import os; '
-               'print(os.environ["OMP_NUM_THREADS"])'], log)
+    procs.run([
+        sys.executable, '-c', 'import os; '
+        'print(os.environ["OMP_NUM_THREADS"])'
+    ], log)
     assert open(log).read() == '3\n'
     with pytest.raises(RuntimeError, match='exit 3.*out.log'):
         procs.run([sys.executable, '-c', 'raise SystemExit(3)'], log)
@@ -227,6 +250,6 @@ def test_test_root_layout_is_checked(tmp_path):
     evaluate.test_set(cfg, str(tmp_path))
     dataset = cfg.test_dataloader.dataset
     assert dataset.data_root == str(tmp_path)
-    assert dataset.data_prefix == dict(img_path='test',
-                                       seg_map_path='testannot')
+    assert dataset.data_prefix == dict(
+        img_path='test', seg_map_path='testannot')
     assert dataset.ann_file == 'test.txt'

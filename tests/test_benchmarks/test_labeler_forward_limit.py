@@ -73,8 +73,8 @@ def test_stages_add_up_to_our_wall_time(timing):
             bench.LABELER_METHODS) | {'preprocess', 'original_size_logits'}
         # nested: forward and preprocessing inside original_size_logits,
         # the ground truth inside _write_labels
-        assert (stage['preprocess'] + model_time['inference']
-                <= stage['original_size_logits'])
+        assert (stage['preprocess'] + model_time['inference'] <=
+                stage['original_size_logits'])
         assert 0 < stage['_load_gt'] <= stage['_write_labels']
         assert stage['_store'] > 0 and stage['_load'] > 0
     results = dict(

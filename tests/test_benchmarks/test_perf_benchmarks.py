@@ -60,8 +60,8 @@ def probability_logits(p1: np.ndarray) -> torch.Tensor:
 
 def test_reference_thresholds_by_hand():
     # class 0: sorted 0.5 .. 0.9; class 1: 0.3, 0.4; class 2: no sample
-    state = [[np.float32([0.9, 0.5]), np.float32([0.7, 0.6, 0.8])],
-             [np.float32([0.3, 0.4])], []]
+    state = [[np.float32([0.9, 0.5]),
+              np.float32([0.7, 0.6, 0.8])], [np.float32([0.3, 0.4])], []]
     # alpha 0.4: class 0 keeps int(2.0) = 2 samples, above the 3rd largest;
     # class 1 keeps int(0.8) = 0: kept whole (t = 0), as the original does
     np.testing.assert_array_equal(
@@ -94,8 +94,7 @@ def test_reference_samples_every_16th_pixel_and_labels_by_hand():
     assert label.flatten().tolist() == expected
 
 
-def test_ours_and_reference_label_nearly_the_same_pixels(
-        bench_data, tmp_path):
+def test_ours_and_reference_label_nearly_the_same_pixels(bench_data, tmp_path):
     cfg = bench_data.cfg
     model = labeler.build_model(cfg.model, seed=0)
     labeler.train_briefly(model, cfg, iters=10, seed=0)
@@ -105,8 +104,7 @@ def test_ours_and_reference_label_nearly_the_same_pixels(
     dirs = {name: str(tmp_path / name) for name in ('ours', 'paper', 'every')}
     paths = {k: label_files(dataset_cfg, d) for k, d in dirs.items()}
     assert [len(p) for p in paths.values()] == [8, 8, 8]
-    timing = labeler.compare_labelers(model, dataset, dirs, paths, alpha, 8,
-                                      1)
+    timing = labeler.compare_labelers(model, dataset, dirs, paths, alpha, 8, 1)
     ours, paper = timing['outputs']['ours'], timing['outputs']['paper']
     every = labeler.run_reference(
         model, dataset, dirs['every'], paths['every'], alpha, stride=1)
@@ -145,16 +143,16 @@ def test_threshold_state_memory_flat_for_ours_linear_for_reference():
     assert {r['ours_bytes'] for r in rows} == {5 * 15361 * 8}
     # reference: 4 bytes per 16 pixels, retained until the sort
     assert [r['reference_bytes'] for r in rows] == [128, 1280, 12800]
-    assert rows[2]['reference_peak_bytes'] > (
-        10 * rows[0]['reference_peak_bytes'])
+    assert rows[2]['reference_peak_bytes'] > (10 *
+                                              rows[0]['reference_peak_bytes'])
 
 
 def test_cached_load_toggles_only_the_loading_transforms(bench_data):
     pipeline = bench_data.cfg.train_dataloader.dataset.labeled.pipeline
     plain = train_step.with_cached_load(pipeline, False)
     cached = train_step.with_cached_load(pipeline, True)
-    assert [t['type'] for t in plain[:2]] == [
-        'LoadImageFromFile', 'LoadAnnotations']
+    assert [t['type']
+            for t in plain[:2]] == ['LoadImageFromFile', 'LoadAnnotations']
     assert cached[0]['type'] == 'CachedLoad'
     assert cached[0]['transforms'] == plain[:2]
     assert cached[1:] == plain[2:]
@@ -166,8 +164,8 @@ def test_step_models_compute_the_same_loss_at_gamma_0(bench_data, tmp_path):
     label_dir = train_step.write_gt_pseudo_labels(cfg, str(tmp_path))
     loader = train_step.semi_loader(cfg, label_dir, 0, False, seed=0)
     batch = next(iter(loader))
-    assert [s.metainfo['is_pseudo'] for s in batch['data_samples']
-            ] == [False] * 4 + [True] * 4
+    assert [s.metainfo['is_pseudo']
+            for s in batch['data_samples']] == [False] * 4 + [True] * 4
 
     semi, plain = train_step.build_pair(cfg.model, seed=0)
     assert type(plain.decode_head).__name__ == 'DLV2Head'
@@ -189,9 +187,15 @@ def test_step_models_compute_the_same_loss_at_gamma_0(bench_data, tmp_path):
 
 def test_round_profile_times_every_call(bench_data, tmp_path):
     cfg = round_profile.profile_config(
-        bench_data.cfg, str(tmp_path / 'work_dir'), baseline_iters=4,
-        round_iters=3, val_interval=3, alpha=0.2, baseline_checkpoint=None,
-        log_level='WARNING', seed=0)
+        bench_data.cfg,
+        str(tmp_path / 'work_dir'),
+        baseline_iters=4,
+        round_iters=3,
+        val_interval=3,
+        alpha=0.2,
+        baseline_checkpoint=None,
+        log_level='WARNING',
+        seed=0)
     result = round_profile.run_profile(cfg)
     calls, seconds = result['calls'], result['seconds']
     assert set(seconds) == {'0', '1'}

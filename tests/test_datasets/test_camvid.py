@@ -22,8 +22,7 @@ PIPELINE = [
 # Stored labels of two tiny fake images (11 = void).
 FAKE_LABELS = {
     'f0': [[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [11, 11, 3, 3, 0, 0]],
-    'f1': [[11, 11, 11, 11, 11, 11], [10, 9, 8, 7, 6, 5],
-           [4, 3, 2, 1, 0, 11]],
+    'f1': [[11, 11, 11, 11, 11, 11], [10, 9, 8, 7, 6, 5], [4, 3, 2, 1, 0, 11]],
 }
 
 
@@ -63,8 +62,7 @@ def build(root, **kwargs):
 def test_classes_palette_and_label_map():
     classes = CamVidDataset.METAINFO['classes']
     assert classes == ('Sky', 'Building', 'Pole', 'Road', 'Pavement', 'Tree',
-                       'SignSymbol', 'Fence', 'Car', 'Pedestrian',
-                       'Bicyclist')
+                       'SignSymbol', 'Fence', 'Car', 'Pedestrian', 'Bicyclist')
     palette = CamVidDataset.METAINFO['palette']
     assert len(palette) == 11
     assert palette[0] == [128, 128, 128] and palette[3] == [128, 64, 128]
@@ -96,8 +94,7 @@ def test_class_subset_keeps_void_ignored(fake_camvid):
     assert dataset.metainfo['palette'] == [[128, 128, 128], [128, 64, 128]]
     gt = dataset[0]['data_samples'].gt_sem_seg.data.numpy()[0]
     np.testing.assert_array_equal(
-        gt, [[0, 255, 255, 1, 255, 255], [255] * 6,
-             [255, 255, 1, 1, 0, 0]])
+        gt, [[0, 255, 255, 1, 255, 255], [255] * 6, [255, 255, 1, 1, 0, 0]])
 
 
 def test_real_camvid_files():

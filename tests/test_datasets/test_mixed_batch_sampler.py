@@ -240,10 +240,9 @@ def check_batches(loader, num_batches):
 
 
 def test_torch_dataloader_flags_follow_the_pattern(semi_cfg):
-    dataset = SemiSegDataset(**{
-        k: v
-        for k, v in semi_cfg.items() if k != 'type'
-    })
+    dataset = SemiSegDataset(
+        **{k: v
+           for k, v in semi_cfg.items() if k != 'type'})
     sampler = MixedBatchSampler(dataset, batch_size=4, seed=0)
     loader = DataLoader(
         dataset, batch_size=4, sampler=sampler, collate_fn=pseudo_collate)
@@ -266,8 +265,7 @@ def test_runner_builds_the_dataloader(semi_cfg):
 
 def test_skip_batches_resumes_inside_an_epoch():
     ds = fake(3, 10)
-    sampler = MixedBatchSampler(ds, batch_size=4, seed=5, rank=0,
-                                world_size=1)
+    sampler = MixedBatchSampler(ds, batch_size=4, seed=5, rank=0, world_size=1)
     sampler.set_epoch(2)
     full = list(sampler)
     # 10 unlabeled / 2 per batch = 5 batches of 4 indices

@@ -67,8 +67,8 @@ def test_nested_disjoint_and_covering(dataset):
     smallest = min(counts.values())
     firsts = {
         frozenset(by_ratio[k][0])
-        for by_ratio in splits.values()
-        for k, n in counts.items() if n == smallest
+        for by_ratio in splits.values() for k, n in counts.items()
+        if n == smallest
     }
     assert len(firsts) == 3
 

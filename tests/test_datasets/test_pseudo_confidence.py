@@ -9,11 +9,11 @@ import pytest
 import torch
 from mmcv.transforms import Compose
 from mmengine.registry import init_default_scope
-from mmseg.registry import MODELS, TRANSFORMS
 from PIL import Image
 
 import dst_cbc  # noqa: F401
 from dst_cbc.models import pseudo_confidence_of
+from mmseg.registry import MODELS, TRANSFORMS
 
 I = 255  # noqa: E741
 # A 2x3 pseudo label and its stored confidence q (p = q / 65535).
@@ -33,8 +33,11 @@ def write_sample(folder, label, stored, img=None):
     Image.fromarray(label).save(seg_path)
     Image.fromarray(np.asarray(stored, np.uint16)).save(
         osp.join(folder, 'a_seg.conf.png'))
-    return dict(img_path=img_path, seg_map_path=seg_path, seg_fields=[],
-                reduce_zero_label=False)
+    return dict(
+        img_path=img_path,
+        seg_map_path=seg_path,
+        seg_fields=[],
+        reduce_zero_label=False)
 
 
 def pipeline(*middle):
@@ -67,8 +70,8 @@ def test_loaded_and_packed_as_stored(tmp_path):
     assert label.tolist() == LABEL
     np.testing.assert_array_equal(
         confidence,
-        np.array([[1.0, 32768 / 65535, 0.0], [6553 / 65535, 100 / 65535,
-                                                50000 / 65535]], np.float32))
+        np.array([[1.0, 32768 / 65535, 0.0],
+                  [6553 / 65535, 100 / 65535, 50000 / 65535]], np.float32))
 
 
 def test_flip_moves_the_confidence_with_the_label(tmp_path):
@@ -77,12 +80,11 @@ def test_flip_moves_the_confidence_with_the_label(tmp_path):
     label, confidence = unpack(packed)
     assert packed['data_samples'].metainfo['flip']
     assert label.tolist() == [[2, 1, 0], [I, 4, 3]]
-    np.testing.assert_array_equal(
-        confidence * 65535, [[0, 32768, 65535], [50000, 100, 6553]])
+    np.testing.assert_array_equal(confidence * 65535,
+                                  [[0, 32768, 65535], [50000, 100, 6553]])
 
 
-def test_crop_resize_and_flip_keep_every_pixel_with_its_confidence(
-        tmp_path):
+def test_crop_resize_and_flip_keep_every_pixel_with_its_confidence(tmp_path):
     """Label ``r * 6 + c`` and confidence ``1000 * (label + 1)`` on a 4x6
     map; the image holds the label too (resized nearest like the label), so
     every output pixel says where it came from. Over 100 random draws (with
@@ -93,8 +95,12 @@ def test_crop_resize_and_flip_keep_every_pixel_with_its_confidence(
     img = np.repeat(label[..., None], 3, axis=2).astype(np.uint8)
     info = write_sample(str(tmp_path), label, 1000 * (label + 1), img)
     transforms = pipeline(
-        dict(type='RandomResize', scale=(6, 4), ratio_range=(1.0, 2.0),
-             keep_ratio=True, interpolation='nearest'),
+        dict(
+            type='RandomResize',
+            scale=(6, 4),
+            ratio_range=(1.0, 2.0),
+            keep_ratio=True,
+            interpolation='nearest'),
         dict(type='RandomCrop', crop_size=(3, 4)),
         dict(type='RandomFlip', prob=0.5))
     flips, scales, seen = set(), set(), set()
@@ -104,8 +110,8 @@ def test_crop_resize_and_flip_keep_every_pixel_with_its_confidence(
         out_label, confidence = unpack(packed)
         assert out_label.shape == (3, 4)
         np.testing.assert_array_equal(packed['inputs'][0].numpy(), out_label)
-        np.testing.assert_array_equal(
-            confidence * 65535, 1000 * (out_label + 1))
+        np.testing.assert_array_equal(confidence * 65535,
+                                      1000 * (out_label + 1))
         flips.add(packed['data_samples'].metainfo['flip'])
         scales.add(packed['data_samples'].metainfo['scale_factor'])
         seen |= set(out_label.flatten().tolist())
@@ -115,8 +121,8 @@ def test_crop_resize_and_flip_keep_every_pixel_with_its_confidence(
 
 def test_missing_or_misshapen_confidence_is_refused(tmp_path):
     info = write_sample(str(tmp_path), LABEL, STORED)
-    Image.fromarray(np.zeros((3, 3), np.uint16)).save(
-        str(tmp_path / 'a_seg.conf.png'))
+    Image.fromarray(np.zeros(
+        (3, 3), np.uint16)).save(str(tmp_path / 'a_seg.conf.png'))
     with pytest.raises(ValueError, match='16-bit map shaped like the label'):
         pipeline()(dict(info, seg_fields=[]))
     (tmp_path / 'a_seg.conf.png').unlink()
@@ -156,13 +162,13 @@ def test_data_preprocessor_padding_and_head_stack_agree(tmp_path):
     preprocessor = MODELS.build(
         dict(type='SegDataPreProcessor', size=(3, 4), seg_pad_val=I))
     batch = preprocessor(
-        dict(inputs=[labeled['inputs'], pseudo['inputs']],
-             data_samples=[labeled['data_samples'],
-                           pseudo['data_samples']]),
+        dict(
+            inputs=[labeled['inputs'], pseudo['inputs']],
+            data_samples=[labeled['data_samples'], pseudo['data_samples']]),
         training=True)
     samples = batch['data_samples']
-    assert samples[1].gt_sem_seg.data[0].tolist() == [[0, 1, 2, I],
-                                                      [3, 4, I, I],
+    assert samples[1].gt_sem_seg.data[0].tolist() == [[0, 1, 2,
+                                                       I], [3, 4, I, I],
                                                       [I, I, I, I]]
     stacked = pseudo_confidence_of(samples, (3, 4), torch.device('cpu'))
     assert stacked.dtype == torch.float32 and stacked.shape == (2, 3, 4)

@@ -171,8 +171,8 @@ def test_unlabeled_cfg_fills_the_split(root):
         type='SemiSegDataset',
         split=2,
         labeled=seg_cfg(root, 'labeled.txt'),
-        unlabeled=dict(seg_cfg(root, 'unlabeled.txt'),
-                       ann_file='s{split}/unlabeled.txt'))
+        unlabeled=dict(
+            seg_cfg(root, 'unlabeled.txt'), ann_file='s{split}/unlabeled.txt'))
     assert unlabeled_dataset_cfg(semi_cfg)['ann_file'] == 's2/unlabeled.txt'
     assert unlabeled_dataset_cfg(dict(semi_cfg, unlabeled=None)) is None
     with pytest.raises(ValueError, match='must be a SemiSegDataset'):
@@ -185,8 +185,8 @@ def test_no_unlabeled_set_is_a_supervised_dataset(root, tmp_path):
     assert ds.unlabeled is None and not ds.has_pseudo_labels
     assert ds[2]['data_samples'].metainfo['is_pseudo'] is False
     with pytest.raises(ValueError, match='no `unlabeled` dataset'):
-        SemiSegDataset(seg_cfg(root, 'labeled.txt'), None,
-                       pseudo_label_dir=str(tmp_path))
+        SemiSegDataset(
+            seg_cfg(root, 'labeled.txt'), None, pseudo_label_dir=str(tmp_path))
 
 
 def test_pseudo_label_dataset_cfg_keeps_images():

@@ -71,20 +71,18 @@ def test_other_seed_changes_every_image(dataset_root, tmp_path):
 def test_a_sample_does_not_depend_on_the_split_size(dataset_root, tmp_path):
     small = tmp_path / 'small'
     generate_synthetic_dataset(str(small), **dict(PARAMS, num_train=2))
-    assert read_list(str(small / 'train.txt')) == ['train_00000',
-                                                   'train_00001']
+    assert read_list(str(small /
+                         'train.txt')) == ['train_00000', 'train_00001']
     for rel in ('img_dir/train/train_00001.png',
                 'ann_dir/train/train_00001.png', 'img_dir/val/val_00002.png'):
         assert (small / rel).read_bytes() == (dataset_root / rel).read_bytes()
 
 
 def test_layout_shapes_and_label_values(dataset_root):
-    assert read_list(str(dataset_root / 'train.txt')) == [
-        f'train_{i:05d}' for i in range(6)
-    ]
-    assert read_list(str(dataset_root / 'val.txt')) == [
-        f'val_{i:05d}' for i in range(3)
-    ]
+    assert read_list(str(dataset_root /
+                         'train.txt')) == [f'train_{i:05d}' for i in range(6)]
+    assert read_list(str(dataset_root /
+                         'val.txt')) == [f'val_{i:05d}' for i in range(3)]
     manifest = json.loads((dataset_root / 'meta.json').read_text())
     assert manifest == dict(
         generator='dst_cbc.datasets.synthetic',
@@ -173,7 +171,7 @@ def test_failure_leaves_nothing_on_disk(tmp_path, monkeypatch):
         if len(calls) == 3:
             raise RuntimeError('disk on fire')
         return np.zeros((size, size, 3), np.uint8), np.zeros((size, size),
-                                                            np.uint8)
+                                                             np.uint8)
 
     monkeypatch.setattr(synthetic, 'render_sample', failing_render)
     with pytest.raises(RuntimeError, match='disk on fire'):
@@ -186,8 +184,8 @@ def test_failure_leaves_nothing_on_disk(tmp_path, monkeypatch):
                                            ('seed', -1)])
 def test_bad_parameters_name_the_option(tmp_path, option, value):
     with pytest.raises(ValueError, match=option):
-        generate_synthetic_dataset(str(tmp_path / 'd'),
-                                   **dict(PARAMS, **{option: value}))
+        generate_synthetic_dataset(
+            str(tmp_path / 'd'), **dict(PARAMS, **{option: value}))
     assert not (tmp_path / 'd').exists()
 
 
@@ -220,8 +218,10 @@ def test_dataset_class_loads_images_and_labels(dataset_root):
 def test_tool_writes_dataset_splits_and_valtiny(tmp_path, capsys):
     tool = load_tool('make_synthetic_data')
     out = tmp_path / 'syn'
-    argv = ['--out', str(out), '--num-train', '16', '--num-val', '4',
-            '--size', '24']
+    argv = [
+        '--out',
+        str(out), '--num-train', '16', '--num-val', '4', '--size', '24'
+    ]
     written = tool.main(argv)
     assert written[0] == str(out)
     splits = out / 'splits'
@@ -238,8 +238,10 @@ def test_tool_writes_dataset_splits_and_valtiny(tmp_path, capsys):
     valtiny = read_list(str(splits / 'valtiny.txt'))
     present, covered = set(), set()
     for name in read_list(str(out / 'val.txt')):
-        values = set(np.unique(np.asarray(Image.open(
-            out / 'ann_dir/val' / f'{name}.png'))).tolist()) - {255}
+        values = set(
+            np.unique(
+                np.asarray(Image.open(
+                    out / 'ann_dir/val' / f'{name}.png'))).tolist()) - {255}
         present |= values
         if name in valtiny:
             covered |= values
@@ -252,14 +254,18 @@ def test_tool_writes_dataset_splits_and_valtiny(tmp_path, capsys):
 
 
 def test_tool_runs_from_another_working_directory(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / 'tools' / 'make_synthetic_data.py'),
-         '--out', 'rel', '--num-train', '8', '--num-val', '2', '--size',
-         '16'],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    result = subprocess.run([
+        sys.executable,
+        str(ROOT / 'tools' / 'make_synthetic_data.py'), '--out', 'rel',
+        '--num-train', '8', '--num-val', '2', '--size', '16'
+    ],
+                            cwd=tmp_path,
+                            capture_output=True,
+                            text=True,
+                            timeout=120)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / 'rel' / 'splits' / 'split3' /
             'unlabeled_1-4.txt').is_file()
     # 8 / 8 = 1 labeled name, bumped to 2 (no batch of one).
-    assert len(read_list(str(tmp_path / 'rel/splits/split1/labeled_1-8.txt'))
-               ) == 2
+    assert len(read_list(str(tmp_path /
+                             'rel/splits/split1/labeled_1-8.txt'))) == 2

@@ -5,10 +5,10 @@ import os.path as osp
 import mmcv
 import numpy as np
 import pytest
-from mmseg.registry import TRANSFORMS
 
 import dst_cbc  # noqa: F401
 from dst_cbc.datasets import clear_load_cache
+from mmseg.registry import TRANSFORMS
 
 LOADS = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations')]
 
@@ -27,8 +27,11 @@ def write_pair(folder, name, value):
     seg_path = osp.join(folder, name + '_seg.png')
     mmcv.imwrite(img, img_path)
     mmcv.imwrite(seg, seg_path)
-    return dict(img_path=img_path, seg_map_path=seg_path, seg_fields=[],
-                reduce_zero_label=False)
+    return dict(
+        img_path=img_path,
+        seg_map_path=seg_path,
+        seg_fields=[],
+        reduce_zero_label=False)
 
 
 def count_decodes(monkeypatch):
@@ -81,8 +84,8 @@ def test_a_rewritten_file_is_decoded_again(tmp_path):
     seg = np.full((4, 6), 4, np.uint8)
     mmcv.imwrite(seg, info['seg_map_path'])
     stat = os.stat(info['seg_map_path'])
-    os.utime(info['seg_map_path'],
-             ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    os.utime(
+        info['seg_map_path'], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
     assert (cached(dict(info, seg_fields=[]))['gt_seg_map'] == 4).all()
 
 
@@ -90,8 +93,9 @@ def test_other_inputs_and_other_pipelines_do_not_share_entries(tmp_path):
     info = write_pair(str(tmp_path), 'a', 7)
     loads = TRANSFORMS.build(dict(type='CachedLoad', transforms=LOADS))
     resized = TRANSFORMS.build(
-        dict(type='CachedLoad',
-             transforms=LOADS[:1] + [dict(type='Resize', scale=(3, 2))]))
+        dict(
+            type='CachedLoad',
+            transforms=LOADS[:1] + [dict(type='Resize', scale=(3, 2))]))
     assert loads(dict(info, seg_fields=[]))['img'].shape == (4, 6, 3)
     assert resized(dict(info, seg_fields=[]))['img'].shape == (2, 3, 3)
     mapped = loads(dict(info, seg_fields=[], label_map={2: 255}))

@@ -45,10 +45,16 @@ class RoundStartRecorder(Hook):
 def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     """A short curriculum on a small synthetic set: 2 rounds."""
     tmp = tmp_path_factory.mktemp('loop')
-    data_root = tiny_synthetic(str(tmp / 'data'), num_train=40, num_val=8,
-                               seed=1, ratio=4)
-    cfg = tiny_cfg(data_root, tmp / 'work', ratio=4, alphas=[0.5, 1.0],
-                   baseline_iters=6, round_iters=4, val_interval=2)
+    data_root = tiny_synthetic(
+        str(tmp / 'data'), num_train=40, num_val=8, seed=1, ratio=4)
+    cfg = tiny_cfg(
+        data_root,
+        tmp / 'work',
+        ratio=4,
+        alphas=[0.5, 1.0],
+        baseline_iters=6,
+        round_iters=4,
+        val_interval=2)
     cfg.default_hooks.checkpoint.interval = 1000
     cfg.custom_hooks.append(dict(type='RoundStartRecorder'))
     runner = Runner.from_cfg(cfg)
@@ -64,8 +70,9 @@ def test_rounds_use_their_alpha_and_pseudo_labels(tiny_run):
     assert [r['alpha'] for r in recorder.records] == [None, 0.5, 1.0]
     results = runner.train_loop.results
     for rec, result in zip(recorder.records[1:], results[1:]):
-        assert result.pseudo_label_dir == osp.join(
-            cfg.work_dir, 'pseudo_labels', f'round_{rec["round"]}')
+        assert result.pseudo_label_dir == osp.join(cfg.work_dir,
+                                                   'pseudo_labels',
+                                                   f'round_{rec["round"]}')
         stats = json.load(
             open(osp.join(result.pseudo_label_dir, 'stats.json')))
         assert stats['alpha'] == rec['alpha']
@@ -121,10 +128,10 @@ def test_round_lengths_by_hand():
     assert round_lengths(10, 70, 2, 8, 4) == [170, 108, 108]
     # two processes: ceil(10 / 16) = 1 and ceil(70 / 8) = 9 batches
     assert round_lengths(10, 70, 1, 8, 4, world_size=2) == [85, 54]
-    assert round_lengths(10, 70, 1, 8, 4, baseline_epochs=2,
-                         epochs_per_round=0.5) == [4, 9]
-    assert round_lengths(10, 70, 1, 8, 4, baseline_iters=0,
-                         round_iters=7) == [0, 7]
+    assert round_lengths(
+        10, 70, 1, 8, 4, baseline_epochs=2, epochs_per_round=0.5) == [4, 9]
+    assert round_lengths(
+        10, 70, 1, 8, 4, baseline_iters=0, round_iters=7) == [0, 7]
     # every label, no round: 60 * sqrt(1) epochs of ceil(12 / 8) = 2
     assert round_lengths(12, 0, 0, 8, 4, base_epochs=60) == [120]
 
@@ -136,13 +143,16 @@ def test_supervised_run_on_every_label(tiny_run, tmp_path):
     cfg.work_dir = str(tmp_path / 'full')
     cfg.train_dataloader.dataset.unlabeled = None
     cfg.train_cfg = dict(
-        type='CurriculumTrainLoop', alphas=(), baseline_epochs=0.5,
+        type='CurriculumTrainLoop',
+        alphas=(),
+        baseline_epochs=0.5,
         val_interval=2)
     cfg.custom_hooks = []
     runner = Runner.from_cfg(cfg)
     num_labeled = runner.train_loop.dataloader.dataset.num_labeled
     assert runner.train_loop.round_iters == [
-        math.ceil(0.5 * math.ceil(num_labeled / 8))]
+        math.ceil(0.5 * math.ceil(num_labeled / 8))
+    ]
     runner.train()
     (result, ) = runner.train_loop.results
     assert result.checkpoint == osp.join(cfg.work_dir, 'round_0_best.pth')
@@ -152,8 +162,7 @@ def test_supervised_run_on_every_label(tiny_run, tmp_path):
             dict(cfg.train_cfg, alphas=(0.5, )))
 
 
-def test_baseline_checkpoint_makes_the_given_model_round_0(tiny_run,
-                                                           tmp_path):
+def test_baseline_checkpoint_makes_the_given_model_round_0(tiny_run, tmp_path):
     """A given baseline takes no iterations: round 1 starts fresh at once.
 
     The config still says ``baseline_iters=6``; with ``baseline_checkpoint``
@@ -166,8 +175,9 @@ def test_baseline_checkpoint_makes_the_given_model_round_0(tiny_run,
     cfg.work_dir = str(tmp_path / 'loaded')
     cfg.train_cfg.baseline_checkpoint = baseline
     cfg.train_cfg.alphas = [1.0]
-    cfg.custom_hooks = [h for h in cfg.custom_hooks
-                        if h['type'] != 'RoundStartRecorder']
+    cfg.custom_hooks = [
+        h for h in cfg.custom_hooks if h['type'] != 'RoundStartRecorder'
+    ]
     cfg.custom_hooks.append(dict(type='RoundStartRecorder'))
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -193,8 +203,9 @@ def test_baseline_checkpoint_must_exist(tiny_run, tmp_path):
     cfg = copy.deepcopy(cfg)
     cfg.work_dir = str(tmp_path / 'missing')
     cfg.train_cfg.baseline_checkpoint = str(tmp_path / 'nope.pth')
-    with pytest.raises(FileNotFoundError,
-                       match='train_cfg.baseline_checkpoint .*nope.pth'):
+    with pytest.raises(
+            FileNotFoundError,
+            match='train_cfg.baseline_checkpoint .*nope.pth'):
         Runner.from_cfg(cfg).train()
 
 

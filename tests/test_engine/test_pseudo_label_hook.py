@@ -19,9 +19,12 @@ def setup(tmp_path):
     runner = SimpleNamespace(work_dir=str(tmp_path), cfg=cfg, model=None)
     folder = tmp_path / 'pseudo_labels' / 'round_1'
     folder.mkdir(parents=True)
-    identity = dict(config=config_fingerprint(cfg), round=1, alpha=0.5,
-                    checkpoint=str(checkpoint),
-                    checkpoint_sha256=file_sha256(str(checkpoint)))
+    identity = dict(
+        config=config_fingerprint(cfg),
+        round=1,
+        alpha=0.5,
+        checkpoint=str(checkpoint),
+        checkpoint_sha256=file_sha256(str(checkpoint)))
     return runner, str(checkpoint), folder, identity
 
 
@@ -39,8 +42,8 @@ def test_folder_of_another_config_is_refused(setup):
     runner, checkpoint, folder, identity = setup
     (folder / 'manifest.json').write_text(
         json.dumps(dict(identity, config='0' * 64, complete=True)))
-    with pytest.raises(ValueError,
-                       match=f'{folder} holds pseudo labels of another run'):
+    with pytest.raises(
+            ValueError, match=f'{folder} holds pseudo labels of another run'):
         PseudoLabelHook().label_round(runner, 1, 0.5, checkpoint)
 
 
@@ -57,9 +60,9 @@ def test_cached_labeling_pipeline_gives_the_same_inputs(tmp_path, infer_scale):
     import mmcv
     import numpy as np
     from mmcv.transforms import Compose
-    from mmseg.registry import TRANSFORMS
 
     from dst_cbc.datasets import clear_load_cache
+    from mmseg.registry import TRANSFORMS
     img = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
     path = str(tmp_path / 'a.png')
     mmcv.imwrite(img, path)
@@ -86,8 +89,11 @@ def test_store_confidence_is_part_of_the_manifest(setup, monkeypatch):
     (folder / 'manifest.json').write_text(
         json.dumps(dict(identity, complete=True, num_files=0)))
     labeled = []
-    stats = dict(coverage=0.5, thresholds=[0.9, None], num_images=2,
-                 store_confidence=True)
+    stats = dict(
+        coverage=0.5,
+        thresholds=[0.9, None],
+        num_images=2,
+        store_confidence=True)
 
     def fake_label(hook, runner, rnd, alpha, out):
         labeled.append((hook.store_confidence, rnd, alpha, out))
@@ -99,26 +105,28 @@ def test_store_confidence_is_part_of_the_manifest(setup, monkeypatch):
     labels = hook.label_round(runner, 1, 0.5, checkpoint)
     assert labeled == [(True, 1, 0.5, str(folder))]
     manifest = json.loads((folder / 'manifest.json').read_text())
-    assert manifest == dict(identity, store_confidence=True,
-                            thresholds=[0.9, None], num_files=2,
-                            complete=True)
+    assert manifest == dict(
+        identity,
+        store_confidence=True,
+        thresholds=[0.9, None],
+        num_files=2,
+        complete=True)
     assert labels == PseudoLabels(str(folder), stats)
 
     assert hook.label_round(runner, 1, 0.5, checkpoint) == labels  # reused
     assert len(labeled) == 1
 
 
-def test_store_at_infer_scale_makes_the_labeling_size_the_label_size(
-        tmp_path):
+def test_store_at_infer_scale_makes_the_labeling_size_the_label_size(tmp_path):
     import mmcv
     import numpy as np
     from mmcv.transforms import Compose
+
     from mmseg.registry import TRANSFORMS
     path = str(tmp_path / 'a.png')
     mmcv.imwrite(np.zeros((4, 6, 3), np.uint8), path)
     hook = PseudoLabelHook(infer_scale=(3, 2), store_at_infer_scale=True)
-    pipeline = Compose(
-        [TRANSFORMS.build(t) for t in hook.labeling_pipeline()])
+    pipeline = Compose([TRANSFORMS.build(t) for t in hook.labeling_pipeline()])
     # the labeler returns logits, and writes labels, at ori_shape
     assert pipeline(dict(img_path=path))['data_samples'].ori_shape == (2, 3)
     plain = Compose([

@@ -24,10 +24,9 @@ import dst_cbc  # noqa: F401
 from dst_cbc.datasets.synthetic import SYNTHETIC_CLASSES
 from dst_cbc.engine import CurriculumReportHook, RoundResult
 from dst_cbc.engine.report import (DPI, FIG_SIZE, build_report,
-                                   format_class_tables,
-                                   format_report_markdown, format_round_line,
-                                   format_rounds_table, markdown_table,
-                                   render_plots)
+                                   format_class_tables, format_report_markdown,
+                                   format_round_line, format_rounds_table,
+                                   markdown_table, render_plots)
 from mmseg.registry import HOOKS
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -54,10 +53,21 @@ class ReportSnapshotRecorder(Hook):
 def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     """Baseline + 2 self-training rounds on a tiny synthetic set."""
     tmp = tmp_path_factory.mktemp('report')
-    data_root = tiny_synthetic(str(tmp / 'data'), num_train=16, num_val=4,
-                               seed=1, ratio=4, batch_size=4)
-    cfg = tiny_cfg(data_root, tmp / 'work', ratio=4, alphas=[0.5, 1.0],
-                   baseline_iters=2, round_iters=2, val_interval=2)
+    data_root = tiny_synthetic(
+        str(tmp / 'data'),
+        num_train=16,
+        num_val=4,
+        seed=1,
+        ratio=4,
+        batch_size=4)
+    cfg = tiny_cfg(
+        data_root,
+        tmp / 'work',
+        ratio=4,
+        alphas=[0.5, 1.0],
+        baseline_iters=2,
+        round_iters=2,
+        val_interval=2)
     cfg.train_dataloader.batch_size = 4
     cfg.visualizer.name = 'test_report_visualizer'
     cfg.custom_hooks.append(dict(type='ReportSnapshotRecorder'))
@@ -68,16 +78,21 @@ def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
         runner.train()
     finally:
         torch.set_num_threads(threads)
-    recorder = [h for h in runner.hooks
-                if isinstance(h, ReportSnapshotRecorder)][0]
+    recorder = [
+        h for h in runner.hooks if isinstance(h, ReportSnapshotRecorder)
+    ][0]
     work = cfg.work_dir
     results = copy.deepcopy(runner.train_loop.results)
     stats = {
         r.round: json.load(open(osp.join(r.pseudo_label_dir, 'stats.json')))
         for r in results if r.pseudo_label_dir
     }
-    return SimpleNamespace(runner=runner, work=work, results=results,
-                           stats=stats, snapshots=recorder.snapshots)
+    return SimpleNamespace(
+        runner=runner,
+        work=work,
+        results=results,
+        stats=stats,
+        snapshots=recorder.snapshots)
 
 
 def _table_rows(markdown, title):
@@ -99,8 +114,7 @@ def test_report_json_matches_results_and_stats(tiny_run):
         for key in ('alpha', 'iters', 'score', 'coverage', 'pseudo_miou',
                     'checkpoint', 'pseudo_label_dir'):
             assert entry[key] == getattr(result, key), key
-        assert entry['gain'] == pytest.approx(result.score -
-                                              results[0].score)
+        assert entry['gain'] == pytest.approx(result.score - results[0].score)
     assert all(report['rounds'][0][k] is None
                for k in ('class_coverage', 'thresholds', 'class_pseudo_iou',
                          'pseudo_acc'))
@@ -138,8 +152,8 @@ def test_markdown_rows_show_the_numbers(tiny_run):
     assert [r[0] for r in rows] == ['0', '1', '2']
     for row, result in zip(rows, tiny_run.results):
         base = tiny_run.results[0].score
-        assert row[1] == ('-' if result.alpha is None else
-                          f'{result.alpha:.2f}')
+        assert row[1] == ('-'
+                          if result.alpha is None else f'{result.alpha:.2f}')
         assert row[3] == f'{result.score:.2f}'
         assert row[4] == f'{result.score - base:+.2f}'
         assert row[5] == ('-' if result.coverage is None else
@@ -147,11 +161,14 @@ def test_markdown_rows_show_the_numbers(tiny_run):
     cov = _table_rows(md, 'Pseudo-label coverage per class (%)')
     st = tiny_run.stats[1]
     assert cov[0][:2] == ['1', '0.50']
-    assert cov[0][2:] == ['-' if c is None else f'{100 * c:.1f}'
-                          for c in st['class_coverage']]
+    assert cov[0][2:] == [
+        '-' if c is None else f'{100 * c:.1f}' for c in st['class_coverage']
+    ]
     thr = _table_rows(md, 'Class thresholds (confidence)')
-    assert thr[1][2:] == ['-' if t is None else f'{t:.3f}'
-                          for t in tiny_run.stats[2]['thresholds']]
+    assert thr[1][2:] == [
+        '-' if t is None else f'{t:.3f}'
+        for t in tiny_run.stats[2]['thresholds']
+    ]
     for plot in ('plots/miou.png', 'plots/pseudo_labels.png',
                  'plots/thresholds.png'):
         assert f']({plot})' in md
@@ -192,8 +209,7 @@ def test_scalars_reach_the_visualizer_by_round(tiny_run):
     assert records[1]['curriculum/coverage'] == pytest.approx(st['coverage'])
     assert records[1]['curriculum/threshold/background'] == pytest.approx(
         st['thresholds'][0])
-    best = [max(r.score for r in tiny_run.results[:i + 1])
-            for i in range(3)]
+    best = [max(r.score for r in tiny_run.results[:i + 1]) for i in range(3)]
     assert [r['curriculum/best_mIoU'] for r in records] == \
         pytest.approx(best)
 
@@ -201,8 +217,7 @@ def test_scalars_reach_the_visualizer_by_round(tiny_run):
 def test_hook_in_default_config_after_pseudo_labels():
     cfg = Config.fromfile(CONFIG)
     types = [h['type'] for h in cfg.custom_hooks]
-    assert types.index('CurriculumReportHook') > types.index(
-        'PseudoLabelHook')
+    assert types.index('CurriculumReportHook') > types.index('PseudoLabelHook')
     hook = HOOKS.get('CurriculumReportHook')
     assert hook is CurriculumReportHook
     assert hook.__module__ == 'dst_cbc.engine.report_hook'
@@ -217,7 +232,11 @@ def test_hook_rejects_a_loop_without_rounds():
 # -- rendering hand-made inputs -----------------------------------------------
 def _result(rnd, alpha, miou, coverage=None, pseudo=None, stats=None):
     return RoundResult(
-        round=rnd, alpha=alpha, iters=100, score=miou, coverage=coverage,
+        round=rnd,
+        alpha=alpha,
+        iters=100,
+        score=miou,
+        coverage=coverage,
         pseudo_miou=pseudo,
         pseudo_label_dir=None if rnd == 0 else f'pl/round_{rnd}',
         checkpoint=None if miou is None else f'round_{rnd}_best.pth',
@@ -225,9 +244,13 @@ def _result(rnd, alpha, miou, coverage=None, pseudo=None, stats=None):
 
 
 def _stats(coverage, thresholds, iou=None, acc=None):
-    return dict(classes=['bg', 'fg'], class_coverage=coverage,
-                thresholds=thresholds, class_iou=iou, pseudo_acc=acc,
-                num_images=10)
+    return dict(
+        classes=['bg', 'fg'],
+        class_coverage=coverage,
+        thresholds=thresholds,
+        class_iou=iou,
+        pseudo_acc=acc,
+        num_images=10)
 
 
 @pytest.fixture
@@ -235,11 +258,22 @@ def hand_report():
     """Baseline 50, round 1 at 52.5 (best), round 2 not validated."""
     results = [
         _result(0, None, 50.0),
-        _result(1, 0.2, 52.5, coverage=0.2, pseudo=61.0,
-                stats=_stats([0.25, 0.125], [0.9, 0.75], iou=[80.0, 42.0],
-                             acc=80.0)),
-        _result(2, 0.4, None, coverage=0.4, pseudo=55.0,
-                stats=_stats([0.5, None], [0.5, None])),
+        _result(
+            1,
+            0.2,
+            52.5,
+            coverage=0.2,
+            pseudo=61.0,
+            stats=_stats([0.25, 0.125], [0.9, 0.75],
+                         iou=[80.0, 42.0],
+                         acc=80.0)),
+        _result(
+            2,
+            0.4,
+            None,
+            coverage=0.4,
+            pseudo=55.0,
+            stats=_stats([0.5, None], [0.5, None])),
     ]
     return build_report(results)
 
@@ -249,9 +283,12 @@ def test_gain_best_and_per_class_columns(hand_report):
     assert hand_report['baseline'] == 50.0
     assert [r['gain'] for r in rounds] == [0.0, 2.5, None]
     assert [r['is_best'] for r in rounds] == [False, True, False]
-    assert hand_report['best'] == dict(round=1, alpha=0.2, score=52.5,
-                                       gain=2.5,
-                                       checkpoint='round_1_best.pth')
+    assert hand_report['best'] == dict(
+        round=1,
+        alpha=0.2,
+        score=52.5,
+        gain=2.5,
+        checkpoint='round_1_best.pth')
     assert hand_report['classes'] == ['bg', 'fg']
     assert rounds[1]['class_pseudo_iou'] == [80.0, 42.0]
     assert rounds[2]['class_pseudo_iou'] is None
@@ -278,34 +315,35 @@ def test_no_baseline_round_means_no_gain():
 
 def test_class_tables(hand_report):
     text = format_class_tables(hand_report)
-    assert _table_rows(text, 'Pseudo-label coverage per class (%)') == [
-        ['1', '0.20', '25.0', '12.5'], ['2', '0.40', '50.0', '-']
-    ]
-    assert _table_rows(text, 'Class thresholds (confidence)') == [
-        ['1', '0.20', '0.900', '0.750'], ['2', '0.40', '0.500', '-']
-    ]
+    assert _table_rows(text, 'Pseudo-label coverage per class (%)') == [[
+        '1', '0.20', '25.0', '12.5'
+    ], ['2', '0.40', '50.0', '-']]
+    assert _table_rows(text, 'Class thresholds (confidence)') == [[
+        '1', '0.20', '0.900', '0.750'
+    ], ['2', '0.40', '0.500', '-']]
     # only round 1 has ground-truth IoU
     assert _table_rows(
-        text, 'Pseudo-label IoU per class against ground truth (%)') == [
-            ['1', '0.20', '80.00', '42.00']
-        ]
+        text, 'Pseudo-label IoU per class against ground truth (%)') == [[
+            '1', '0.20', '80.00', '42.00'
+        ]]
     assert format_class_tables(build_report([_result(0, None, 50.0)])) == ''
 
 
 def test_markdown_table_is_padded_and_checked():
-    assert markdown_table(['a', 'bb'], [['x', '1'], ['yyyy', '22']]) == (
-        '| a    |  bb |\n'
-        '|:-----|----:|\n'
-        '| x    |   1 |\n'
-        '| yyyy |  22 |')
+    assert markdown_table(['a', 'bb'],
+                          [['x', '1'], ['yyyy', '22']]) == ('| a    |  bb |\n'
+                                                            '|:-----|----:|\n'
+                                                            '| x    |   1 |\n'
+                                                            '| yyyy |  22 |')
     with pytest.raises(ValueError, match='2 cells'):
         markdown_table(['a', 'b', 'c'], [['x', 'y']])
 
 
 def test_round_line(hand_report):
-    assert format_round_line(hand_report, 5) == (
-        'round 2/5 done | alpha 0.40 | coverage 40.0% | val mIoU - | '
-        'best 52.50 (round 1)')
+    assert format_round_line(
+        hand_report,
+        5) == ('round 2/5 done | alpha 0.40 | coverage 40.0% | val mIoU - | '
+               'best 52.50 (round 1)')
     first = build_report([_result(0, None, 50.0)])
     assert format_round_line(first) == (
         'round 0 done | alpha - | coverage - | val mIoU 50.00 '
@@ -324,8 +362,8 @@ def test_report_markdown_document(hand_report):
 def test_stats_with_other_class_count_rejected():
     with pytest.raises(ValueError, match='round 1'):
         build_report([
-            _result(1, 0.2, 52.5,
-                    stats=_stats([0.1, 0.2, 0.3], [0.5, 0.5, 0.5]))
+            _result(
+                1, 0.2, 52.5, stats=_stats([0.1, 0.2, 0.3], [0.5, 0.5, 0.5]))
         ])
 
 
@@ -373,5 +411,5 @@ def test_report_uses_the_stats_in_memory(tiny_run, tmp_path):
         r.pseudo_label_dir = str(tmp_path / 'gone' / f'round_{r.round}')
     report = build_report(results, classes=list(SYNTHETIC_CLASSES))
     for entry in report['rounds'][1:]:
-        assert entry['thresholds'] == tiny_run.stats[entry['round']][
-            'thresholds']
+        assert entry['thresholds'] == tiny_run.stats[
+            entry['round']]['thresholds']

@@ -32,10 +32,16 @@ def ow_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     """Round 0 (4 iterations) and one OW round (alpha 0.5, 4 iterations);
     every call of the loss is recorded."""
     tmp = tmp_path_factory.mktemp('ow')
-    data_root = tiny_synthetic(str(tmp / 'data'), num_train=24, num_val=4,
-                               seed=3, ratio=4)
-    cfg = tiny_cfg(data_root, tmp / 'work', ratio=4, alphas=[0.5],
-                   baseline_iters=4, round_iters=4, val_interval=4)
+    data_root = tiny_synthetic(
+        str(tmp / 'data'), num_train=24, num_val=4, seed=3, ratio=4)
+    cfg = tiny_cfg(
+        data_root,
+        tmp / 'work',
+        ratio=4,
+        alphas=[0.5],
+        baseline_iters=4,
+        round_iters=4,
+        val_interval=4)
     cfg.default_hooks.checkpoint.interval = 1000
     cfg.model.decode_head.loss_decode.update(
         gamma=GAMMA, weight_source='stored')
@@ -52,10 +58,12 @@ def ow_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
         value = forward(self, cls_score, label, **kwargs)
         confidence = kwargs.get('pseudo_confidence')
         calls.append(
-            dict(logits=cls_score.detach().clone(), label=label.clone(),
-                 pseudo_mask=kwargs['pseudo_mask'].clone(),
-                 confidence=None if confidence is None else
-                 confidence.clone(), value=value.detach().clone()))
+            dict(
+                logits=cls_score.detach().clone(),
+                label=label.clone(),
+                pseudo_mask=kwargs['pseudo_mask'].clone(),
+                confidence=None if confidence is None else confidence.clone(),
+                value=value.detach().clone()))
         return value
 
     with pytest.MonkeyPatch.context() as patch:
@@ -92,14 +100,16 @@ def test_round_losses_use_the_stored_confidences(ow_run):
     with open(osp.join(folder, 'stats.json')) as f:
         thresholds = json.load(f)['thresholds']
     unlabeled = runner.train_loop.dataloader.dataset.unlabeled
-    stored_values = np.unique(np.concatenate([
-        decode_confidence(
-            np.asarray(
-                Image.open(
-                    confidence_file(
-                        unlabeled.get_data_info(i)['seg_map_path'])))).ravel()
-        for i in range(len(unlabeled))
-    ]))
+    stored_values = np.unique(
+        np.concatenate([
+            decode_confidence(
+                np.asarray(
+                    Image.open(
+                        confidence_file(
+                            unlabeled.get_data_info(i)
+                            ['seg_map_path'])))).ravel()
+            for i in range(len(unlabeled))
+        ]))
     differs = False
     for call in round_1:
         mask, label, confidence = (call['pseudo_mask'], call['label'],
@@ -107,10 +117,10 @@ def test_round_losses_use_the_stored_confidences(ow_run):
         assert mask.tolist() == [False] * 4 + [True] * 4
         # The value is the OW formula: CE weighted by stored ** gamma on the
         # pseudo-labeled images, 1 on the labeled ones.
-        ce = F.cross_entropy(call['logits'], label, reduction='none',
-                             ignore_index=IGNORE)
-        weight = torch.where(mask.view(-1, 1, 1), confidence**GAMMA,
-                             torch.ones_like(ce))
+        ce = F.cross_entropy(
+            call['logits'], label, reduction='none', ignore_index=IGNORE)
+        weight = torch.where(
+            mask.view(-1, 1, 1), confidence**GAMMA, torch.ones_like(ce))
         expected = (weight * ce).sum() / (label != IGNORE).sum()
         torch.testing.assert_close(call['value'], expected)
         current = DynamicCrossEntropyLoss(gamma=GAMMA)(

@@ -52,21 +52,24 @@ def test_ost_relabels_pseudo_pixels_with_the_current_argmax():
 def test_ost_t_ignores_pixels_not_above_the_threshold():
     logits, labels, pseudo = tiny_batch()
     # Threshold 0.8: c (3/4) is ignored, d (9/10) is kept.
-    value = DynamicCrossEntropyLoss(online=True, online_threshold=0.8)(
-        logits, labels, pseudo_mask=pseudo)
+    value = DynamicCrossEntropyLoss(
+        online=True, online_threshold=0.8)(
+            logits, labels, pseudo_mask=pseudo)
     expected = (math.log(4) + math.log(4 / 3) + math.log(10 / 9)) / 3
     assert value.item() == pytest.approx(expected, rel=1e-6)
     # Threshold 0.95: both are ignored; labeled pixels are never dropped.
-    value = DynamicCrossEntropyLoss(online=True, online_threshold=0.95)(
-        logits, labels, pseudo_mask=pseudo)
+    value = DynamicCrossEntropyLoss(
+        online=True, online_threshold=0.95)(
+            logits, labels, pseudo_mask=pseudo)
     assert value.item() == pytest.approx(
         (math.log(4) + math.log(4 / 3)) / 2, rel=1e-6)
 
 
 def test_online_labels_combine_with_the_dynamic_weight():
     logits, labels, pseudo = tiny_batch()
-    value = DynamicCrossEntropyLoss(gamma=2.0, online=True)(
-        logits, labels, pseudo_mask=pseudo)
+    value = DynamicCrossEntropyLoss(
+        gamma=2.0, online=True)(
+            logits, labels, pseudo_mask=pseudo)
     # w = p_cur(argmax)^2: c: (3/4)^2 = 9/16, d: (9/10)^2 = 81/100.
     expected = (math.log(4) + math.log(4 / 3) + 9 / 16 * math.log(4 / 3) +
                 81 / 100 * math.log(10 / 9)) / 4
@@ -79,7 +82,8 @@ def test_per_pixel_map_and_gradient_use_the_online_labels():
     loss = DynamicCrossEntropyLoss(online=True, online_threshold=0.8)
     loss_map = loss(
         logits, labels, pseudo_mask=pseudo, reduction_override='none')
-    expected_map = torch.tensor([[[math.log(4), math.log(4 / 3), 0.0]],
+    expected_map = torch.tensor([[[math.log(4),
+                                   math.log(4 / 3), 0.0]],
                                  [[0.0, math.log(10 / 9), 0.0]]])
     torch.testing.assert_close(loss_map.detach(), expected_map)
 

@@ -14,16 +14,15 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.optim import OptimWrapper
 from mmengine.structures import PixelData
-from mmseg.models import SegDataPreProcessor
-from mmseg.registry import MODELS
-from mmseg.structures import SegDataSample
 from scipy import stats
 
 from dst_cbc.models import pseudo_confidence_of
 from dst_cbc.models.batch_aug_data_preprocessor import \
     BatchAugSegDataPreProcessor
-from dst_cbc.models.pseudo_cutmix import (Box, PseudoCutMix, box_of,
-                                          paste_boxes)
+from dst_cbc.models.pseudo_cutmix import Box, PseudoCutMix, box_of, paste_boxes
+from mmseg.models import SegDataPreProcessor
+from mmseg.registry import MODELS
+from mmseg.structures import SegDataSample
 
 IGNORE = 255
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -133,9 +133,13 @@ def test_exactly_ceil_alpha_n_most_confident_survive(alpha, keep0, keep1):
     assert int((kept & (label == 1)).sum()) == keep1
     # the kept ones are the most confident ones, with their own label
     assert set(u[kept & (label == 0)].tolist()) == {
-        i / 64 for i in range(1, keep0 + 1)}
+        i / 64
+        for i in range(1, keep0 + 1)
+    }
     assert set(u[kept & (label == 1)].tolist()) == {
-        i / 32 for i in range(1, keep1 + 1)}
+        i / 32
+        for i in range(1, keep1 + 1)
+    }
     assert torch.equal(pseudo[kept], label[kept])
     conf = bin_to_confidence(thr)
     assert conf == [1 - keep0 / 64, 1 - keep1 / 32]

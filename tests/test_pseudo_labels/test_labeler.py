@@ -21,16 +21,16 @@ import torch
 from mmcv.transforms import LoadImageFromFile, RandomFlip, Resize
 from mmengine.config import ConfigDict
 from mmengine.model import MMDistributedDataParallel
-from mmseg.datasets import BaseSegDataset
-from mmseg.datasets.transforms import PackSegInputs
-from mmseg.models import SegDataPreProcessor
-from mmseg.registry import MODELS
 from PIL import Image
 from torch import nn
 
 import dst_cbc.pseudo_labels.label_folder as label_folder
 import dst_cbc.pseudo_labels.labeler as labeler_module
 from dst_cbc.pseudo_labels import PseudoLabeler, original_size_logits
+from mmseg.datasets import BaseSegDataset
+from mmseg.datasets.transforms import PackSegInputs
+from mmseg.models import SegDataPreProcessor
+from mmseg.registry import MODELS
 
 I = 255  # noqa: E741
 CLASSES = ('c0', 'c1', 'c2')
@@ -154,16 +154,18 @@ def make_dataset(root, gt_encoding=None, pipeline=None):
         seg_map_suffix='.png',
         metainfo=dict(classes=CLASSES),
         reduce_zero_label=gt_encoding == 'reduce_zero_label',
-        pipeline=pipeline or [LoadImageFromFile(), PackSegInputs()])
+        pipeline=pipeline
+        or [LoadImageFromFile(), PackSegInputs()])
 
 
 def files_of(dataset, out_dir):
     """Each image's label in ``out_dir``, named as its ground truth is."""
     ann_dir = dataset.data_prefix['seg_map_path']
     return [
-        osp.join(out_dir,
-                 osp.relpath(dataset.get_data_info(i)['seg_map_path'],
-                             ann_dir)) for i in range(len(dataset))
+        osp.join(
+            out_dir,
+            osp.relpath(dataset.get_data_info(i)['seg_map_path'], ann_dir))
+        for i in range(len(dataset))
     ]
 
 
@@ -187,7 +189,7 @@ def test_labels_and_stats_by_hand(tmp_path, gt_encoding):
     out_dir = str(tmp_path / 'round_1')
 
     stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5,
-        files_of(dataset, out_dir))
+                                             files_of(dataset, out_dir))
 
     assert model.calls == {'a.jpg': 1, osp.join('sub', 'b.jpg'): 1}
     assert model.modes == [False, False] and model.training
@@ -218,7 +220,7 @@ def test_global_threshold_alpha_one_and_one_pass_per_run(tmp_path):
 
     out_dir = str(tmp_path / 'global')
     stats = labeler.run(model, dataset, out_dir, 0.5,
-        files_of(dataset, out_dir))
+                        files_of(dataset, out_dir))
     assert model.num_passes == 1  # both images in one batch
     assert read_png(osp.join(out_dir, 'a.png')) == P_A_GLOBAL
     assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B_GLOBAL
@@ -231,7 +233,7 @@ def test_global_threshold_alpha_one_and_one_pass_per_run(tmp_path):
 
     # a second run (same folder, overwritten) is again one pass per image
     stats = labeler.run(model, dataset, out_dir, 1.0,
-        files_of(dataset, out_dir))
+                        files_of(dataset, out_dir))
     assert model.calls == {'a.jpg': 2, osp.join('sub', 'b.jpg'): 2}
     assert read_png(osp.join(out_dir, 'a.png')) == L_A
     assert read_png(osp.join(out_dir, 'sub', 'b.png')) == L_B
@@ -253,11 +255,11 @@ def test_each_rank_labels_its_own_shard(tmp_path, monkeypatch):
     monkeypatch.setattr(labeler_module, 'get_dist_info', lambda: (1, 2))
     out_dir = str(tmp_path / 'shard')
     stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5,
-        files_of(dataset, out_dir))
+                                             files_of(dataset, out_dir))
     assert model.calls == {osp.join('sub', 'b.jpg'): 1}
     assert files_under(out_dir) == [osp.join('sub', 'b.png')]
-    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == [
-        [1] * 6, [I] * 6, [0] * 6, [I] * 6]
+    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == [[1] * 6, [I] * 6,
+                                                           [0] * 6, [I] * 6]
     assert stats['class_pixels'] == [12, 12, 0]
     assert stats['thresholds'][2] is None
     assert stats['class_coverage'][2] is None
@@ -285,15 +287,15 @@ def test_bad_arguments(tmp_path):
     model = FakeSegmentor(dataset.data_prefix['img_path'])
     with pytest.raises(ValueError, match='alpha'):
         PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.0,
-        files_of(dataset, str(tmp_path)))
+                                         files_of(dataset, str(tmp_path)))
     assert model.num_passes == 0
     with pytest.raises(ValueError, match=r'seg_logits of shape \(4, H, W\)'):
         PseudoLabeler(num_classes=4).run(model, dataset, str(tmp_path), 0.5,
-        files_of(dataset, str(tmp_path)))
+                                         files_of(dataset, str(tmp_path)))
     write_png(np.full((4, 6), 7), str(tmp_path / 'data' / 'ann' / 'a.png'))
     with pytest.raises(ValueError, match=r'a\.png has label 7'):
         PseudoLabeler(num_classes=3).run(model, dataset, str(tmp_path), 0.5,
-        files_of(dataset, str(tmp_path)))
+                                         files_of(dataset, str(tmp_path)))
 
 
 #: Images of two sizes for the real segmentor, (H, W) by name.
@@ -348,7 +350,8 @@ def image_dataset(root, shapes, transforms=()):
         data_prefix=dict(img_path='img', seg_map_path='ann'),
         img_suffix='.jpg',
         metainfo=dict(classes=CLASSES),
-        pipeline=[LoadImageFromFile(), *transforms, PackSegInputs()])
+        pipeline=[LoadImageFromFile(), *transforms,
+                  PackSegInputs()])
 
 
 def reference_logits(model, data):
@@ -383,7 +386,7 @@ def test_real_segmentor_labels_at_original_size(tmp_path):
     model.inference = counting_inference
     out_dir = str(tmp_path / 'labels')
     stats = PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 1.0,
-        files_of(dataset, out_dir))
+                                             files_of(dataset, out_dir))
     assert len(calls) == 2 and len(set(calls)) == 2
     assert stats['coverage'] == 1.0
     del model.inference
@@ -400,8 +403,8 @@ def test_real_segmentor_labels_at_original_size(tmp_path):
         assert np.array_equal(label, pred)
         predicted_classes |= set(np.unique(label).tolist())
     assert len(predicted_classes) > 1  # a non-trivial prediction
-    assert files_under(out_dir) == sorted(
-        [n + '.png' for n in SHAPES] + ['stats.json'])
+    assert files_under(out_dir) == sorted([n + '.png'
+                                           for n in SHAPES] + ['stats.json'])
 
 
 SAME_SIZE = {'a': (20, 30), 'b': (20, 30)}
@@ -410,22 +413,21 @@ SAME_SIZE = {'a': (20, 30), 'b': (20, 30)}
 #: bottom) of its images.
 LOGITS_CASES = {
     'same_size': (SAME_SIZE, [], {}, (20, 30), None),
-    'infer_scale': (SHAPES, [Resize(scale=(32, 24), keep_ratio=False)], {},
-                    (24, 32), None),
-    'padding': (SAME_SIZE, [], dict(size_divisor=16), (32, 32),
-                (0, 2, 0, 12)),
-    'infer_scale_padding': (SHAPES,
-                            [Resize(scale=(30, 20), keep_ratio=False)],
+    'infer_scale': (SHAPES, [Resize(scale=(32, 24),
+                                    keep_ratio=False)], {}, (24, 32), None),
+    'padding': (SAME_SIZE, [], dict(size_divisor=16), (32, 32), (0, 2, 0, 12)),
+    'infer_scale_padding': (SHAPES, [Resize(scale=(30, 20), keep_ratio=False)],
                             dict(size_divisor=16), (32, 32), (0, 2, 0, 12)),
-    'flip_horizontal': (SAME_SIZE,
-                        [RandomFlip(prob=1.0, direction='horizontal')], {},
-                        (20, 30), None),
-    'flip_vertical': (SAME_SIZE, [RandomFlip(prob=1.0, direction='vertical')],
-                      {}, (20, 30), None),
-    'slide': (SAME_SIZE, [],
-              dict(test_cfg=dict(
-                  mode='slide', crop_size=(16, 16), stride=(12, 12))),
-              (20, 30), None),
+    'flip_horizontal':
+    (SAME_SIZE, [RandomFlip(prob=1.0,
+                            direction='horizontal')], {}, (20, 30), None),
+    'flip_vertical':
+    (SAME_SIZE, [RandomFlip(prob=1.0,
+                            direction='vertical')], {}, (20, 30), None),
+    'slide':
+    (SAME_SIZE, [],
+     dict(test_cfg=dict(mode='slide', crop_size=(16, 16), stride=(12, 12))),
+     (20, 30), None),
 }
 
 
@@ -451,14 +453,13 @@ def test_original_size_logits_equal_test_step_seg_logits(tmp_path, case):
     # the case is what it says: the batch's size, padding and flip
     assert preprocessed['inputs'].shape[2:] == batch_shape
     samples = preprocessed['data_samples']
-    assert all(
-        s.metainfo.get('img_padding_size') == padding for s in samples)
+    assert all(s.metainfo.get('img_padding_size') == padding for s in samples)
     assert all(
         s.metainfo.get('flip', False) == case.startswith('flip')
         for s in samples)
     assert len(logits) == len(wrapped) == len(expected) == len(dataset)
-    for idx, (got, got_wrapped, want) in enumerate(
-            zip(logits, wrapped, expected)):
+    for idx, (got, got_wrapped,
+              want) in enumerate(zip(logits, wrapped, expected)):
         assert got.shape == (3, *samples[idx].ori_shape)
         assert torch.allclose(got, want) and torch.allclose(got_wrapped, want)
 
@@ -476,15 +477,14 @@ def resized_hand_dataset(root):
 #: the labeler's options and alpha.
 LABELER_CASES = {
     'gt_resized': (resized_hand_dataset, {}, {}, 0.5),
-    'gt_resized_global_confidence_batch2': (
-        resized_hand_dataset, {},
-        dict(class_balanced=False, store_confidence=True, batch_size=2), 0.3),
-    'two_sizes_resized': (
-        lambda root: image_dataset(root, SHAPES,
-                                   [Resize(scale=(32, 32), keep_ratio=False)]),
-        {}, dict(batch_size=2), 0.5),
-    'two_sizes_padded': (lambda root: image_dataset(root, SHAPES),
-                         dict(size_divisor=16), {}, 0.4),
+    'gt_resized_global_confidence_batch2':
+    (resized_hand_dataset, {},
+     dict(class_balanced=False, store_confidence=True, batch_size=2), 0.3),
+    'two_sizes_resized': (lambda root: image_dataset(
+        root, SHAPES, [Resize(scale=(32, 32), keep_ratio=False)]), {},
+                          dict(batch_size=2), 0.5),
+    'two_sizes_padded':
+    (lambda root: image_dataset(root, SHAPES), dict(size_divisor=16), {}, 0.4),
 }
 
 
@@ -499,16 +499,16 @@ def test_labels_and_stats_byte_identical_to_test_step_path(
     labeler = PseudoLabeler(num_classes=3, **labeler_options)
     new_dir, old_dir = tmp_path / 'new', tmp_path / 'old'
     stats = labeler.run(model, dataset, str(new_dir), alpha,
-        files_of(dataset, str(new_dir)))
+                        files_of(dataset, str(new_dir)))
     monkeypatch.setattr(labeler_module, 'original_size_logits',
                         reference_logits)
     assert labeler.run(model, dataset, str(old_dir), alpha,
-        files_of(dataset, str(old_dir))) == stats
+                       files_of(dataset, str(old_dir))) == stats
     assert 0 < stats['coverage'] < 1
     files = files_under(str(new_dir))
     assert files == files_under(str(old_dir))
-    assert len(files) == 1 + len(dataset) * (
-        2 if labeler.store_confidence else 1)
+    assert len(
+        files) == 1 + len(dataset) * (2 if labeler.store_confidence else 1)
     for name in files:
         assert (new_dir / name).read_bytes() == (old_dir / name).read_bytes()
 
@@ -525,8 +525,7 @@ def test_batches_close_where_the_image_size_changes():
             return dict(inputs=_torch.zeros(3, h, w), idx=idx)
 
     labeler = PseudoLabeler(num_classes=3, batch_size=2)
-    batches = [chunk for chunk, _ in
-               labeler._batches(Sizes(), list(range(6)))]
+    batches = [chunk for chunk, _ in labeler._batches(Sizes(), list(range(6)))]
     # sizes: A A A B B A -> [0, 1] full, [2] closed by B, [3, 4], [5]
     assert batches == [[0, 1], [2], [3, 4], [5]]
 
@@ -540,12 +539,14 @@ def test_stored_confidence_round_trips(tmp_path):
     dataset = make_dataset(tmp_path / 'data', 'plain')
     model = FakeSegmentor(dataset.data_prefix['img_path'])
     out_dir = str(tmp_path / 'round_1')
-    stats = PseudoLabeler(num_classes=3, store_confidence=True).run(
-        model, dataset, out_dir, 0.5, files_of(dataset, out_dir))
+    stats = PseudoLabeler(
+        num_classes=3, store_confidence=True).run(model, dataset, out_dir, 0.5,
+                                                  files_of(dataset, out_dir))
 
     assert model.num_passes == 2  # still one pass per image
     assert files_under(out_dir) == sorted(
-        EXPECTED_FILES + ['a.conf.png', osp.join('sub', 'b.conf.png')])
+        EXPECTED_FILES +
+        ['a.conf.png', osp.join('sub', 'b.conf.png')])
     assert read_png(osp.join(out_dir, 'a.png')) == P_A
     assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B
     assert stats['store_confidence'] is True
@@ -561,8 +562,8 @@ def test_stored_confidence_round_trips(tmp_path):
         assert stored.tolist() == (512 * (128 - k) - 1).tolist()
         decoded = label_folder.decode_confidence(stored)
         assert decoded.dtype == np.float32
-        np.testing.assert_allclose(decoded, 1 - k / 128, rtol=0,
-                                   atol=0.5 / 65535 + 1e-7)
+        np.testing.assert_allclose(
+            decoded, 1 - k / 128, rtol=0, atol=0.5 / 65535 + 1e-7)
     with open(osp.join(out_dir, 'stats.json')) as f:
         assert json.load(f) == stats
 
@@ -575,8 +576,9 @@ def test_confidence_encoding_by_hand():
     assert encoded.dtype == np.uint16
     assert encoded.tolist() == [0, 65535, 32768, 21845, 65535, 0]
     assert label_folder.decode_confidence(
-        np.array([0, 65535, 21845], np.uint16)).tolist() == [
-            0.0, 1.0, np.float32(1 / 3)]
+        np.array([0, 65535, 21845],
+                 np.uint16)).tolist() == [0.0, 1.0,
+                                          np.float32(1 / 3)]
     with pytest.raises(TypeError, match='uint16'):
         label_folder.decode_confidence(np.zeros(2, np.uint8))
 
@@ -586,17 +588,21 @@ def test_ground_truth_of_another_size_is_resized_only_when_asked(tmp_path):
     resized nearest, gives the statistics of ground truth at that size."""
     dataset = make_dataset(tmp_path / 'data', 'plain')
     for name, gt in (('a', GT_A), (osp.join('sub', 'b'), GT_B)):
-        write_png(np.kron(np.array(gt), np.ones((2, 2), int)),
-                  str(tmp_path / 'data' / 'ann' / (name + '.png')))
+        write_png(
+            np.kron(np.array(gt), np.ones((2, 2), int)),
+            str(tmp_path / 'data' / 'ann' / (name + '.png')))
     model = FakeSegmentor(dataset.data_prefix['img_path'])
     out_dir = str(tmp_path / 'round_1')
-    stats = PseudoLabeler(num_classes=3, resize_gt=True).run(
-        model, dataset, out_dir, 0.5, files_of(dataset, out_dir))
+    stats = PseudoLabeler(
+        num_classes=3, resize_gt=True).run(model, dataset, out_dir, 0.5,
+                                           files_of(dataset, out_dir))
     assert read_png(osp.join(out_dir, 'a.png')) == P_A
     assert stats['num_gt_images'] == 2
     assert stats['class_iou'] == pytest.approx(CLASS_IOU)
     assert stats['pseudo_acc'] == pytest.approx(100 * 20 / 23)
-    with pytest.raises(ValueError, match=r'has shape \(8, 12\), but the '
-                       r'pseudo label has shape \(4, 6\)'):
+    with pytest.raises(
+            ValueError,
+            match=r'has shape \(8, 12\), but the '
+            r'pseudo label has shape \(4, 6\)'):
         PseudoLabeler(num_classes=3).run(model, dataset, out_dir, 0.5,
                                          files_of(dataset, out_dir))

@@ -16,14 +16,13 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
 from mmengine.runner import Runner
 from PIL import Image
 
 import dst_cbc  # noqa: F401
 from dst_cbc.datasets.synthetic import SYNTHETIC_PALETTE
-from dst_cbc.visualization import (IGNORE_COLOR, colorize, hatch_mask,
-                                   overlay, side_by_side, upscale)
+from dst_cbc.visualization import (IGNORE_COLOR, colorize, hatch_mask, overlay,
+                                   side_by_side, upscale)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
@@ -44,10 +43,21 @@ def load_tool(name):
 def run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     """A finished tiny run: work dir, data root and the saved config."""
     tmp = tmp_path_factory.mktemp('tools')
-    data_root = tiny_synthetic(str(tmp / 'data'), num_train=12, num_val=3,
-                               seed=2, ratio=3, batch_size=4)
-    cfg = tiny_cfg(data_root, tmp / 'work', ratio=3, alphas=[0.5],
-                   baseline_iters=2, round_iters=1, val_interval=2)
+    data_root = tiny_synthetic(
+        str(tmp / 'data'),
+        num_train=12,
+        num_val=3,
+        seed=2,
+        ratio=3,
+        batch_size=4)
+    cfg = tiny_cfg(
+        data_root,
+        tmp / 'work',
+        ratio=3,
+        alphas=[0.5],
+        baseline_iters=2,
+        round_iters=1,
+        val_interval=2)
     cfg.train_dataloader.batch_size = 4
     cfg.visualizer.name = 'test_tools_visualizer'
     threads = torch.get_num_threads()
@@ -60,8 +70,8 @@ def run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     return SimpleNamespace(
         work=work,
         data_root=data_root,
-        unlabeled=open(osp.join(data_root, 'splits/split1/unlabeled_1-3.txt'))
-        .read().split(),
+        unlabeled=open(osp.join(
+            data_root, 'splits/split1/unlabeled_1-3.txt')).read().split(),
         config=osp.join(work, osp.basename(CONFIG)))
 
 
@@ -115,21 +125,22 @@ def test_side_by_side_and_upscale():
 def test_visualize_writes_side_by_side_overlays(run, tmp_path):
     tool = load_tool('visualize_pseudo_labels')
     out = str(tmp_path / 'vis')
-    written = tool.main([run.work, '--round', '1', '--num', '2', '--out',
-                         out, '--scale', '2'])
-    assert [osp.basename(p) for p in written] == [
-        f'{n}.png' for n in run.unlabeled[:2]
-    ]
+    written = tool.main(
+        [run.work, '--round', '1', '--num', '2', '--out', out, '--scale', '2'])
+    assert [osp.basename(p)
+            for p in written] == [f'{n}.png' for n in run.unlabeled[:2]]
     label_dir = osp.join(run.work, 'pseudo_labels', 'round_1')
     for path, name in zip(written, run.unlabeled):
         pic = np.asarray(Image.open(path))
         # image | pseudo labels | ground truth, each 32x32 scaled by 2
         assert pic.shape == (64, 3 * 64 + 2 * GAP, 3)
-        image = np.asarray(Image.open(
-            osp.join(run.data_root, 'img_dir', 'train', name + '.png')))
+        image = np.asarray(
+            Image.open(
+                osp.join(run.data_root, 'img_dir', 'train', name + '.png')))
         pseudo = np.asarray(Image.open(osp.join(label_dir, name + '.png')))
-        gt = np.asarray(Image.open(
-            osp.join(run.data_root, 'ann_dir', 'train', name + '.png')))
+        gt = np.asarray(
+            Image.open(
+                osp.join(run.data_root, 'ann_dir', 'train', name + '.png')))
         assert (pic[::2, :64:2] == image).all()
         for panel, label in ((1, pseudo), (2, gt)):
             x0 = panel * (64 + GAP)
@@ -145,8 +156,9 @@ def test_visualize_writes_side_by_side_overlays(run, tmp_path):
 
 def test_visualize_names_what_is_missing(run, tmp_path):
     tool = load_tool('visualize_pseudo_labels')
-    with pytest.raises(FileNotFoundError,
-                       match=r"round 2 has no complete .*\['round_1'\]"):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r"round 2 has no complete .*\['round_1'\]"):
         tool.main([run.work, '--round', '2', '--out', str(tmp_path)])
     (tmp_path / 'a.py').write_text('')
     (tmp_path / 'b.py').write_text('')
@@ -160,8 +172,10 @@ def test_visualize_names_what_is_missing(run, tmp_path):
 @pytest.fixture(scope='module')
 def busy_checkpoint(run, tmp_path_factory):
     """The round-1 checkpoint with a random head: predicts several classes."""
-    ckpt = torch.load(osp.join(run.work, 'round_1_best.pth'),
-                      map_location='cpu', weights_only=False)
+    ckpt = torch.load(
+        osp.join(run.work, 'round_1_best.pth'),
+        map_location='cpu',
+        weights_only=False)
     gen = torch.Generator().manual_seed(0)
     for key, value in ckpt['state_dict'].items():
         if key.startswith('decode_head.') and key.endswith('weight'):
@@ -179,17 +193,17 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        written = load_tool('infer').main(
-            [run.config, busy_checkpoint, val_dir, '--out', out, '--device',
-             'cpu'])
+        written = load_tool('infer').main([
+            run.config, busy_checkpoint, val_dir, '--out', out, '--device',
+            'cpu'
+        ])
         monkeypatch.setattr(sys, 'argv', [
             'test.py', run.config, busy_checkpoint, '--out',
             str(tmp_path / 'test_out'), '--work-dir',
             str(tmp_path / 'test_work'), '--cfg-options',
             'visualizer.name=test_tools_test_py'
         ])
-        runpy.run_path(osp.join(ROOT, 'tools', 'test.py'),
-                       run_name='__main__')
+        runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
     finally:
         torch.set_num_threads(threads)
     names = ['val_00000', 'val_00001', 'val_00002']
@@ -197,18 +211,17 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
     classes = set()
     for name in names:
         pred = np.asarray(Image.open(osp.join(out, 'pred', name + '.png')))
-        ref = np.asarray(Image.open(
-            osp.join(tmp_path, 'test_out', name + '.png')))
+        ref = np.asarray(
+            Image.open(osp.join(tmp_path, 'test_out', name + '.png')))
         assert pred.shape == ref.shape == (32, 32)
         assert (pred == ref).all(), name
         classes |= set(np.unique(pred).tolist())
         mask = np.asarray(Image.open(osp.join(out, 'mask', name + '.png')))
         assert (mask == np.array(SYNTHETIC_PALETTE)[pred]).all()
         image = np.asarray(Image.open(osp.join(val_dir, name + '.png')))
-        over = np.asarray(Image.open(osp.join(out, 'overlay',
-                                              name + '.png')))
-        expected = np.rint(0.5 * image + 0.5 * np.array(
-            SYNTHETIC_PALETTE)[pred])
+        over = np.asarray(Image.open(osp.join(out, 'overlay', name + '.png')))
+        expected = np.rint(0.5 * image +
+                           0.5 * np.array(SYNTHETIC_PALETTE)[pred])
         assert (over == expected).all()
     assert len(classes) >= 2, 'the comparison needs varied predictions'
 
@@ -232,5 +245,8 @@ def test_infer_single_file_and_listing(run, busy_checkpoint, tmp_path):
     with pytest.raises(FileNotFoundError, match='no image'):
         tool.list_images(str(tmp_path / 'empty'))
     with pytest.raises(FileNotFoundError, match='CHECKPOINT not found'):
-        tool.main([run.config, str(tmp_path / 'x.pth'), image, '--out',
-                   str(tmp_path / 'o')])
+        tool.main([
+            run.config,
+            str(tmp_path / 'x.pth'), image, '--out',
+            str(tmp_path / 'o')
+        ])

@@ -1,4 +1,5 @@
-# CamVid (SegNet layout: train/, trainannot/, val/, valannot/, train.txt, val.txt),
+# CamVid (SegNet layout: train/, trainannot/, val/, valannot/, train.txt,
+# val.txt),
 # at half resolution (180x240), semi-supervised. Split lists come from
 # tools/make_splits.py; set `splits_dir` to where it wrote them.
 dataset_type = 'CamVidDataset'
@@ -14,8 +15,10 @@ crop_size = (128, 176)
 train_pipeline = [
     dict(
         type='CachedLoad',
-        transforms=[dict(type='LoadImageFromFile'),
-                    dict(type='LoadAnnotations')]),
+        transforms=[
+            dict(type='LoadImageFromFile'),
+            dict(type='LoadAnnotations')
+        ]),
     dict(
         type='RandomResize',
         scale=(240, 180),

@@ -1,4 +1,5 @@
-# The generated synthetic dataset (tools/make_synthetic_data.py), semi-supervised:
+# The generated synthetic dataset (tools/make_synthetic_data.py),
+# semi-supervised:
 # a labeled list and an unlabeled list of the train images, validation on val.
 dataset_type = 'SyntheticShapesDataset'
 data_root = 'data/synthetic'

@@ -1,7 +1,8 @@
 # MMSeg's Fast-SCNN with every head trained by the dynamic self-training loss
 # (the auxiliary heads too, with the same gamma), plain BN for CPU / one GPU.
 # num_classes is CamVid's 11: another dataset overrides decode_head.num_classes
-# and restates auxiliary_head (MMEngine replaces lists instead of merging them).
+# and restates auxiliary_head (MMEngine replaces lists instead of merging
+# them).
 norm_cfg = dict(type='BN', requires_grad=True, momentum=0.01)
 data_preprocessor = dict(
     type='SegDataPreProcessor',
@@ -51,8 +52,7 @@ model = dict(
             concat_input=False,
             align_corners=False,
             loss_decode=dict(
-                type='DynamicCrossEntropyLoss', gamma=gamma,
-                loss_weight=0.4)),
+                type='DynamicCrossEntropyLoss', gamma=gamma, loss_weight=0.4)),
         dict(
             type='DynamicLossHead',
             base_type='FCNHead',
@@ -65,8 +65,7 @@ model = dict(
             concat_input=False,
             align_corners=False,
             loss_decode=dict(
-                type='DynamicCrossEntropyLoss', gamma=gamma,
-                loss_weight=0.4)),
+                type='DynamicCrossEntropyLoss', gamma=gamma, loss_weight=0.4)),
     ],
     train_cfg=dict(),
     test_cfg=dict(mode='whole'))

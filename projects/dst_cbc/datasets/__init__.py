@@ -11,8 +11,8 @@ from .synthetic import SyntheticShapesDataset, generate_synthetic_dataset
 from .transforms import CachedLoad, clear_load_cache
 
 __all__ = [
-    'CachedLoad', 'CamVidDataset', 'LoadPseudoConfidence',
-    'MixedBatchSampler', 'PackSegInputsWithConfidence', 'ResetOriginalShape', 'SemiSegDataset',
+    'CachedLoad', 'CamVidDataset', 'LoadPseudoConfidence', 'MixedBatchSampler',
+    'PackSegInputsWithConfidence', 'ResetOriginalShape', 'SemiSegDataset',
     'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
     'generate_synthetic_dataset', 'labeled_count', 'nested_splits',
     'pick_valtiny', 'read_list', 'unlabeled_dataset_cfg', 'write_list',

@@ -12,7 +12,8 @@ from mmseg.registry import DATA_SAMPLERS
 from .semi_dataset import SemiSegDataset
 
 
-def batches_per_epoch(num_images: int, images_per_batch: int,
+def batches_per_epoch(num_images: int,
+                      images_per_batch: int,
                       world_size: int = 1) -> int:
     """Batches each rank yields in one pass over ``num_images`` images.
 

@@ -18,9 +18,9 @@ from typing import Optional
 import numpy as np
 from mmcv.transforms import BaseTransform, to_tensor
 from mmengine.structures import PixelData
+
 from mmseg.datasets.transforms import PackSegInputs
 from mmseg.registry import TRANSFORMS
-
 from ..pseudo_labels import read_confidence
 
 #: Key of the confidence map in the pipeline's results and field name of

@@ -91,8 +91,8 @@ def unlabeled_dataset_cfg(semi_dataset_cfg: dict) -> Optional[dict]:
     if unlabeled is None:
         return None
     return copy.deepcopy(
-        _with_split(dict(unlabeled), semi_dataset_cfg.get('split'),
-                    'unlabeled'))
+        _with_split(
+            dict(unlabeled), semi_dataset_cfg.get('split'), 'unlabeled'))
 
 
 @DATASETS.register_module()
@@ -101,7 +101,8 @@ class SemiSegDataset(Dataset):
 
     Both halves are ordinary MMSeg datasets with the same training pipeline.
     When ``pseudo_label_dir`` is given, the unlabeled half is built by
-    :func:`~dst_cbc.pseudo_labels.label_dataset_cfg`, so ``LoadAnnotations`` reads the
+    :func:`~dst_cbc.pseudo_labels.label_dataset_cfg`, so ``LoadAnnotations``
+    reads the
     round's pseudo labels instead of any ground truth. Without it (round 0
     of the curriculum) only the labeled indices can be read. If the unlabeled
     config names no ``classes``, it gets the labeled half's classes and

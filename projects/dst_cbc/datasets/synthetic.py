@@ -44,8 +44,8 @@ from mmseg.registry import DATASETS
 
 SYNTHETIC_CLASSES = ('background', 'smooth', 'striped', 'checkered',
                      'speckled')
-SYNTHETIC_PALETTE = [[0, 0, 0], [220, 20, 60], [255, 170, 0],
-                     [30, 144, 255], [50, 205, 50]]
+SYNTHETIC_PALETTE = [[0, 0, 0], [220, 20, 60], [255, 170, 0], [30, 144, 255],
+                     [50, 205, 50]]
 IGNORE_INDEX = 255
 MANIFEST_NAME = 'meta.json'
 GENERATOR_VERSION = 1
@@ -221,8 +221,9 @@ def _background(rng: np.random.Generator, xy: np.ndarray) -> np.ndarray:
     img = np.broadcast_to(base, (height, width, 3)).copy()
     # Clutter blobs in the background's palette, under the texture below.
     for _ in range(rng.integers(3, 8)):
-        alpha = _coverage(_convex_polygon(rng, width) * 0.6 +
-                          rng.uniform(0, 0.4 * width, 2), xy)[..., None]
+        alpha = _coverage(
+            _convex_polygon(rng, width) * 0.6 + rng.uniform(0, 0.4 * width, 2),
+            xy)[..., None]
         img = img * (1 - alpha) + (base + rng.normal(0, 40, 3)) * alpha
     # Low-frequency colour field: a few random plane waves per channel.
     freqs = rng.uniform(-0.08, 0.08, (4, 2))
@@ -231,8 +232,8 @@ def _background(rng: np.random.Generator, xy: np.ndarray) -> np.ndarray:
     img += waves @ rng.normal(0, 18, (4, 3))
     # A faint oriented texture that can be mistaken for stripes.
     u, _ = _local_frame(rng, xy)
-    img += rng.uniform(5, 14) * np.sin(2 * np.pi * u / rng.uniform(3, 9))[
-        ..., None]
+    img += rng.uniform(5, 14) * np.sin(2 * np.pi * u / rng.uniform(3, 9))[...,
+                                                                          None]
     return img
 
 
@@ -267,8 +268,9 @@ def render_sample(rng: np.random.Generator,
     mean = img.mean(axis=(0, 1))
     img = (img - mean) * rng.uniform(0.65, 1.25) + mean
     gradient = 1 + (xy / size - 0.5) @ rng.uniform(-0.35, 0.35, 2)
-    img *= (rng.uniform(0.65, 1.3) * rng.uniform(0.85, 1.15, 3) *
-            gradient[..., None])
+    img *= (
+        rng.uniform(0.65, 1.3) * rng.uniform(0.85, 1.15, 3) *
+        gradient[..., None])
     img += rng.normal(0, rng.uniform(3, 10), img.shape)
     return np.clip(np.rint(img), 0, 255).astype(np.uint8), label
 
@@ -375,9 +377,9 @@ def generate_synthetic_dataset(root: str,
         FileExistsError: ``root`` exists and holds something other than a
             dataset generated with these parameters.
     """
-    for option, value, low in (('num_train', num_train, 1),
-                               ('num_val', num_val, 1), ('size', size, 16),
-                               ('seed', seed, 0)):
+    for option, value, low in (('num_train', num_train, 1), ('num_val',
+                                                             num_val, 1),
+                               ('size', size, 16), ('seed', seed, 0)):
         if not isinstance(value, int) or value < low:
             raise ValueError(f'{option} must be an int >= {low}, '
                              f'got {value!r}')
@@ -397,8 +399,7 @@ def generate_synthetic_dataset(root: str,
         for split, count in enumerate((num_train, num_val)):
             _write_split(tmp_root, split, count, size, seed)
         with open(
-                osp.join(tmp_root, MANIFEST_NAME), 'w',
-                encoding='utf-8') as f:
+                osp.join(tmp_root, MANIFEST_NAME), 'w', encoding='utf-8') as f:
             json.dump(manifest, f, indent=2, sort_keys=True)
         os.chmod(tmp_root, 0o755)
         os.replace(tmp_root, root)
@@ -412,4 +413,3 @@ def generate_synthetic_dataset(root: str,
         shutil.rmtree(tmp_root, ignore_errors=True)
         raise
     return manifest
-

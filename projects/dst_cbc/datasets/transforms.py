@@ -4,6 +4,7 @@ import os
 from typing import Dict, List, Tuple
 
 from mmcv.transforms import BaseTransform, Compose
+
 from mmseg.registry import TRANSFORMS
 
 # (inner pipeline, input fields, file stamps) -> output of the inner pipeline.

@@ -1,4 +1,5 @@
-"""The class-balanced curriculum: a supervised round 0, then self-training rounds.
+"""The class-balanced curriculum: a supervised round 0, then self-training
+rounds.
 
 Round 0 trains on the labeled images only (or is a trained baseline given
 as ``baseline_checkpoint``). Each round r = 1..R then
@@ -93,10 +94,11 @@ class CurriculumTrainLoop(BaseLoop):
                  metric: str = 'mIoU',
                  round_lr_mult: float = 1.0) -> None:
         if not isinstance(dataloader, dict):
-            raise TypeError('CurriculumTrainLoop rebuilds its dataloader every '
-                            'round and needs train_dataloader as a config dict')
+            raise TypeError(
+                'CurriculumTrainLoop rebuilds its dataloader every '
+                'round and needs train_dataloader as a config dict')
         check_train_options(alphas, val_interval, round_lr_mult,
-                       baseline_checkpoint)
+                            baseline_checkpoint)
         self._dataloader_cfg = check_dataloader_cfg(dataloader)
         super().__init__(runner, self._dataloader_cfg)
         self.alphas = list(alphas)
@@ -129,7 +131,7 @@ class CurriculumTrainLoop(BaseLoop):
             round_iters=round_iters,
             epochs_per_round=epochs_per_round)
 
-    # -- properties the runner, hooks and loggers read -------------------------
+    # -- properties the runner, hooks and loggers read ----------------------
     @property
     def max_epochs(self) -> int:
         """int: Number of rounds, the baseline included."""
@@ -197,14 +199,14 @@ class CurriculumTrainLoop(BaseLoop):
         if done == 0:
             if rnd > 0:
                 self._load_best()
-            restart_optimization(
-                self.runner, num_iters,
-                1.0 if rnd == 0 else self.round_lr_mult)
+            restart_optimization(self.runner, num_iters,
+                                 1.0 if rnd == 0 else self.round_lr_mult)
             self.runner.message_hub.update_info(ROUND_BEST_KEY, None)
         else:
             print_log(
                 f'resuming round {rnd} at iteration {done}/{num_iters} of '
-                'the round', logger='current')
+                'the round',
+                logger='current')
         labels = self._pseudo_labels() if rnd > 0 else None
         self.runner.call_hook('before_train_epoch')
         if labels is not None:
@@ -298,8 +300,9 @@ class CurriculumTrainLoop(BaseLoop):
         """Run the val loop and return the selection metric."""
         metrics = self.runner.val_loop.run()
         if self.metric not in metrics:
-            raise KeyError(f'train_cfg.metric "{self.metric}" is not among the '
-                           f'validation metrics {sorted(metrics)}')
+            raise KeyError(
+                f'train_cfg.metric "{self.metric}" is not among the '
+                f'validation metrics {sorted(metrics)}')
         return float(metrics[self.metric])
 
     def _load_best(self) -> None:
@@ -311,7 +314,7 @@ class CurriculumTrainLoop(BaseLoop):
         barrier()
         self.runner.load_checkpoint(best.checkpoint, map_location='cpu')
 
-    # -- records ----------------------------------------------------------------
+    # -- records -------------------------------------------------------------
     def _given_baseline(self) -> RoundResult:
         """Round 0 as ``baseline_checkpoint``: loaded and validated."""
         self.runner.load_checkpoint(
@@ -333,7 +336,6 @@ class CurriculumTrainLoop(BaseLoop):
             osp.join(self.runner.work_dir, 'summary.json'), self.results,
             self.metric)
         print_log(
-            '\n' + format_summary(self.results, self.metric),
-            logger='current')
+            '\n' + format_summary(self.results, self.metric), logger='current')
         save_round_end(self.runner, self._round, self._iter)
         self.runner.call_hook('after_train_epoch')

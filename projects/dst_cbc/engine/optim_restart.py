@@ -19,8 +19,9 @@ def restart_optimization(runner, num_iters: int, lr_mult: float = 1.) -> None:
         ValueError: If a parameter scheduler steps by epoch.
     """
     optim_wrapper = runner.optim_wrapper
-    wrappers = (optim_wrapper.values()
-                if hasattr(optim_wrapper, 'values') else [optim_wrapper])
+    wrappers = (
+        optim_wrapper.values()
+        if hasattr(optim_wrapper, 'values') else [optim_wrapper])
     for wrapper in wrappers:
         optimizer = wrapper.optimizer
         optimizer.state.clear()

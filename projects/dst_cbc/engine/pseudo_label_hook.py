@@ -117,8 +117,10 @@ class PseudoLabelHook(Hook):
             identity['store_confidence'] = True
         labels = reusable_labels(folder, identity)
         if labels is not None:
-            print_log(f'round {rnd}: reusing the complete pseudo labels in '
-                      f'{folder}', logger='current')
+            print_log(
+                f'round {rnd}: reusing the complete pseudo labels in '
+                f'{folder}',
+                logger='current')
             return labels
         barrier()  # every rank has read the old manifest before it changes
         if is_main_process():
@@ -127,8 +129,11 @@ class PseudoLabelHook(Hook):
         if is_main_process():
             write_manifest(
                 folder,
-                dict(identity, thresholds=stats['thresholds'],
-                     num_files=stats['num_images'], complete=True))
+                dict(
+                    identity,
+                    thresholds=stats['thresholds'],
+                    num_files=stats['num_images'],
+                    complete=True))
         return PseudoLabels(folder, stats)
 
     def _label(self, runner, rnd: int, alpha: float, folder: str) -> dict:

@@ -74,8 +74,8 @@ def build_report(results: Sequence[RoundResult],
     if classes is None and stats:
         classes = [f'class_{i}' for i in range(len(stats[0]['thresholds']))]
     classes = list(classes) if classes is not None else []
-    baseline = (results[0].score
-                if results and results[0].round == 0 else None)
+    baseline = (
+        results[0].score if results and results[0].round == 0 else None)
     best = best_result(results)
     best_round = None if best is None else best.round
 
@@ -109,8 +109,10 @@ def build_report(results: Sequence[RoundResult],
     best = None
     if best_round is not None:
         b = next(r for r in rounds if r['round'] == best_round)
-        best = {k: b[k] for k in ('round', 'alpha', 'score', 'gain',
-                                  'checkpoint')}
+        best = {
+            k: b[k]
+            for k in ('round', 'alpha', 'score', 'gain', 'checkpoint')
+        }
     return dict(
         metric=metric,
         classes=classes,
@@ -152,9 +154,8 @@ def markdown_table(header: Sequence[str],
         ]
         return '| ' + ' | '.join(padded) + ' |'
 
-    rule = '|' + '|'.join(
-        ':' + '-' * (w + 1) if i == 0 else '-' * (w + 1) + ':'
-        for i, w in enumerate(widths)) + '|'
+    rule = '|' + '|'.join(':' + '-' * (w + 1) if i == 0 else '-' *
+                          (w + 1) + ':' for i, w in enumerate(widths)) + '|'
     return '\n'.join([line(header), rule] + [line(row) for row in rows])
 
 
@@ -193,20 +194,19 @@ def format_class_tables(report: dict) -> str:
         has pseudo-label statistics.
     """
     sections = []
-    specs = (('class_coverage', 'Pseudo-label coverage per class (%)',
-              '.1f', 100),
-             ('thresholds', 'Class thresholds (confidence)', '.3f', 1),
+    specs = (('class_coverage', 'Pseudo-label coverage per class (%)', '.1f',
+              100), ('thresholds', 'Class thresholds (confidence)', '.3f', 1),
              ('class_pseudo_iou',
-              'Pseudo-label IoU per class against ground truth (%)', '.2f',
-              1))
+              'Pseudo-label IoU per class against ground truth (%)', '.2f', 1))
     for key, title, spec, scale in specs:
         rounds = [r for r in report['rounds'] if r[key] is not None]
         if not rounds:
             continue
         rows = [[str(r['round']), _fmt(r['alpha'], '.2f')] +
                 [_fmt(v, spec, scale) for v in r[key]] for r in rounds]
-        sections.append(f'### {title}\n\n' + markdown_table(
-            ['round', 'alpha'] + list(report['classes']), rows))
+        sections.append(f'### {title}\n\n' +
+                        markdown_table(['round', 'alpha'] +
+                                       list(report['classes']), rows))
     return '\n\n'.join(sections)
 
 
@@ -225,10 +225,9 @@ def format_round_line(report: dict, num_rounds: Optional[int] = None) -> str:
     r = report['rounds'][-1]
     metric = report['metric']
     of = '' if num_rounds is None else f'/{num_rounds}'
-    coverage = ('-' if r['coverage'] is None else
-                f'{100 * r["coverage"]:.1f}%')
-    gain = ('' if r['gain'] is None else
-            f' ({r["gain"]:+.2f} vs baseline)')
+    coverage = ('-'
+                if r['coverage'] is None else f'{100 * r["coverage"]:.1f}%')
+    gain = ('' if r['gain'] is None else f' ({r["gain"]:+.2f} vs baseline)')
     best = report['best']
     best_text = ('-' if best is None else
                  f'{best["score"]:.2f} (round {best["round"]})')
@@ -238,8 +237,7 @@ def format_round_line(report: dict, num_rounds: Optional[int] = None) -> str:
             f' | best {best_text}')
 
 
-def format_report_markdown(report: dict,
-                           plots: Sequence[str] = ()) -> str:
+def format_report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     """The whole report as a Markdown document.
 
     Args:
@@ -258,13 +256,15 @@ def format_report_markdown(report: dict,
         summary.append(f'Baseline (round 0): {report["baseline"]:.2f}.')
     if best is not None:
         gain = '' if best['gain'] is None else f' ({best["gain"]:+.2f})'
-        which = ('baseline' if best['alpha'] is None else
-                 f'alpha {best["alpha"]:.2f}')
+        which = ('baseline'
+                 if best['alpha'] is None else f'alpha {best["alpha"]:.2f}')
         summary.append(
             f'Best: round {best["round"]} ({which}), {best["score"]:.2f}'
             f'{gain}, checkpoint `{best["checkpoint"]}`.')
-    lines += [' '.join(summary), '', '## Rounds', '',
-              format_rounds_table(report)]
+    lines += [
+        ' '.join(summary), '', '## Rounds', '',
+        format_rounds_table(report)
+    ]
     class_tables = format_class_tables(report)
     if class_tables:
         lines += ['', '## Per class', '', class_tables]
@@ -292,8 +292,9 @@ def _round_ticks(ax, rounds: List[dict]) -> None:
     """Integer round ticks labelled with the round's alpha."""
     ax.set_xticks([r['round'] for r in rounds])
     ax.set_xticklabels([
-        str(r['round']) if r['alpha'] is None else
-        f'{r["round"]}\nα={r["alpha"]:g}' for r in rounds
+        str(r['round'])
+        if r['alpha'] is None else f'{r["round"]}\nα={r["alpha"]:g}'
+        for r in rounds
     ])
 
 
@@ -317,14 +318,21 @@ def plot_miou(report: dict) -> bytes:
     fig, ax = _new_axes(f'Validation {metric} per round', f'{metric} (%)')
     scored = [r for r in report['rounds'] if r['score'] is not None]
     ax.plot([r['round'] for r in scored], [r['score'] for r in scored],
-            'o-', label=f'val {metric}')
+            'o-',
+            label=f'val {metric}')
     if report['baseline'] is not None:
-        ax.axhline(report['baseline'], color='grey', linestyle='--',
-                   label='baseline (round 0)')
+        ax.axhline(
+            report['baseline'],
+            color='grey',
+            linestyle='--',
+            label='baseline (round 0)')
     best = report['best']
     if best is not None:
-        ax.plot([best['round']], [best['score']], '*', color='tab:red',
-                markersize=14, label='best')
+        ax.plot([best['round']], [best['score']],
+                '*',
+                color='tab:red',
+                markersize=14,
+                label='best')
     _round_ticks(ax, report['rounds'])
     ax.legend(loc='best')
     return _png(fig)
@@ -342,24 +350,29 @@ def plot_pseudo_labels(report: dict) -> bytes:
     fig, ax = _new_axes('Pseudo labels per round', '%')
     rounds = [r for r in report['rounds'] if r['alpha'] is not None]
     x = [r['round'] for r in rounds]
-    ax.plot(x, [100 * r['alpha'] for r in rounds], ':', color='grey',
-            label='alpha (target coverage)')
+    ax.plot(
+        x, [100 * r['alpha'] for r in rounds],
+        ':',
+        color='grey',
+        label='alpha (target coverage)')
     cov = [r for r in rounds if r['coverage'] is not None]
     ax.plot([r['round'] for r in cov], [100 * r['coverage'] for r in cov],
-            'o-', label='coverage')
+            'o-',
+            label='coverage')
     gt = [r for r in rounds if r['pseudo_miou'] is not None]
     if gt:
         ax.plot([r['round'] for r in gt], [r['pseudo_miou'] for r in gt],
-                's-', label='pseudo-label mIoU vs ground truth')
+                's-',
+                label='pseudo-label mIoU vs ground truth')
     ax.set_ylim(0, 105)
     _round_ticks(ax, rounds)
     ax.legend(loc='best')
     return _png(fig)
 
 
-def plot_thresholds(report: dict,
-                    palette: Optional[Sequence[Sequence[int]]] = None
-                    ) -> bytes:
+def plot_thresholds(
+        report: dict,
+        palette: Optional[Sequence[Sequence[int]]] = None) -> bytes:
     """Per-class confidence thresholds per self-training round.
 
     Args:
@@ -375,23 +388,28 @@ def plot_thresholds(report: dict,
     rounds = [r for r in report['rounds'] if r['thresholds'] is not None]
     x = [r['round'] for r in rounds]
     for c, name in enumerate(report['classes']):
-        y = [math.nan if r['thresholds'][c] is None else r['thresholds'][c]
-             for r in rounds]
-        colour = (None if palette is None else
-                  tuple(v / 255 for v in palette[c]))
+        y = [
+            math.nan if r['thresholds'][c] is None else r['thresholds'][c]
+            for r in rounds
+        ]
+        colour = (None if palette is None else tuple(v / 255
+                                                     for v in palette[c]))
         ax.plot(x, y, 'o-', color=colour, label=name)
     ax.set_ylim(0, 1.02)
     _round_ticks(ax, rounds)
     # Outside the axes, on the right: thresholds fill the whole range.
     fig.subplots_adjust(right=0.72)
-    ax.legend(loc='upper left', bbox_to_anchor=(1.02, 1.0), fontsize='small',
-              ncol=max(1, math.ceil(len(report['classes']) / 14)))
+    ax.legend(
+        loc='upper left',
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize='small',
+        ncol=max(1, math.ceil(len(report['classes']) / 14)))
     return _png(fig)
 
 
-def render_plots(report: dict,
-                 palette: Optional[Sequence[Sequence[int]]] = None
-                 ) -> Dict[str, bytes]:
+def render_plots(
+        report: dict,
+        palette: Optional[Sequence[Sequence[int]]] = None) -> Dict[str, bytes]:
     """Every plot the report has data for, by file name.
 
     Args:

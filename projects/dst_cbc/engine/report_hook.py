@@ -8,8 +8,8 @@ from mmengine.logging import print_log
 
 from mmseg.registry import HOOKS
 from ..utils import atomic_write_bytes, atomic_write_json
-from .report import (build_report, format_class_tables,
-                     format_report_markdown, format_round_line, render_plots)
+from .report import (build_report, format_class_tables, format_report_markdown,
+                     format_round_line, render_plots)
 
 REPORT_JSON = 'report.json'
 REPORT_MD = 'report.md'
@@ -51,10 +51,9 @@ class CurriculumReportHook(Hook):
     def before_train(self, runner) -> None:
         """Check that the train loop records rounds."""
         if not hasattr(runner.train_loop, 'results'):
-            raise TypeError(
-                'CurriculumReportHook reports the rounds of '
-                'CurriculumTrainLoop, but train_cfg builds '
-                f'{type(runner.train_loop).__name__}')
+            raise TypeError('CurriculumReportHook reports the rounds of '
+                            'CurriculumTrainLoop, but train_cfg builds '
+                            f'{type(runner.train_loop).__name__}')
 
     def after_train_epoch(self, runner) -> None:
         """Report every round finished so far (rank 0 only)."""
@@ -104,8 +103,8 @@ class CurriculumReportHook(Hook):
                 'curriculum/pseudo_acc': r['pseudo_acc'],
             }
             for key, name in (('class_coverage', 'coverage'),
-                              ('thresholds', 'threshold'),
-                              ('class_pseudo_iou', 'pseudo_iou')):
+                              ('thresholds', 'threshold'), ('class_pseudo_iou',
+                                                            'pseudo_iou')):
                 for cls, value in zip(report['classes'], r[key] or []):
                     values[f'curriculum/{name}/{cls}'] = value
             scalars = {k: float(v) for k, v in values.items() if v is not None}

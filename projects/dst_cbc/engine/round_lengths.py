@@ -17,7 +17,8 @@ def epochs_from_ratio(labeled_ratio: float, base_epochs: float = 30.) -> float:
         float: Epochs over the labeled set.
     """
     if not 0 < labeled_ratio <= 1:
-        raise ValueError(f'labeled_ratio must be in (0, 1], got {labeled_ratio}')
+        raise ValueError(
+            f'labeled_ratio must be in (0, 1], got {labeled_ratio}')
     return base_epochs * math.sqrt(1. / labeled_ratio)
 
 

@@ -9,10 +9,11 @@ subclass builds each entry from ``MODELS`` and chains them.
 from typing import List, Optional, Tuple
 
 import torch.nn as nn
+from torch import Tensor
+
 from mmseg.models import SegDataPreProcessor
 from mmseg.registry import MODELS
 from mmseg.utils import SampleList
-from torch import Tensor
 
 
 class BatchAugments(nn.Module):

@@ -21,10 +21,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
-from mmseg.registry import MODELS
-from mmseg.utils import SampleList
 from torch import Tensor
 
+from mmseg.registry import MODELS
+from mmseg.utils import SampleList
 from ..datasets.pseudo_confidence import CONFIDENCE_KEY
 
 

@@ -16,7 +16,6 @@ __all__ = [
     'uncertainty_from_logits', 'update_histogram', 'CONFIDENCE_SCALE',
     'CONFIDENCE_SUFFIX', 'PseudoLabels', 'PseudoLabeler', 'confidence_file',
     'decode_confidence', 'encode_confidence', 'label_dataset_cfg',
-    'label_files', 'labeled_rounds', 'original_size_logits',
-    'read_confidence', 'read_stats', 'reusable_labels', 'round_folder',
-    'write_label'
+    'label_files', 'labeled_rounds', 'original_size_logits', 'read_confidence',
+    'read_stats', 'reusable_labels', 'round_folder', 'write_label'
 ]

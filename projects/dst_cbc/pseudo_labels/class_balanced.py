@@ -252,5 +252,7 @@ def bin_to_confidence(bin_thr: Tensor) -> List[Optional[float]]:
     """
     bin_thr = bin_thr.detach().cpu().long()
     u = bin_thr.clamp(min=0).to(torch.int16).view(torch.float16).double()
-    return [None if b < 0 else 1.0 - float(v)
-            for b, v in zip(bin_thr.tolist(), u.tolist())]
+    return [
+        None if b < 0 else 1.0 - float(v)
+        for b, v in zip(bin_thr.tolist(), u.tolist())
+    ]

@@ -28,9 +28,9 @@ import mmcv
 import mmengine.fileio as fileio
 import numpy as np
 import torch
-from mmseg.registry import DATASETS
 from torch import Tensor
 
+from mmseg.registry import DATASETS
 from ..utils import atomic_write_json, atomic_write_png, read_json
 
 MANIFEST_FILE = 'manifest.json'

@@ -27,9 +27,9 @@ from mmengine.dist import all_reduce, barrier, get_dist_info
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.utils import ProgressBar
-from mmseg.models.utils import resize
 from torch import Tensor, nn
 
+from mmseg.models.utils import resize
 from ..utils import load_ground_truth
 from .class_balanced import (NUM_BINS, apply_thresholds, bin_to_confidence,
                              check_alpha, thresholds_from_histogram,
@@ -128,10 +128,9 @@ class PseudoLabeler:
             raise ValueError(
                 f'num_classes must be in [2, 255], got {num_classes}')
         if not num_classes <= ignore_index <= 255:
-            raise ValueError(
-                f'ignore_index must be in [num_classes, 255] = '
-                f'[{num_classes}, 255] to fit an 8-bit PNG, got '
-                f'{ignore_index}')
+            raise ValueError(f'ignore_index must be in [num_classes, 255] = '
+                             f'[{num_classes}, 255] to fit an 8-bit PNG, got '
+                             f'{ignore_index}')
         if batch_size < 1:
             raise ValueError(f'batch_size must be >= 1, got {batch_size}')
         self.num_classes = num_classes
@@ -187,8 +186,8 @@ class PseudoLabeler:
         hist = self._infer(model, dataset, indices, scratch_dir)
         all_reduce(hist)
         bin_thr = thresholds_from_histogram(hist, alpha, self.class_balanced)
-        counts = self._write_labels(dataset, indices, scratch_dir,
-                                    label_files, bin_thr)
+        counts = self._write_labels(dataset, indices, scratch_dir, label_files,
+                                    bin_thr)
         all_reduce(counts)  # every rank has finished its labels after this
         try:
             os.rmdir(scratch_dir)
@@ -215,8 +214,9 @@ class PseudoLabeler:
         """
         hist = torch.zeros(self.num_classes, NUM_BINS, dtype=torch.int64)
         # Rank 0 shows its shard's progress and ETA (shards are equal-sized).
-        progress = (ProgressBar(len(indices))
-                    if get_dist_info()[0] == 0 and indices else None)
+        progress = (
+            ProgressBar(len(indices))
+            if get_dist_info()[0] == 0 and indices else None)
         was_training = model.training
         model.eval()
         try:
@@ -234,8 +234,8 @@ class PseudoLabeler:
                 progress.file.write('\n')
         return hist
 
-    def _batches(self, dataset: BaseDataset, indices: List[int]
-                 ) -> Iterator[Tuple[List[int], List[dict]]]:
+    def _batches(self, dataset: BaseDataset,
+                 indices: List[int]) -> Iterator[Tuple[List[int], List[dict]]]:
         """Consecutive images of one size, up to ``batch_size`` at a time.
 
         MMSeg's data preprocessor stacks test images only when they share a
@@ -246,9 +246,9 @@ class PseudoLabeler:
         samples: List[dict] = []
         for idx in indices:
             sample = self._load(dataset, idx)
-            if samples and (len(chunk) == self.batch_size or
-                            sample['inputs'].shape !=
-                            samples[0]['inputs'].shape):
+            if samples and (
+                    len(chunk) == self.batch_size
+                    or sample['inputs'].shape != samples[0]['inputs'].shape):
                 yield chunk, samples
                 chunk, samples = [], []
             chunk.append(idx)
@@ -307,8 +307,8 @@ class PseudoLabeler:
             with np.load(scratch_file) as stored:
                 label = torch.from_numpy(stored['label'])
                 bins = uncertainty_bins(torch.from_numpy(stored['u']))
-                confidence = (stored['confidence']
-                              if self.store_confidence else None)
+                confidence = (
+                    stored['confidence'] if self.store_confidence else None)
             os.remove(scratch_file)
             pseudo = apply_thresholds(label, bins, bin_thr, self.ignore_index)
             write_label(label_files[idx], pseudo.numpy(), confidence)
@@ -341,8 +341,7 @@ class PseudoLabeler:
             return None
         seg_map_path = data_info['seg_map_path']
         if self.resize_gt and gt.shape != tuple(shape):
-            gt = mmcv.imresize(
-                gt, tuple(shape)[::-1], interpolation='nearest')
+            gt = mmcv.imresize(gt, tuple(shape)[::-1], interpolation='nearest')
         gt = torch.from_numpy(gt)
         if gt.shape != shape:
             raise ValueError(

@@ -3,6 +3,7 @@ import os.path as osp
 from typing import Optional
 
 import numpy as np
+
 from mmseg.datasets.transforms import LoadAnnotations
 
 

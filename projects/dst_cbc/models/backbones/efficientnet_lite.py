@@ -6,11 +6,11 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from mmengine.runner import CheckpointLoader
-from mmseg.models.utils import InvertedResidualV3
-from mmseg.registry import MODELS
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from mmseg.models.utils import InvertedResidualV3
+from mmseg.registry import MODELS
 from .efficientnet_lite_weights import (WEIGHT_PACKAGES,
                                         convert_efficientnet_lite,
                                         pretrained_weights)
