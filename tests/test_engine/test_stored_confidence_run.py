@@ -56,12 +56,15 @@ def ow_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
 
     def recording_forward(self, cls_score, label, **kwargs):
         value = forward(self, cls_score, label, **kwargs)
-        confidence = kwargs.get('pseudo_confidence')
+        # the head hands the batch's flags through pseudo_batch()
+        mask, confidence = self._batch
+        mask = kwargs.get('pseudo_mask', mask)
+        confidence = kwargs.get('pseudo_confidence', confidence)
         calls.append(
             dict(
                 logits=cls_score.detach().clone(),
                 label=label.clone(),
-                pseudo_mask=kwargs['pseudo_mask'].clone(),
+                pseudo_mask=mask.clone(),
                 confidence=None if confidence is None else confidence.clone(),
                 value=value.detach().clone()))
         return value
