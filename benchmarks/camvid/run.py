@@ -10,8 +10,9 @@ oracle is the same supervised recipe on every training label; it does not
 depend on the split, so it runs once. Every model is selected on ``valtiny``
 (one val image per class) as the paper does for realistic small-label runs;
 every number reported is measured on the full ``val`` set (101 images), and
-with ``--test-root`` on that set too. ``--ablation`` adds the paper's
-Table 5 rows (ST, DST, DST-C, OW) on the first split, each from that split's
+with ``--test-root`` on that set too. ``--ablation [ROW ...]`` adds the
+paper's Table 5 rows (ST, DST, DST-C, OW) and strong augmentation of the
+pseudo-labeled crops (CutMix) on the first split, each from that split's
 baseline checkpoint. ``--jobs N`` runs up to N trainings or evaluations at
 once, each a process of ``cores / N`` threads (unless ``OMP_NUM_THREADS`` is
 set).
@@ -22,7 +23,7 @@ Usage::
         [--data-root ../shared/data/camvid]
         [--out work_dirs/benchmarks/camvid] [--splits 1 2] [--ratio 8]
         [--no-oracle | --oracle-from RESULTS_JSON] [--baseline-iters N]
-        [--ablation] [--jobs 2] [--test-root DIR]
+        [--ablation [ST DST DST_C OW CutMix]] [--jobs 2] [--test-root DIR]
         [--cfg-options k=v ...] [--supervised-options k=v ...]
 
 Writes ``<out>/results.json``, ``<out>/results.md`` and
@@ -80,6 +81,10 @@ MODELS = {
         '128x176.py'),
 }
 NUM_CLASSES = 11
+#: Rows of the ablation: the paper's Table 5 and, beyond it, strong
+#: augmentation of the pseudo-labeled half (``configs/_base_/strong_aug.py``).
+ABLATIONS = ('ST', 'DST', 'DST_C', 'OW', 'CutMix')
+STRONG_AUG = osp.join(ROOT, 'configs', '_base_', 'strong_aug.py')
 #: The baseline's training curve: checkpoints at this many points.
 CURVE_POINTS = 6
 
@@ -106,7 +111,12 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         help='iterations of the supervised baselines (default: the baseline '
         "config's for 1/8 and fewer labels, the oracle config's for more)")
-    parser.add_argument('--ablation', action='store_true')
+    parser.add_argument(
+        '--ablation',
+        nargs='*',
+        choices=ABLATIONS,
+        help='after the splits, train these variants of DST-CBC on the '
+        'first split (no name: all of them)')
     parser.add_argument(
         '--jobs',
         type=int,
@@ -130,6 +140,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         default={},
         help='key=value options for the baselines and the oracle')
     args = parser.parse_args(argv)
+    if args.ablation == []:
+        args.ablation = list(ABLATIONS)
     if args.jobs < 1:
         parser.error(f'--jobs must be >= 1, got {args.jobs}')
     if args.baseline_iters is None:
@@ -551,13 +563,25 @@ def _stored_weights(cfg: Config) -> None:
     ] + pipeline[1:-1] + [dict(type='PackSegInputsWithConfidence')]
 
 
+def _strong_aug(cfg: Config) -> None:
+    """CutMix between pseudo-labeled crops and their colour jitter."""
+    aug = Config.fromfile(STRONG_AUG)
+    cfg.model.data_preprocessor.update(aug.strong_aug_preprocessor)
+    unlabeled = cfg.train_dataloader.dataset.unlabeled
+    pipeline = list(unlabeled.pipeline)
+    unlabeled.pipeline = pipeline[:-1] + [aug.pseudo_colour_jitter
+                                          ] + pipeline[-1:]
+
+
 def ablation_variants(dst: Dict) -> Dict[str, Callable[[Config], None]]:
-    """The paper's Table 5 rows, as changes of the DST-CBC config.
+    """The ablation's rows (:data:`ABLATIONS`), as changes of the DST-CBC
+    config.
 
     ST and DST train one round at alpha 1 as long as all of DST-CBC's
     rounds together (ST without the dynamic weight: gamma 0); DST-C is the
     curriculum with one global threshold instead of one per class; OW
-    weights pseudo-labeled pixels by the labeling model's stored confidence.
+    weights pseudo-labeled pixels by the labeling model's stored confidence;
+    CutMix is DST-CBC with strong augmentation of the pseudo-labeled crops.
     """
     one_round = _rounds_as_one(dst)
 
@@ -566,7 +590,11 @@ def ablation_variants(dst: Dict) -> Dict[str, Callable[[Config], None]]:
         _no_gamma(cfg)
 
     return dict(
-        ST=st, DST=one_round, DST_C=_global_threshold, OW=_stored_weights)
+        ST=st,
+        DST=one_round,
+        DST_C=_global_threshold,
+        OW=_stored_weights,
+        CutMix=_strong_aug)
 
 
 def main() -> None:
@@ -604,11 +632,12 @@ def main() -> None:
     if args.ablation:
         split = args.splits[0]
         res = results['splits'][split]
-        with ThreadPoolExecutor(4) as pool:
+        variants = ablation_variants(res['dst_cbc'])
+        with ThreadPoolExecutor(len(args.ablation)) as pool:
             futures = {
                 name: pool.submit(bench.dst_cbc, split, res['baseline'],
-                                  name.lower(), variant)
-                for name, variant in ablation_variants(res['dst_cbc']).items()
+                                  name.lower(), variants[name])
+                for name in args.ablation
             }
             results['ablation'] = {k: f.result() for k, f in futures.items()}
     results['total_seconds'] = time.time() - start

@@ -5,12 +5,9 @@
 _base_ = [
     '../_base_/models/efficientnet-lite0_deeplabv3plus.py',
     '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/curriculum_camvid.py'
+    '../_base_/schedules/curriculum_camvid_effnet-lite0.py'
 ]
 model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=5e-4),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)}))
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(
@@ -18,4 +15,4 @@ train_dataloader = dict(
         unlabeled=dict(
             ann_file='data/camvid/splits/split{split}/unlabeled_1-16.txt')))
 train_cfg = dict(alphas=(), baseline_iters=1500, val_interval=250)
-custom_hooks = [dict(type='CurriculumReportHook')]
+custom_hooks = {{_base_.supervised_hooks}}

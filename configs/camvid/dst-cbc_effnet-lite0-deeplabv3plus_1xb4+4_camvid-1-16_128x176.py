@@ -6,12 +6,9 @@
 _base_ = [
     '../_base_/models/efficientnet-lite0_deeplabv3plus.py',
     '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/curriculum_camvid.py'
+    '../_base_/schedules/curriculum_camvid_effnet-lite0.py'
 ]
 model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=5e-4),
-    paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)}))
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(

@@ -5,13 +5,11 @@
 _base_ = './curriculum.py'
 randomness = dict(seed=0)
 train_cfg = dict(val_interval=200)
-custom_hooks = [
-    dict(
-        type='PseudoLabelHook',
-        batch_size=8,
-        infer_scale=(240, 180),
-        cache_images=True),
-    dict(type='CurriculumReportHook')
-]
+pseudo_label_hook = dict(
+    type='PseudoLabelHook',
+    batch_size=8,
+    infer_scale=(240, 180),
+    cache_images=True)
+custom_hooks = [pseudo_label_hook, dict(type='CurriculumReportHook')]
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=100000))
