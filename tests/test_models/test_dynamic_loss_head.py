@@ -365,3 +365,29 @@ def test_ohem_sampler_ranks_pixels_by_the_dynamic_loss():
     torch.testing.assert_close(got, loss_keeping_top_16_by(pseudo))
     # Ranking by plain cross-entropy would keep other pixels.
     assert abs(got - loss_keeping_top_16_by(None)) > 0.05
+
+
+@pytest.mark.parametrize('head_type', ['DLV2Head', 'FCNHead'])
+def test_logits_are_float32_under_bf16_autocast(head_type):
+    """The dynamic head classifies in float32 under autocast (the plain head
+    returns bf16 logits), from the same bf16-computed features."""
+    torch.manual_seed(0)
+    dynamic = build(head_type, dynamic=True)
+    plain = build(head_type, dynamic=False)
+    copy_weights(dynamic, plain)
+    dynamic.eval()
+    plain.eval()
+    inputs, _, _ = batch([True, False])
+    # The classifier's input: DLV2Head classifies the backbone features,
+    # FCNHead its own convolution's output.
+    channels = 4 if head_type == 'DLV2Head' else 5
+    feat = torch.randn(2, channels, 4, 4).bfloat16()
+    with torch.autocast(device_type='cpu', dtype=torch.bfloat16):
+        assert plain.cls_seg(feat).dtype == torch.bfloat16
+        logits = dynamic.cls_seg(feat)
+        assert dynamic(inputs).dtype == torch.float32
+    assert logits.dtype == torch.float32
+    torch.testing.assert_close(logits, plain.cls_seg(feat.float()))
+    # Outside autocast nothing changes.
+    torch.testing.assert_close(
+        dynamic.cls_seg(feat.float()), plain.cls_seg(feat.float()))

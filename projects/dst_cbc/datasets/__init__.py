@@ -1,6 +1,6 @@
 """Datasets, split tools, the semi-supervised wrapper and its sampler."""
 from .camvid import CamVidDataset
-from .mixed_batch_sampler import MixedBatchSampler
+from .mixed_batch_sampler import MixedBatchSampler, endless_batches
 from .original_shape import ResetOriginalShape
 from .pseudo_confidence import (LoadPseudoConfidence,
                                 PackSegInputsWithConfidence)
@@ -14,7 +14,7 @@ __all__ = [
     'CachedLoad', 'CamVidDataset', 'LoadPseudoConfidence', 'MixedBatchSampler',
     'PackSegInputsWithConfidence', 'ResetOriginalShape', 'SemiSegDataset',
     'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
-    'generate_synthetic_dataset', 'labeled_count', 'nested_splits',
-    'pick_valtiny', 'read_list', 'unlabeled_dataset_cfg', 'write_list',
-    'write_splits'
+    'endless_batches', 'generate_synthetic_dataset', 'labeled_count',
+    'nested_splits', 'pick_valtiny', 'read_list', 'unlabeled_dataset_cfg',
+    'write_list', 'write_splits'
 ]

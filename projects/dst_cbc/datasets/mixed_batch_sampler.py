@@ -2,11 +2,11 @@
 is one pass over the unlabeled set while the labeled set is cycled."""
 import itertools
 import math
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Sequence
 
 import torch
 from mmengine.dist import get_dist_info, sync_random_seed
-from torch.utils.data import Sampler
+from torch.utils.data import DataLoader, Sampler
 
 from mmseg.registry import DATA_SAMPLERS
 from .semi_dataset import SemiSegDataset
@@ -198,3 +198,29 @@ class MixedBatchSampler(Sampler):
             yield from labeled[b * step:(b + 1) * step]
             for u in unlabeled[b * self.num_pseudo:(b + 1) * self.num_pseudo]:
                 yield num_labeled + u
+
+
+def endless_batches(dataloader: DataLoader,
+                    start: int = 0) -> Iterator[Sequence[dict]]:
+    """Batches of ``dataloader``, epoch after epoch, from batch ``start``.
+
+    Epoch ``e`` is the sampler's :meth:`MixedBatchSampler.set_epoch` ``(e)``
+    pass, so batch ``start`` is what an uninterrupted run would see there
+    (a resumed run skips the batches already trained on, unloaded).
+
+    Args:
+        dataloader (DataLoader): A dataloader over a
+            :class:`MixedBatchSampler`.
+        start (int): Batches to leave out, counted from epoch 0.
+
+    Yields:
+        Sequence[dict]: The batches.
+    """
+    sampler = dataloader.sampler
+    epoch, skip = divmod(start, len(dataloader))
+    while True:
+        sampler.set_epoch(epoch)
+        sampler.skip_batches(skip)
+        skip = 0
+        yield from dataloader
+        epoch += 1

@@ -22,7 +22,7 @@ without an ``end`` is stretched to the round's length, so ``PolyLR`` without
 """
 import copy
 import os.path as osp
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Union
 
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
@@ -32,18 +32,19 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from mmseg.registry import LOOPS
-from ..pseudo_labels import PseudoLabels
+from ..datasets import endless_batches
 from .optim_restart import restart_optimization
-from .preflight import (check_dataloader_cfg, check_num_classes,
-                        check_run_data, check_train_options)
-from .pseudo_label_hook import PseudoLabelHook
+from .preflight import (check_dataloader_cfg, check_run_data,
+                        check_train_dataset, check_train_options)
+from .pseudo_label_hook import pseudo_label_hook_of
 from .round_lengths import round_lengths
 from .run_dir import (best_checkpoint_name, claim_work_dir, save_round_best,
                       save_round_end)
-from .summary import RoundResult, best_result, format_summary, write_summary
+from .summary import (RESULTS_KEY, RoundResult, best_result, record_results,
+                      results_from_hub)
 
-#: Message-hub key of the finished rounds (a list of ``RoundResult`` dicts).
-RESULTS_KEY = 'curriculum_results'
+__all__ = ['CurriculumTrainLoop', 'RESULTS_KEY', 'ROUND_BEST_KEY']
+
 #: Message-hub key of the current round's best validation score.
 ROUND_BEST_KEY = 'curriculum_round_best'
 
@@ -106,24 +107,19 @@ class CurriculumTrainLoop(BaseLoop):
         self.metric = metric
         self.round_lr_mult = round_lr_mult
         self.baseline_checkpoint = baseline_checkpoint
-        self._round = self._epoch = self._iter = 0
+        self._round = self._iter = 0
         self.results: List[RoundResult] = []
 
         dataset = self.dataloader.dataset
-        if self.alphas and dataset.num_unlabeled == 0:
-            raise ValueError('train_cfg.alphas asks for self-training rounds '
-                             'but train_dataloader.dataset has no unlabeled '
-                             'images; set alphas=() for a supervised model')
+        check_train_dataset(runner.model, dataset, self.alphas)
         runner.visualizer.dataset_meta = dataset.metainfo
-        check_num_classes(runner.model, len(dataset.metainfo['classes']))
-        sampler_cfg = self._dataloader_cfg['sampler']
-        batch_size = sampler_cfg['batch_size']
+        sampler = self._dataloader_cfg['sampler']
         self.round_iters = round_lengths(
             dataset.num_labeled,
             dataset.num_unlabeled,
             len(self.alphas),
-            batch_size,
-            sampler_cfg.get('num_pseudo', batch_size // 2),
+            sampler['batch_size'],
+            sampler.get('num_pseudo', sampler['batch_size'] // 2),
             get_dist_info()[1],
             baseline_iters=0 if baseline_checkpoint else baseline_iters,
             baseline_epochs=baseline_epochs,
@@ -131,7 +127,7 @@ class CurriculumTrainLoop(BaseLoop):
             round_iters=round_iters,
             epochs_per_round=epochs_per_round)
 
-    # -- properties the runner, hooks and loggers read ----------------------
+    # -- what the runner, hooks and loggers read ----------------------------
     @property
     def max_epochs(self) -> int:
         """int: Number of rounds, the baseline included."""
@@ -145,7 +141,7 @@ class CurriculumTrainLoop(BaseLoop):
     @property
     def epoch(self) -> int:
         """int: The current round (MMEngine's epoch counter)."""
-        return self._epoch
+        return self._round
 
     @property
     def iter(self) -> int:
@@ -176,15 +172,12 @@ class CurriculumTrainLoop(BaseLoop):
         iterations continues from the checkpoint's model, optimizer and
         schedule with that round's pseudo labels.
         """
-        self.results = [
-            RoundResult(**r)
-            for r in self.runner.message_hub.get_info(RESULTS_KEY) or []
-        ]
+        self.results = results_from_hub(self.runner.message_hub)
         with claim_work_dir(self.runner, len(self.results), self.max_epochs):
             self.runner.call_hook('before_train')
             check_run_data(self.runner)
             for rnd in range(len(self.results), self.max_epochs):
-                self._round = self._epoch = rnd
+                self._round = rnd
                 if rnd == 0 and self.baseline_checkpoint:
                     self._record(self._given_baseline())
                 else:
@@ -207,7 +200,9 @@ class CurriculumTrainLoop(BaseLoop):
                 f'resuming round {rnd} at iteration {done}/{num_iters} of '
                 'the round',
                 logger='current')
-        labels = self._pseudo_labels() if rnd > 0 else None
+        labels = None if rnd == 0 else pseudo_label_hook_of(
+            self.runner, rnd).label_round(self.runner, rnd, self.alpha,
+                                          self.best.checkpoint)
         self.runner.call_hook('before_train_epoch')
         if labels is not None:
             cfg = copy.deepcopy(self._dataloader_cfg)
@@ -216,30 +211,10 @@ class CurriculumTrainLoop(BaseLoop):
                 cfg, seed=self.runner.seed)
         score = self._train_round(num_iters, done)
         self._record(
-            RoundResult(
-                round=rnd,
-                alpha=self.alpha,
-                iters=num_iters,
-                score=score,
-                checkpoint=None if score is None else osp.join(
-                    self.runner.work_dir, best_checkpoint_name(rnd)),
-                coverage=None if labels is None else labels.stats['coverage'],
-                pseudo_miou=None
-                if labels is None else labels.stats.get('pseudo_miou'),
-                pseudo_label_dir=None if labels is None else labels.folder,
-                stats=None if labels is None else labels.stats))
-
-    def _pseudo_labels(self) -> PseudoLabels:
-        """This round's labels, from the run's :class:`PseudoLabelHook`."""
-        hooks = [
-            h for h in self.runner.hooks if isinstance(h, PseudoLabelHook)
-        ]
-        if len(hooks) != 1:
-            raise RuntimeError(
-                f'round {self._round} needs pseudo labels: custom_hooks must '
-                f"hold one dict(type='PseudoLabelHook'), found {len(hooks)}")
-        return hooks[0].label_round(self.runner, self._round, self.alpha,
-                                    self.best.checkpoint)
+            RoundResult.of_round(
+                rnd, self.alpha, num_iters, score,
+                osp.join(self.runner.work_dir, best_checkpoint_name(rnd)),
+                labels))
 
     def _train_round(self, num_iters: int, done: int = 0) -> Optional[float]:
         """Train one round from its iteration ``done``; keep its best.
@@ -255,7 +230,7 @@ class CurriculumTrainLoop(BaseLoop):
         """
         hub = self.runner.message_hub
         best_score = hub.get_info(ROUND_BEST_KEY)
-        batches = self._batches(done)
+        batches = endless_batches(self.dataloader, done)
         for i in range(done, num_iters + 1):
             if i > done:  # i == done: its checkpoint preceded its validation
                 self.runner.model.train()
@@ -284,18 +259,6 @@ class CurriculumTrainLoop(BaseLoop):
             outputs=outputs)
         self._iter += 1
 
-    def _batches(self, done: int = 0) -> Iterator[Sequence[dict]]:
-        """Endless batches of the round's dataloader, epoch after epoch,
-        starting after the round's first ``done`` batches."""
-        sampler = self.dataloader.sampler
-        epoch, skip = divmod(done, len(self.dataloader))
-        while True:
-            sampler.set_epoch(epoch)
-            sampler.skip_batches(skip)
-            skip = 0
-            yield from self.dataloader
-            epoch += 1
-
     def _validate(self) -> float:
         """Run the val loop and return the selection metric."""
         metrics = self.runner.val_loop.run()
@@ -314,28 +277,16 @@ class CurriculumTrainLoop(BaseLoop):
         barrier()
         self.runner.load_checkpoint(best.checkpoint, map_location='cpu')
 
-    # -- records -------------------------------------------------------------
     def _given_baseline(self) -> RoundResult:
         """Round 0 as ``baseline_checkpoint``: loaded and validated."""
         self.runner.load_checkpoint(
             self.baseline_checkpoint, map_location='cpu')
         score = self._validate() if self.runner.val_loop is not None else None
-        return RoundResult(
-            round=0,
-            alpha=None,
-            iters=0,
-            score=score,
-            checkpoint=self.baseline_checkpoint)
+        return RoundResult(0, None, 0, score, self.baseline_checkpoint)
 
     def _record(self, result: RoundResult) -> None:
         """Store a finished round, save its end state, report it."""
         self.results.append(result)
-        self.runner.message_hub.update_info(
-            RESULTS_KEY, [r.to_dict() for r in self.results])
-        write_summary(
-            osp.join(self.runner.work_dir, 'summary.json'), self.results,
-            self.metric)
-        print_log(
-            '\n' + format_summary(self.results, self.metric), logger='current')
+        record_results(self.runner, self.results, self.metric)
         save_round_end(self.runner, self._round, self._iter)
         self.runner.call_hook('after_train_epoch')

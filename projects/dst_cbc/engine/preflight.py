@@ -47,6 +47,17 @@ def check_dataloader_cfg(dataloader: dict) -> dict:
     return cfg
 
 
+def check_train_dataset(model: nn.Module, dataset,
+                        alphas: Sequence[float]) -> None:
+    """The training set must have unlabeled images if rounds ask for them,
+    and the classes the model's heads predict."""
+    if alphas and dataset.num_unlabeled == 0:
+        raise ValueError('train_cfg.alphas asks for self-training rounds '
+                         'but train_dataloader.dataset has no unlabeled '
+                         'images; set alphas=() for a supervised model')
+    check_num_classes(model, len(dataset.metainfo['classes']))
+
+
 def check_num_classes(model: nn.Module, num_classes: int) -> None:
     """The model's heads must predict the dataset's classes."""
     model = getattr(model, 'module', model)

@@ -14,6 +14,16 @@ from ..utils import config_fingerprint, file_sha256
 from .amp import inference_autocast
 
 
+def pseudo_label_hook_of(runner, rnd: int) -> 'PseudoLabelHook':
+    """The run's one :class:`PseudoLabelHook`, which round ``rnd`` needs."""
+    hooks = [h for h in runner.hooks if isinstance(h, PseudoLabelHook)]
+    if len(hooks) != 1:
+        raise RuntimeError(
+            f'round {rnd} needs pseudo labels: custom_hooks must hold one '
+            f"dict(type='PseudoLabelHook'), found {len(hooks)}")
+    return hooks[0]
+
+
 @HOOKS.register_module()
 class PseudoLabelHook(Hook):
     """Labels the unlabeled images when a self-training round asks for it.

@@ -1,11 +1,19 @@
-"""One round's result, and the run's ``summary.json`` and table of them."""
+"""One round's result, and the run's record of them: the message hub entry
+(kept in checkpoints, read on resume), ``summary.json`` and the logged
+table."""
 import dataclasses
+import os.path as osp
 from dataclasses import dataclass
 from typing import List, Optional, Sequence
 
 from mmengine.dist import master_only
+from mmengine.logging import print_log
 
+from ..pseudo_labels import PseudoLabels
 from ..utils import atomic_write_json
+
+#: Message-hub key of the finished rounds (a list of ``RoundResult`` dicts).
+RESULTS_KEY = 'curriculum_results'
 
 
 @dataclass
@@ -36,6 +44,36 @@ class RoundResult:
     pseudo_miou: Optional[float] = None
     pseudo_label_dir: Optional[str] = None
     stats: Optional[dict] = None
+
+    @classmethod
+    def of_round(cls, rnd: int, alpha: Optional[float], iters: int,
+                 score: Optional[float], checkpoint: Optional[str],
+                 labels: Optional[PseudoLabels]) -> 'RoundResult':
+        """The result of a trained round.
+
+        Args:
+            rnd (int): The round.
+            alpha (float, optional): Its pseudo-label ratio.
+            iters (int): Its iterations.
+            score (float, optional): Its best validation score.
+            checkpoint (str, optional): Its best checkpoint (used only
+                with a score).
+            labels (PseudoLabels, optional): Its labels (None in round 0).
+
+        Returns:
+            RoundResult: The round's record.
+        """
+        stats = None if labels is None else labels.stats
+        return cls(
+            round=rnd,
+            alpha=alpha,
+            iters=iters,
+            score=score,
+            checkpoint=None if score is None else checkpoint,
+            coverage=None if stats is None else stats['coverage'],
+            pseudo_miou=None if stats is None else stats.get('pseudo_miou'),
+            pseudo_label_dir=None if labels is None else labels.folder,
+            stats=stats)
 
     def to_dict(self) -> dict:
         """The result as a plain dict (for the message hub)."""
@@ -110,3 +148,21 @@ def write_summary(path: str,
             metric=metric,
             rounds=[r.summary() for r in results],
             best=None if best is None else best.summary()))
+
+
+def results_from_hub(message_hub) -> List[RoundResult]:
+    """The rounds recorded in ``message_hub`` (none in a new run)."""
+    return [RoundResult(**r) for r in message_hub.get_info(RESULTS_KEY) or []]
+
+
+def record_results(runner, results: List[RoundResult], metric: str) -> None:
+    """Record the finished rounds: message hub, ``summary.json``, log.
+
+    Args:
+        runner (Runner): The runner.
+        results (list[RoundResult]): Every finished round.
+        metric (str): Name of the validation metric that ``score`` holds.
+    """
+    runner.message_hub.update_info(RESULTS_KEY, [r.to_dict() for r in results])
+    write_summary(osp.join(runner.work_dir, 'summary.json'), results, metric)
+    print_log('\n' + format_summary(results, metric), logger='current')
