@@ -20,7 +20,8 @@ from typing import List, Optional, Tuple
 
 import mmcv
 import numpy as np
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
+from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
@@ -30,6 +31,21 @@ from dst_cbc.visualization import colorize, overlay
 from mmseg.apis import MMSegInferencer
 
 IMG_SUFFIXES = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+class Inferencer(MMSegInferencer):
+    """MMSeg's inferencer, collating with ``pseudo_collate`` unless the
+    config names a ``test_dataloader.collate_fn``.
+
+    MMEngine looks the function up in the registry tree of the ``mmseg``
+    scope, which has no function registry: the lookup logs a warning on
+    every run although the default is what it falls back to.
+    """
+
+    def _init_collate(self, cfg: ConfigDict):
+        if 'collate_fn' not in cfg.get('test_dataloader', {}):
+            return pseudo_collate
+        return super()._init_collate(cfg)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -126,7 +142,7 @@ def main(argv: Optional[List[str]] = None) -> List[str]:
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     # The inferencer's own visualizer is not used: no backend, no warning.
     cfg.visualizer.vis_backends = None
-    inferencer = MMSegInferencer(
+    inferencer = Inferencer(
         model=cfg, weights=args.checkpoint, device=args.device)
     inferencer.show_progress = False  # one bar over all images instead
     meta = inferencer.model.dataset_meta

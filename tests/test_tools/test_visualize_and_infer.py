@@ -187,7 +187,7 @@ def busy_checkpoint(run, tmp_path_factory):
 
 
 def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
-                                              monkeypatch):
+                                              monkeypatch, capfd):
     out = str(tmp_path / 'infer')
     val_dir = osp.join(run.data_root, 'img_dir', 'val')
     threads = torch.get_num_threads()
@@ -197,6 +197,7 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
             run.config, busy_checkpoint, val_dir, '--out', out, '--device',
             'cpu'
         ])
+        assert 'Failed to search registry' not in ''.join(capfd.readouterr())
         monkeypatch.setattr(sys, 'argv', [
             'test.py', run.config, busy_checkpoint, '--out',
             str(tmp_path / 'test_out'), '--work-dir',
