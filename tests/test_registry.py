@@ -1,8 +1,12 @@
 """Every module of the extension is registered under the name configs use."""
+import re
+from pathlib import Path
+
 import pytest
 
 import dst_cbc  # noqa: F401
-from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS, MODELS,
+from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS,
+                            MODEL_WRAPPERS, MODELS, OPTIM_WRAPPERS,
                             TRANSFORMS)
 
 REGISTERED = [
@@ -25,6 +29,12 @@ REGISTERED = [
      'dst_cbc.models.batch_aug_data_preprocessor'),
     (MODELS, 'EfficientNetLite', 'dst_cbc.models.backbones.efficientnet_lite'),
     (TRANSFORMS, 'ResetOriginalShape', 'dst_cbc.datasets.original_shape'),
+    (TRANSFORMS, 'CachedLoad', 'dst_cbc.datasets.transforms'),
+    (HOOKS, 'CurriculumReportHook', 'dst_cbc.engine.report_hook'),
+    (HOOKS, 'AtomicCheckpointHook', 'dst_cbc.engine.checkpoints'),
+    (OPTIM_WRAPPERS, 'BF16OptimWrapper', 'dst_cbc.engine.amp'),
+    (MODEL_WRAPPERS, 'ChannelsLastDistributedDataParallel',
+     'dst_cbc.engine.channels_last_hook'),
 ]
 
 
@@ -34,6 +44,19 @@ def test_registered_in_mmseg_scope(registry, name, module):
     obj = registry.get(name)
     assert obj is not None, f'{name} is not registered'
     assert obj.__module__ == module
+
+
+def test_every_registered_class_is_listed():
+    """The list above holds every name the package registers (read from the
+    ``@REGISTRY.register_module(...)`` decorators of its sources)."""
+    package = Path(dst_cbc.__file__).parent
+    decorated = set()
+    for path in package.rglob('*.py'):
+        for named, cls in re.findall(
+                r"@\w+\.register_module\((?:name='(\w+)')?\)\n"
+                r'(?:class|def) (\w+)', path.read_text()):
+            decorated.add(named or cls)
+    assert decorated == {name for _, name, _ in REGISTERED}
 
 
 def test_dynamic_head_wraps_registered_heads():
