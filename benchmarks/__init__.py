@@ -1,2 +1,3 @@
 """Benchmarks of DST-CBC: accuracy (``camvid``) and performance
-(``labeler``, ``train_step``, ``round_profile``), each run as a script."""
+(``labeler``, ``train_step``, ``round_profile``, ``amp``), each run from the
+repository root as a module: ``python -m benchmarks.<name>.run``."""

@@ -13,7 +13,8 @@ import io
 import os.path as osp
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Union)
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from torch.utils.data import DataLoader
 
 import dst_cbc  # noqa: F401  (registers the extension's modules)
 from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
-                              read_list, write_list)
+                              read_list, write_splits)
 from dst_cbc.utils import atomic_write_bytes, atomic_write_json
 from mmseg.registry import MODELS
 
@@ -88,34 +89,56 @@ def add_common_args(parser: argparse.ArgumentParser, name: str) -> None:
         help="torch's intra-op threads (default: torch's choice)")
 
 
-def write_split_lists(data_root: str, split_dir: str) -> None:
-    """Write split 1 of 1/8 labels of ``data_root/train.txt``.
+def write_split_lists(data_root: str,
+                      split_dir: str,
+                      ratios: Sequence[int] = (LABEL_RATIO, ),
+                      num_splits: int = 1) -> None:
+    """Write nested splits of ``data_root/train.txt``.
+
+    Split ``s`` goes to ``split_dir/split<s>/{labeled,unlabeled}_1-<k>.txt``
+    for each ratio ``1/k``; a larger ratio's labeled list contains every
+    smaller one's (:func:`dst_cbc.datasets.nested_splits`).
 
     Args:
         data_root (str): Folder holding ``train.txt``.
-        split_dir (str): Folder of ``labeled_1-8.txt`` and
-            ``unlabeled_1-8.txt``.
+        split_dir (str): Folder of the ``split<s>`` folders.
+        ratios (Sequence[int]): The ``k`` of each ratio ``1/k``.
+            Defaults to ``(LABEL_RATIO, )``.
+        num_splits (int): Splits to write. Defaults to 1.
     """
     names = read_list(osp.join(data_root, 'train.txt'))
-    lists = nested_splits(names, [LABEL_RATIO], num_splits=1)[1]
-    for kind, kind_names in zip(('labeled', 'unlabeled'), lists[LABEL_RATIO]):
-        write_list(
-            osp.join(split_dir, f'{kind}_1-{LABEL_RATIO}.txt'), kind_names)
+    write_splits(split_dir, nested_splits(names, list(ratios), num_splits))
 
 
-def point_config(cfg: Config, data_root: str, split_dir: str) -> None:
+def point_config(cfg: Config,
+                 data_root: str,
+                 split_dir: str,
+                 ratio: int = LABEL_RATIO,
+                 split: Union[int, str] = 1) -> None:
     """Point a DST-CBC config's datasets at the data and split lists.
+
+    The paths are made absolute: a dataset joins a relative ``ann_file`` to
+    its ``data_root``, not to the current directory. A config without an
+    unlabeled set (a supervised one) keeps its labeled list.
 
     Args:
         cfg (Config): The config, changed in place.
         data_root (str): The dataset folder.
         split_dir (str): The folder written by :func:`write_split_lists`.
+        ratio (int): The ``k`` of the lists' ratio ``1/k``.
+            Defaults to :data:`LABEL_RATIO`.
+        split (int | str): The split whose lists to read, or ``'{split}'``
+            to leave the choice to the config's ``split`` (the placeholder
+            ``SemiSegDataset`` fills). Defaults to 1.
     """
+    data_root = osp.abspath(data_root)
+    folder = osp.join(osp.abspath(split_dir), f'split{split}')
     train = cfg.train_dataloader.dataset
-    for kind in ('labeled', 'unlabeled'):
-        train[kind].data_root = data_root
-        train[kind].ann_file = osp.join(split_dir,
-                                        f'{kind}_1-{LABEL_RATIO}.txt')
+    train.labeled.data_root = data_root
+    if train.unlabeled is not None:
+        train.unlabeled.data_root = data_root
+        for kind in ('labeled', 'unlabeled'):
+            train[kind].ann_file = osp.join(folder, f'{kind}_1-{ratio}.txt')
     for loader in ('val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = data_root
 

@@ -25,7 +25,7 @@ crop, half of the samples pseudo-labeled (the dynamic loss's 4 + 4).
 
 Usage::
 
-    python benchmarks/amp/run.py --threads 1 [--models NAME ...]
+    python -m benchmarks.amp.run --threads 1 [--models NAME ...]
         [--repeats N] [--checkpoint CKPT] [--camvid-checkpoint CKPT]
         [--train-iters 300] [--skip-labels]
 """
@@ -36,7 +36,6 @@ import filecmp
 import importlib
 import os.path as osp
 import statistics
-import sys
 import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Sequence
 
@@ -49,21 +48,17 @@ from mmengine.structures import PixelData
 from PIL import Image
 from torch import Tensor, nn
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from benchmarks.common import (  # noqa: E402
-    SYNTHETIC_CONFIG, add_common_args, apply_common_args, build_model, endless,
-    markdown_table, point_config, prepare_data, semi_loader_cfg, write_results,
-    write_split_lists)
-from dst_cbc.datasets import generate_synthetic_dataset  # noqa: E402
-from dst_cbc.engine.amp import (  # noqa: E402
-    cpu_supports_bf16, inference_autocast)
-from dst_cbc.engine.channels_last_hook import to_channels_last  # noqa: E402
-from dst_cbc.pseudo_labels import PseudoLabeler, label_files  # noqa: E402
-from mmseg.registry import DATASETS  # noqa: E402
-from mmseg.structures import SegDataSample  # noqa: E402
+from benchmarks.common import (ROOT, SYNTHETIC_CONFIG, add_common_args,
+                               apply_common_args, build_model, endless,
+                               markdown_table, point_config, prepare_data,
+                               semi_loader_cfg, write_results,
+                               write_split_lists)
+from dst_cbc.datasets import generate_synthetic_dataset
+from dst_cbc.engine.amp import cpu_supports_bf16, inference_autocast
+from dst_cbc.engine.channels_last_hook import to_channels_last
+from dst_cbc.pseudo_labels import PseudoLabeler, label_files
+from mmseg.registry import DATASETS
+from mmseg.structures import SegDataSample
 
 MODELS_DIR = osp.join(ROOT, 'configs', '_base_', 'models')
 EFFICIENTNET_LITE = osp.join(ROOT, 'projects', 'dst_cbc', 'models',

@@ -19,7 +19,7 @@ set).
 
 Usage::
 
-    python benchmarks/camvid/run.py [--model effnet-lite0]
+    python -m benchmarks.camvid.run [--model effnet-lite0]
         [--data-root ../shared/data/camvid]
         [--out work_dirs/benchmarks/camvid] [--splits 1 2] [--ratio 8]
         [--no-oracle | --oracle-from RESULTS_JSON] [--baseline-iters N]
@@ -44,21 +44,15 @@ from typing import Callable, Dict, List, Optional
 import matplotlib
 
 matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
+import matplotlib.pyplot as plt
+from mmengine.config import Config, DictAction
 
-from dst_cbc.datasets import (
-    class_presence,
-    nested_splits,  # noqa: E402
-    pick_valtiny,
-    read_list,
-    write_list)
-from dst_cbc.utils import (
-    atomic_write_bytes,
-    atomic_write_json,  # noqa
-    read_json)
+from benchmarks.common import (DEFAULT_DATA_ROOT, ROOT, point_config,
+                               write_split_lists)
+from dst_cbc.datasets import (class_presence, pick_valtiny, read_list,
+                              write_list)
+from dst_cbc.utils import atomic_write_bytes, atomic_write_json, read_json
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(ROOT, 'configs', 'camvid')
 #: Per model: its title and the config of the baseline (``{ratio}`` is the
 #: labeled ratio, e.g. ``1-8``; the 1/8 config serves ratios without one),
@@ -92,9 +86,7 @@ CURVE_POINTS = 6
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--model', choices=sorted(MODELS), default='fast-scnn')
-    parser.add_argument(
-        '--data-root',
-        default=osp.join(osp.dirname(ROOT), 'shared', 'data', 'camvid'))
+    parser.add_argument('--data-root', default=DEFAULT_DATA_ROOT)
     parser.add_argument(
         '--out', default=osp.join(ROOT, 'work_dirs', 'benchmarks', 'camvid'))
     parser.add_argument('--splits', type=int, nargs='+', default=[1, 2])
@@ -200,14 +192,7 @@ def make_splits(data_root: str, out: str, ratio: int, num_splits: int) -> str:
     each ratio's labeled list contains the smaller ratios' ones.
     """
     split_dir = osp.join(out, 'splits')
-    names = read_list(osp.join(data_root, 'train.txt'))
-    ratios = sorted({4, 8, ratio})
-    for s, lists in nested_splits(names, ratios, num_splits).items():
-        for k in ratios:
-            labeled, unlabeled = lists[k]
-            folder = osp.join(split_dir, f'split{s}')
-            write_list(osp.join(folder, f'labeled_1-{k}.txt'), labeled)
-            write_list(osp.join(folder, f'unlabeled_1-{k}.txt'), unlabeled)
+    write_split_lists(data_root, split_dir, sorted({4, 8, ratio}), num_splits)
     val_names = read_list(osp.join(data_root, 'val.txt'))
     presence = class_presence(
         osp.join(data_root, 'valannot'),
@@ -232,21 +217,14 @@ def load_oracle(path: str) -> Dict:
     return oracle
 
 
-def point_config(cfg: Config, data_root: str, split_dir: str,
-                 ratio: int) -> None:
-    """Point a config's datasets at the data and the benchmark's lists.
+def select_on_valtiny(cfg: Config, split_dir: str) -> None:
+    """Select a config's models on ``valtiny`` and test them on ``val``.
 
-    Training reads the split lists (the oracle: ``train.txt``), models are
-    selected on ``valtiny`` and tested on ``val``.
+    Args:
+        cfg (Config): A config pointed at the data by
+            :func:`benchmarks.common.point_config`, changed in place.
+        split_dir (str): The folder of ``valtiny.txt`` (absolute).
     """
-    train = cfg.train_dataloader.dataset
-    train.labeled.data_root = data_root
-    if train.unlabeled is not None:
-        train.unlabeled.data_root = data_root
-        for kind in ('labeled', 'unlabeled'):
-            train[kind].ann_file = osp.join(split_dir, 'split{split}',
-                                            f'{kind}_1-{ratio}.txt')
-    cfg.val_dataloader.dataset.data_root = data_root
     cfg.val_dataloader.dataset.ann_file = osp.join(split_dir, 'valtiny.txt')
     cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
     cfg.test_dataloader.dataset.ann_file = 'val.txt'
@@ -305,7 +283,13 @@ class Benchmark:
         """The model's ``kind`` config pointed at the benchmark's data."""
         cfg = Config.fromfile(
             config_path(self.args.model, kind, self.args.ratio))
-        point_config(cfg, self.args.data_root, self.split_dir, self.args.ratio)
+        point_config(
+            cfg,
+            self.args.data_root,
+            self.split_dir,
+            self.args.ratio,
+            split='{split}')
+        select_on_valtiny(cfg, self.split_dir)
         return cfg
 
     def train(self, cfg: Config, work_dir: str, options: Dict) -> float:

@@ -29,7 +29,7 @@ Same model, same images, same machine:
 
 Usage::
 
-    python benchmarks/labeler/run.py [--data-root DIR] [--out DIR]
+    python -m benchmarks.labeler.run [--data-root DIR] [--out DIR]
         [--num-images 64] [--repeats 3] [--alpha 0.2]
         [--checkpoint CKPT | --train-iters 50]
 
@@ -49,7 +49,6 @@ import copy
 import functools
 import os.path as osp
 import statistics
-import sys
 import time
 import tracemalloc
 from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
@@ -64,23 +63,16 @@ from mmengine.runner import Runner
 from PIL import Image
 from torch import Tensor, nn
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from benchmarks.common import (  # noqa: E402
-    add_common_args, apply_common_args, build_model, endless, interleave,
-    markdown_table, prepare_data, semi_loader_cfg, write_png, write_results)
-from dst_cbc.engine import PseudoLabelHook  # noqa: E402
-from dst_cbc.pseudo_labels import (
-    NUM_BINS,
-    PseudoLabeler,  # noqa: E402
-    label_files,
-    uncertainty_bins,
-    uncertainty_from_logits,
-    update_histogram)
-from dst_cbc.pseudo_labels import labeler as labeler_module  # noqa: E402
-from mmseg.registry import DATASETS, HOOKS  # noqa: E402
+from benchmarks.common import (add_common_args, apply_common_args, build_model,
+                               endless, interleave, markdown_table,
+                               prepare_data, semi_loader_cfg, write_png,
+                               write_results)
+from dst_cbc.engine import PseudoLabelHook
+from dst_cbc.pseudo_labels import NUM_BINS, PseudoLabeler, label_files
+from dst_cbc.pseudo_labels import labeler as labeler_module
+from dst_cbc.pseudo_labels import (uncertainty_bins, uncertainty_from_logits,
+                                   update_histogram)
+from mmseg.registry import DATASETS, HOOKS
 
 #: The original code keeps every 16th pixel for the thresholds.
 PAPER_STRIDE = 16

@@ -22,7 +22,7 @@ run. Prints the seconds and shares per round.
 
 Usage::
 
-    python benchmarks/round_profile/run.py [--data-root DIR] [--out DIR]
+    python -m benchmarks.round_profile.run [--data-root DIR] [--out DIR]
         [--baseline-iters 50 | --baseline-checkpoint CKPT] [--round-iters 100]
         [--val-interval 50] [--alpha 0.2]
 """
@@ -31,7 +31,6 @@ import copy
 import functools
 import os.path as osp
 import shutil
-import sys
 import time
 from collections import defaultdict
 from typing import Callable, Dict, Iterator, Optional
@@ -40,16 +39,9 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from benchmarks.common import (  # noqa: E402
-    add_common_args, apply_common_args, markdown_table, prepare_data,
-    write_results)
-from dst_cbc.engine import (
-    CurriculumReportHook,  # noqa: E402
-    PseudoLabelHook)
+from benchmarks.common import (add_common_args, apply_common_args,
+                               markdown_table, prepare_data, write_results)
+from dst_cbc.engine import CurriculumReportHook, PseudoLabelHook
 
 #: Categories of the report, in order; ``forward`` and ``other`` are derived.
 CATEGORIES = ('data', 'forward', 'backward+optimizer', 'labeling',

@@ -23,14 +23,13 @@ do not change the step's cost).
 
 Usage::
 
-    python benchmarks/train_step/run.py [--data-root DIR] [--out DIR]
+    python -m benchmarks.train_step.run [--data-root DIR] [--out DIR]
         [--iters 30] [--wait-iters 20] [--workers 0 1 2]
 """
 import argparse
 import copy
 import os.path as osp
 import statistics
-import sys
 import time
 from typing import Callable, Dict, Iterator, List, NamedTuple, Tuple
 
@@ -41,16 +40,12 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from benchmarks.common import (  # noqa: E402
-    add_common_args, apply_common_args, build_model, endless, markdown_table,
-    prepare_data, semi_loader_cfg, write_png, write_results)
-from dst_cbc.pseudo_labels import label_files  # noqa: E402
-from dst_cbc.utils import load_ground_truth  # noqa: E402
-from mmseg.registry import DATASETS, MODELS  # noqa: E402
+from benchmarks.common import (add_common_args, apply_common_args, build_model,
+                               endless, markdown_table, prepare_data,
+                               semi_loader_cfg, write_png, write_results)
+from dst_cbc.pseudo_labels import label_files
+from dst_cbc.utils import load_ground_truth
+from mmseg.registry import DATASETS, MODELS
 
 STEP_GOAL = 1.05
 

@@ -5,7 +5,6 @@ half pseudo-labeled, the step variants train (bf16 under autocast,
 channels_last spreading from the weights), the ratios are the ratios of the
 medians, and the label comparison counts pixels as worked out by hand.
 """
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -13,30 +12,8 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmarks.amp import run as amp_bench
 from dst_cbc.engine.amp import cpu_supports_bf16
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_benchmark():
-    """Import ``benchmarks/amp/run.py`` as a module."""
-    path = ROOT / 'benchmarks' / 'amp' / 'run.py'
-    spec = importlib.util.spec_from_file_location('amp_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-amp_bench = load_benchmark()
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_random_batch_is_half_pseudo_labeled():

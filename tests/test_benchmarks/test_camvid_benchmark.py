@@ -1,20 +1,13 @@
 """The CamVid benchmark's bookkeeping: table arithmetic and ablation rows."""
-import importlib.util
+import argparse
 import json
 import os.path as osp
 import sys
 
 import pytest
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def load_runner():
-    spec = importlib.util.spec_from_file_location(
-        'camvid_run', osp.join(ROOT, 'benchmarks', 'camvid', 'run.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from benchmarks.camvid import evaluate, run
+from benchmarks.common import write_split_lists
 
 
 def split_result(base, dst, selected_round=3):
@@ -34,7 +27,6 @@ def split_result(base, dst, selected_round=3):
 
 
 def test_table_gain_share_of_oracle_and_gap_closed():
-    run = load_runner()
     results = dict(
         ratio=8,
         oracle=dict(
@@ -58,14 +50,12 @@ def test_table_gain_share_of_oracle_and_gap_closed():
 
 
 def test_table_without_oracle_has_no_shares():
-    run = load_runner()
     text = run.table(dict(ratio=8, splits={1: split_result(50., 49.)}))
     assert '| 1 | - | 50.00 | 49.00 (3) | -1.00 | - | - |' in text
 
 
 def test_ablation_rows_match_the_dst_cbc_run():
     from mmengine.config import Config
-    run = load_runner()
     variants = run.ablation_variants(split_result(50., 54.)['dst_cbc'])
     assert sorted(variants) == ['DST', 'DST_C', 'OW', 'ST']
     cfgs = {}
@@ -94,7 +84,6 @@ def test_ablation_rows_match_the_dst_cbc_run():
 
 
 def test_oracle_from_an_earlier_run_round_trips(tmp_path):
-    run = load_runner()
     oracle = dict(
         mIoU=53.8,
         iters=6000,
@@ -107,7 +96,6 @@ def test_oracle_from_an_earlier_run_round_trips(tmp_path):
 
 
 def test_oracle_from_names_the_file_at_fault(tmp_path):
-    run = load_runner()
     no_oracle = tmp_path / 'no_oracle.json'
     no_oracle.write_text(json.dumps(dict(ratio=8, splits={})))
     with pytest.raises(ValueError, match='no_oracle.json: it has no oracle'):
@@ -123,7 +111,6 @@ def test_oracle_from_names_the_file_at_fault(tmp_path):
 def test_relative_out_and_data_root_become_absolute(tmp_path, monkeypatch):
     # The split lists are given to datasets whose data_root is the CamVid
     # folder: a relative --out would be resolved against it.
-    run = load_runner()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr('sys.argv',
                         ['run.py', '--out', 'bench', '--data-root', 'camvid'])
@@ -132,8 +119,28 @@ def test_relative_out_and_data_root_become_absolute(tmp_path, monkeypatch):
     assert args.data_root == str(tmp_path / 'camvid')
 
 
+def test_configs_read_the_split_lists_common_writes(fake_camvid, tmp_path):
+    split_dir = str(tmp_path / 'splits')
+    write_split_lists(str(fake_camvid), split_dir, [4, 8], num_splits=2)
+    args = argparse.Namespace(
+        model='fast-scnn', ratio=8, data_root=str(fake_camvid), jobs=1)
+    bench = run.Benchmark(args, split_dir)
+    cfg = bench.config('dst_cbc')
+    train = cfg.train_dataloader.dataset
+    for split in (1, 2):
+        for half in (train.labeled, train.unlabeled):
+            assert half.data_root == str(fake_camvid)
+            assert osp.isfile(half.ann_file.replace('{split}', str(split)))
+    assert cfg.val_dataloader.dataset.ann_file == osp.join(
+        split_dir, 'valtiny.txt')
+    assert cfg.test_dataloader.dataset.ann_file == 'val.txt'
+    assert cfg.test_dataloader.dataset.data_root == str(fake_camvid)
+    oracle = bench.config('oracle').train_dataloader.dataset
+    assert oracle.labeled.ann_file == 'train.txt'
+    assert oracle.labeled.data_root == str(fake_camvid)
+
+
 def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
-    run = load_runner()
     oracle = dict(
         mIoU=53.8,
         checkpoint='oracle/best.pth',
@@ -149,7 +156,6 @@ def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
 
 
 def test_oracle_from_and_no_oracle_exclude_each_other(monkeypatch, capsys):
-    run = load_runner()
     monkeypatch.setattr(
         'sys.argv', ['run.py', '--no-oracle', '--oracle-from', 'results.json'])
     with pytest.raises(SystemExit):
@@ -161,7 +167,6 @@ def test_oracle_from_and_no_oracle_exclude_each_other(monkeypatch, capsys):
                                           (2, 6000)])
 def test_baseline_length_follows_the_ratio(monkeypatch, ratio, iters):
     from mmengine.config import Config
-    run = load_runner()
     monkeypatch.setattr('sys.argv', ['run.py', '--ratio', str(ratio)])
     args = run.parse_args()
     assert args.baseline_iters == iters
@@ -174,7 +179,6 @@ def test_baseline_length_follows_the_ratio(monkeypatch, ratio, iters):
 
 
 def test_baseline_iters_option_and_supervised_options_win(monkeypatch):
-    run = load_runner()
     monkeypatch.setattr('sys.argv', [
         'run.py', '--ratio', '4', '--baseline-iters', '4500',
         '--supervised-options', 'train_cfg.val_interval=500'
@@ -194,7 +198,6 @@ def test_baseline_iters_option_and_supervised_options_win(monkeypatch):
 @pytest.mark.parametrize('option, value', [('--baseline-iters', '0'),
                                            ('--jobs', '0')])
 def test_counts_must_be_positive(monkeypatch, capsys, option, value):
-    run = load_runner()
     monkeypatch.setattr('sys.argv', ['run.py', option, value])
     with pytest.raises(SystemExit):
         run.parse_args()
@@ -203,7 +206,6 @@ def test_counts_must_be_positive(monkeypatch, capsys, option, value):
 
 def test_every_model_has_its_three_configs():
     from mmengine.config import Config
-    run = load_runner()
     for model in run.MODELS:
         for kind in ('baseline', 'dst_cbc', 'oracle'):
             cfg = Config.fromfile(run.config_path(model, kind, 8))
@@ -216,7 +218,6 @@ def test_every_model_has_its_three_configs():
 
 def test_processes_split_the_cores_and_name_the_failing_log(
         monkeypatch, tmp_path):
-    run = load_runner()
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
     monkeypatch.setattr(run.os, 'cpu_count', lambda: 8)
     assert run.Processes(2).env['OMP_NUM_THREADS'] == '4'
@@ -236,11 +237,6 @@ def test_processes_split_the_cores_and_name_the_failing_log(
 
 def test_test_root_layout_is_checked(tmp_path):
     from mmengine.config import Config
-    spec = importlib.util.spec_from_file_location(
-        'camvid_eval', osp.join(ROOT, 'benchmarks', 'camvid', 'evaluate.py'))
-    evaluate = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(evaluate)
-    run = load_runner()
     cfg = Config.fromfile(run.config_path('fast-scnn', 'dst_cbc'))
     (tmp_path / 'test.txt').write_text('a\n')
     (tmp_path / 'test').mkdir()

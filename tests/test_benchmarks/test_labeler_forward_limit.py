@@ -4,38 +4,12 @@ On the synthetic fallback (16 images of 32x32): the bare forward side runs
 the same batches as our labeler, the stages of our run add up to its wall
 time, and every timer is removed afterwards (a module's function restored).
 """
-import importlib.util
-from pathlib import Path
-
 import pytest
-import torch
 
+from benchmarks.labeler import run as bench
 from dst_cbc.pseudo_labels import label_files
 from dst_cbc.pseudo_labels import labeler as labeler_module
 from mmseg.registry import DATASETS
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_benchmark():
-    """Import ``benchmarks/labeler/run.py`` as a module."""
-    path = ROOT / 'benchmarks' / 'labeler' / 'run.py'
-    spec = importlib.util.spec_from_file_location('labeler_bench', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = load_benchmark()
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

@@ -7,40 +7,15 @@ labels (nearly) the pixels ours labels, our threshold state does not grow
 with the pixels while the reference's does, the two step models compute the
 same loss at gamma 0, and the round profile's timers see every call.
 """
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
 
+from benchmarks.labeler import run as labeler
+from benchmarks.round_profile import run as round_profile
+from benchmarks.train_step import run as train_step
 from dst_cbc.pseudo_labels import label_files
 from mmseg.registry import DATASETS
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_benchmark(name: str):
-    """Import ``benchmarks/<name>/run.py`` as a module."""
-    path = ROOT / 'benchmarks' / name / 'run.py'
-    spec = importlib.util.spec_from_file_location(f'{name}_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-labeler = load_benchmark('labeler')
-train_step = load_benchmark('train_step')
-round_profile = load_benchmark('round_profile')
-
-
-@pytest.fixture(scope='module', autouse=True)
-def one_thread():
-    """One torch thread: on a busy 2-core machine two threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

@@ -1,0 +1,2 @@
+"""CamVid at CPU scale: DST-CBC against the supervised baseline and the
+oracle (``python -m benchmarks.camvid.run``)."""

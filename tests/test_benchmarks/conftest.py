@@ -1,0 +1,25 @@
+"""Fixtures of the benchmark tests: one torch thread, a stand-in CamVid."""
+from pathlib import Path
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One torch thread: on a busy 2-core machine two threads stall."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def fake_camvid(tmp_path: Path) -> Path:
+    """``tmp_path/camvid``, which passes for CamVid: a ``train.txt`` of 16
+    names (the split lists need nothing else)."""
+    root = tmp_path / 'camvid'
+    root.mkdir()
+    (root / 'train.txt').write_text(''.join(f'img{i:02d}\n'
+                                            for i in range(16)))
+    return root
