@@ -7,10 +7,8 @@
 _base_ = [
     '../_base_/models/fast_scnn_dynamic.py',
     '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/curriculum_camvid.py'
+    '../_base_/schedules/curriculum_camvid_fast-scnn.py'
 ]
 model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5))
 train_cfg = dict(alphas=(), baseline_iters=3000, val_interval=250)
-custom_hooks = [dict(type='CurriculumReportHook')]
+custom_hooks = {{_base_.supervised_hooks}}

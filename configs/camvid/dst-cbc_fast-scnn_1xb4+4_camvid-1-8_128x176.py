@@ -7,9 +7,7 @@
 _base_ = [
     '../_base_/models/fast_scnn_dynamic.py',
     '../_base_/datasets/camvid_semi.py', '../_base_/default_runtime.py',
-    '../_base_/schedules/curriculum_camvid.py'
+    '../_base_/schedules/curriculum_camvid_fast-scnn.py'
 ]
 model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5))
 train_cfg = dict(baseline_iters=3000, round_iters=600, round_lr_mult=0.2)
