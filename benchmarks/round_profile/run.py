@@ -34,6 +34,7 @@ import shutil
 import time
 from collections import defaultdict
 from typing import Callable, Dict, Iterator, Optional
+from unittest import mock
 
 from mmengine.config import Config
 from mmengine.hooks import Hook
@@ -41,7 +42,8 @@ from mmengine.runner import Runner
 
 from benchmarks.common import (add_common_args, apply_common_args,
                                markdown_table, prepare_data, write_results)
-from dst_cbc.engine import CurriculumReportHook, PseudoLabelHook
+from dst_cbc.engine import (CurriculumReportHook, PseudoLabelHook,
+                            curriculum_loop)
 
 #: Categories of the report, in order; ``forward`` and ``other`` are derived.
 CATEGORIES = ('data', 'forward', 'backward+optimizer', 'labeling',
@@ -156,15 +158,14 @@ class RoundClock:
 def install_timers(runner: Runner, clock: RoundClock) -> None:
     """Wrap the runner's model, optimizer, loops and hooks in timers.
 
-    Instance attributes shadow the methods, so the package is untouched.
+    Instance attributes shadow the methods, so the package is untouched
+    (the loop's batches are timed by :func:`run_profile`).
 
     Args:
         runner (Runner): A runner whose ``train()`` has built its loops and
             optimizer wrapper.
         clock (RoundClock): The clock to charge.
     """
-    loop = runner.train_loop
-    loop._batches = clock.wrap_batches(loop._batches, 'data')
     runner.model.train_step = clock.wrap(runner.model.train_step, 'train_step')
     runner.optim_wrapper.update_params = clock.wrap(
         runner.optim_wrapper.update_params, 'backward+optimizer')
@@ -262,8 +263,15 @@ def run_profile(cfg: Config) -> Dict:
     runner = Runner.from_cfg(cfg)
     hook = ProfileHook()
     runner.register_hook(hook)
+    batches = curriculum_loop.endless_batches
+
+    def timed_batches(*args, **kwargs) -> Iterator:
+        return hook.clock.wrap_batches(batches, 'data')(*args, **kwargs)
+
     start = time.perf_counter()
-    runner.train()
+    # The loop's batches, for this run only.
+    with mock.patch.object(curriculum_loop, 'endless_batches', timed_batches):
+        runner.train()
     wall = time.perf_counter() - start
     seconds = {str(r): derive(s) for r, s in hook.clock.seconds.items()}
     calls = {str(r): dict(c) for r, c in hook.clock.calls.items()}

@@ -57,7 +57,8 @@ def test_table_without_oracle_has_no_shares():
 def test_ablation_rows_match_the_dst_cbc_run():
     from mmengine.config import Config
     variants = run.ablation_variants(split_result(50., 54.)['dst_cbc'])
-    assert sorted(variants) == ['DST', 'DST_C', 'OW', 'ST']
+    assert list(variants) == list(
+        run.ABLATIONS) == ['ST', 'DST', 'DST_C', 'OW', 'CutMix']
     cfgs = {}
     for name, variant in variants.items():
         cfgs[name] = Config.fromfile(run.config_path('fast-scnn', 'dst_cbc'))
@@ -78,6 +79,21 @@ def test_ablation_rows_match_the_dst_cbc_run():
     assert {h.loss_decode.weight_source for h in heads(ow)} == {'stored'}
     types = [t['type'] for t in ow.train_dataloader.dataset.unlabeled.pipeline]
     assert types[:2] == ['CachedLoad', 'LoadPseudoConfidence']
+    # CutMix: the batch augmentation in the model's preprocessor (its
+    # normalisation kept), colour jitter before the unlabeled packing step
+    cutmix = cfgs['CutMix']
+    preprocessor = cutmix.model.data_preprocessor
+    assert preprocessor.type == 'BatchAugSegDataPreProcessor'
+    assert [a['type'] for a in preprocessor.batch_augments] == ['PseudoCutMix']
+    assert preprocessor.size == cfgs['ST'].model.data_preprocessor.size
+    unlabeled = [
+        t['type'] for t in cutmix.train_dataloader.dataset.unlabeled.pipeline
+    ]
+    assert unlabeled[-2:] == ['PhotoMetricDistortion', 'PackSegInputs']
+    labeled = [
+        t['type'] for t in cutmix.train_dataloader.dataset.labeled.pipeline
+    ]
+    assert 'PhotoMetricDistortion' not in labeled
     assert types[-1] == 'PackSegInputsWithConfidence'
     assert [t['type'] for t in ow.train_dataloader.dataset.labeled.pipeline
             ][-1] == 'PackSegInputs'
