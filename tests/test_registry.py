@@ -6,8 +6,7 @@ import pytest
 
 import dst_cbc  # noqa: F401
 from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS,
-                            MODEL_WRAPPERS, MODELS, OPTIM_WRAPPERS,
-                            TRANSFORMS)
+                            MODEL_WRAPPERS, MODELS, OPTIM_WRAPPERS, TRANSFORMS)
 
 REGISTERED = [
     (MODELS, 'DynamicCrossEntropyLoss', 'dst_cbc.models.dynamic_loss'),

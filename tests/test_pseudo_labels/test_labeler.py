@@ -265,6 +265,29 @@ def test_each_rank_labels_its_own_shard(tmp_path, monkeypatch):
     assert stats['class_coverage'][2] is None
 
 
+@pytest.mark.parametrize('memory_mb', [0, 72 / 2**20, 1024])
+def test_scratch_in_memory_on_disk_or_split_gives_the_same_labels(
+        tmp_path, monkeypatch, memory_mb):
+    """Phase 1's arrays stay in memory up to the budget (an image here: 24
+    pixels x 3 bytes = 72 bytes), the rest go to scratch files; the labels
+    are the hand-worked ones either way and no scratch file is left."""
+    saved = []
+    savez = np.savez
+    monkeypatch.setattr(
+        labeler_module.np, 'savez', lambda path, **arrays:
+        (saved.append(osp.basename(path)), savez(path, **arrays)))
+    dataset = make_dataset(tmp_path / 'data')
+    out_dir = str(tmp_path / 'round')
+    PseudoLabeler(
+        num_classes=3, scratch_memory_mb=memory_mb).run(
+            FakeSegmentor(dataset.data_prefix['img_path']), dataset, out_dir,
+            0.5, files_of(dataset, out_dir))
+    assert saved == {0: ['0.npz', '1.npz'], 1024: []}.get(memory_mb, ['1.npz'])
+    assert read_png(osp.join(out_dir, 'a.png')) == P_A
+    assert read_png(osp.join(out_dir, 'sub', 'b.png')) == P_B
+    assert files_under(out_dir) == EXPECTED_FILES
+
+
 def test_stale_scratch_is_removed(tmp_path):
     dataset = make_dataset(tmp_path / 'data')
     out_dir = tmp_path / 'round'

@@ -1,10 +1,11 @@
 """Offline class-balanced pseudo-labeling of an unlabeled set, one model pass.
 
 Phase 1 runs the labeling model once over this rank's shard of the images,
-stores each image's argmax label (uint8) and uncertainty (float16) in a
-scratch file and accumulates a per-class uncertainty histogram, summed over
-ranks. Phase 2 turns the histogram into class-balanced thresholds, thresholds
-the stored labels, writes them as 8-bit PNGs (IGNORE = ``ignore_index``) and
+keeps each image's argmax label (uint8) and uncertainty (float16) in memory
+(beyond ``scratch_memory_mb``, in a scratch file) and accumulates a
+per-class uncertainty histogram, summed over ranks. Phase 2 turns the
+histogram into class-balanced thresholds, thresholds the stored labels,
+writes them as 8-bit PNGs (IGNORE = ``ignore_index``) and
 gathers statistics (coverage, thresholds and, when the images have ground
 truth, the pseudo labels' IoU in percent).
 
@@ -98,6 +99,44 @@ def _ratio(num: float, den: float, scale: float = 1.0) -> Optional[float]:
     return scale * float(num) / float(den) if den else None
 
 
+class Scratch:
+    """Phase 1's per-image arrays until phase 2 takes them: in memory up
+    to a budget, in ``.npz`` files of ``folder`` beyond it.
+
+    Args:
+        folder (str): Folder of the scratch files (exists).
+        memory_mb (float): Megabytes kept in memory.
+    """
+
+    def __init__(self, folder: str, memory_mb: float) -> None:
+        self.folder = folder
+        self._budget = memory_mb * 2**20
+        self._memory: Dict[int, Dict[str, np.ndarray]] = {}
+
+    def _file(self, idx: int) -> str:
+        return osp.join(self.folder, f'{idx}.npz')
+
+    def put(self, idx: int, arrays: Dict[str, np.ndarray]) -> None:
+        """Keep image ``idx``'s arrays."""
+        size = sum(a.nbytes for a in arrays.values())
+        if size <= self._budget:
+            self._budget -= size
+            self._memory[idx] = arrays
+        else:
+            np.savez(self._file(idx), **arrays)
+
+    def pop(self, idx: int) -> Dict[str, np.ndarray]:
+        """Hand back and forget image ``idx``'s arrays."""
+        if idx in self._memory:
+            arrays = self._memory.pop(idx)
+            self._budget += sum(a.nbytes for a in arrays.values())
+            return arrays
+        with np.load(self._file(idx)) as stored:
+            arrays = dict(stored)
+        os.remove(self._file(idx))
+        return arrays
+
+
 class PseudoLabeler:
     """Writes one round's class-balanced pseudo labels with one model pass.
 
@@ -115,6 +154,9 @@ class PseudoLabeler:
         resize_gt (bool): Resize ground truth (nearest) to the label's size
             for the statistics, for labels stored at a labeling size; else a
             ground truth of another size is an error. Defaults to False.
+        scratch_memory_mb (float): Megabytes of phase 1's per-image arrays
+            (3 bytes a pixel, 5 with confidences) kept in memory per rank;
+            the images beyond go to scratch files. Defaults to 1024.
     """
 
     def __init__(self,
@@ -123,7 +165,8 @@ class PseudoLabeler:
                  class_balanced: bool = True,
                  batch_size: int = 1,
                  store_confidence: bool = False,
-                 resize_gt: bool = False) -> None:
+                 resize_gt: bool = False,
+                 scratch_memory_mb: float = 1024) -> None:
         if not 2 <= num_classes <= 255:
             raise ValueError(
                 f'num_classes must be in [2, 255], got {num_classes}')
@@ -139,6 +182,7 @@ class PseudoLabeler:
         self.batch_size = batch_size
         self.store_confidence = store_confidence
         self.resize_gt = resize_gt
+        self.scratch_memory_mb = scratch_memory_mb
 
     def run(self, model: nn.Module, dataset: BaseDataset, out_dir: str,
             alpha: float, label_files: Sequence[str]) -> dict:
@@ -183,10 +227,11 @@ class PseudoLabeler:
         barrier()
         os.makedirs(scratch_dir, exist_ok=True)
 
-        hist = self._infer(model, dataset, indices, scratch_dir)
+        scratch = Scratch(scratch_dir, self.scratch_memory_mb)
+        hist = self._infer(model, dataset, indices, scratch)
         all_reduce(hist)
         bin_thr = thresholds_from_histogram(hist, alpha, self.class_balanced)
-        counts = self._write_labels(dataset, indices, scratch_dir, label_files,
+        counts = self._write_labels(dataset, indices, scratch, label_files,
                                     bin_thr)
         all_reduce(counts)  # every rank has finished its labels after this
         try:
@@ -206,7 +251,7 @@ class PseudoLabeler:
         return stats
 
     def _infer(self, model: nn.Module, dataset: BaseDataset,
-               indices: List[int], scratch_dir: str) -> Tensor:
+               indices: List[int], scratch: 'Scratch') -> Tensor:
         """Phase 1: the only model pass; stores labels and uncertainties.
 
         Returns:
@@ -225,7 +270,7 @@ class PseudoLabeler:
                     logits = original_size_logits(model,
                                                   pseudo_collate(samples))
                     for idx, image_logits in zip(chunk, logits):
-                        self._store(idx, image_logits, hist, scratch_dir)
+                        self._store(idx, image_logits, hist, scratch)
                     if progress is not None:
                         progress.update(len(chunk))
         finally:
@@ -266,8 +311,9 @@ class PseudoLabeler:
         return data
 
     def _store(self, idx: int, logits: Tensor, hist: Tensor,
-               scratch_dir: str) -> None:
-        """Add one image's logits to ``hist`` and its scratch file."""
+               scratch: 'Scratch') -> None:
+        """Add one image's logits to ``hist`` and its arrays to
+        ``scratch``."""
         if logits.dim() != 3 or logits.shape[0] != self.num_classes:
             raise ValueError(
                 f'expected seg_logits of shape ({self.num_classes}, H, W), '
@@ -279,15 +325,10 @@ class PseudoLabeler:
         if self.store_confidence:
             arrays['confidence'] = encode_confidence(
                 logits.float().softmax(dim=0).amax(dim=0))
-        np.savez(self._scratch_file(scratch_dir, idx), **arrays)
-
-    @staticmethod
-    def _scratch_file(scratch_dir: str, idx: int) -> str:
-        """Scratch file of image ``idx``."""
-        return osp.join(scratch_dir, f'{idx}.npz')
+        scratch.put(idx, arrays)
 
     def _write_labels(self, dataset: BaseDataset, indices: Sequence[int],
-                      scratch_dir: str, label_files: Sequence[str],
+                      scratch: 'Scratch', label_files: Sequence[str],
                       bin_thr: Tensor) -> Tensor:
         """Phase 2: threshold stored labels, write PNGs, count for stats.
 
@@ -303,13 +344,10 @@ class PseudoLabeler:
         valid_total, correct_total, num_gt_images = 0, 0, 0
         for idx in indices:
             data_info = dataset.get_data_info(idx)
-            scratch_file = self._scratch_file(scratch_dir, idx)
-            with np.load(scratch_file) as stored:
-                label = torch.from_numpy(stored['label'])
-                bins = uncertainty_bins(torch.from_numpy(stored['u']))
-                confidence = (
-                    stored['confidence'] if self.store_confidence else None)
-            os.remove(scratch_file)
+            stored = scratch.pop(idx)
+            label = torch.from_numpy(stored['label'])
+            bins = uncertainty_bins(torch.from_numpy(stored['u']))
+            confidence = stored.get('confidence')
             pseudo = apply_thresholds(label, bins, bin_thr, self.ignore_index)
             write_label(label_files[idx], pseudo.numpy(), confidence)
             kept += torch.bincount(

@@ -64,11 +64,13 @@ def read_json(path: str) -> Any:
         return json.load(f)
 
 
-def encode_png(array: np.ndarray) -> bytes:
+def encode_png(array: np.ndarray, compress_level: int = 6) -> bytes:
     """Encode a uint8 or uint16 map (or a uint8 RGB image) as PNG bytes.
 
     Args:
         array (np.ndarray): (H, W) uint8 / uint16, or (H, W, 3) uint8.
+        compress_level (int): zlib level, 0 (none, fastest) .. 9; PIL's
+            default 6.
 
     Returns:
         bytes: The PNG file's content (8- or 16-bit grayscale, or RGB).
@@ -76,15 +78,19 @@ def encode_png(array: np.ndarray) -> bytes:
     if array.dtype not in (np.uint8, np.uint16):
         raise TypeError(f'PNG maps must be uint8 or uint16, got {array.dtype}')
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format='PNG')
+    Image.fromarray(np.ascontiguousarray(array)).save(
+        buffer, format='PNG', compress_level=compress_level)
     return buffer.getvalue()
 
 
-def atomic_write_png(path: str, array: np.ndarray) -> None:
+def atomic_write_png(path: str,
+                     array: np.ndarray,
+                     compress_level: int = 6) -> None:
     """Write ``array`` as a PNG file atomically (see :func:`encode_png`).
 
     Args:
         path (str): Destination file.
         array (np.ndarray): The map or image.
+        compress_level (int): zlib level (see :func:`encode_png`).
     """
-    atomic_write_bytes(path, encode_png(array))
+    atomic_write_bytes(path, encode_png(array, compress_level))
