@@ -146,7 +146,8 @@ def point_config(cfg: Config,
 def prepare_data(data_root: str,
                  out_dir: str,
                  synthetic_train: int = 256,
-                 synthetic_size: int = 64) -> BenchData:
+                 synthetic_size: int = 64,
+                 camvid_config: str = CAMVID_CONFIG) -> BenchData:
     """CamVid when ``data_root`` holds it, else generated synthetic data.
 
     Nothing is downloaded: the synthetic set is generated into
@@ -159,15 +160,17 @@ def prepare_data(data_root: str,
             quarter as many validation images). Defaults to 256.
         synthetic_size (int): Image side of the synthetic set.
             Defaults to 64.
+        camvid_config (str): The DST-CBC config used on CamVid.
+            Defaults to the Fast-SCNN one.
 
     Returns:
         BenchData: The data's kind, config and a note for the output.
     """
     init_default_scope('mmseg')
     if osp.isfile(osp.join(data_root, 'train.txt')):
-        kind, cfg = 'camvid', Config.fromfile(CAMVID_CONFIG)
-        note = (f'CamVid at {data_root}; Fast-SCNN of '
-                f'{osp.relpath(CAMVID_CONFIG, ROOT)} (training crops '
+        kind, cfg = 'camvid', Config.fromfile(camvid_config)
+        note = (f'CamVid at {data_root}; the model of '
+                f'{osp.relpath(camvid_config, ROOT)} (training crops '
                 f'{cfg.crop_size[0]}x{cfg.crop_size[1]}).')
     else:
         missing = data_root

@@ -31,7 +31,7 @@ Usage::
 
     python -m benchmarks.labeler.run [--data-root DIR] [--out DIR]
         [--num-images 64] [--repeats 3] [--alpha 0.2]
-        [--checkpoint CKPT | --train-iters 50]
+        [--checkpoint CKPT | --train-iters 50] [--camvid-config CONFIG]
 
 The images are loaded as the config's ``PseudoLabelHook`` loads them (its
 ``infer_scale``, ``cache_images`` and ``batch_size``); both labelers get the
@@ -63,10 +63,10 @@ from mmengine.runner import Runner
 from PIL import Image
 from torch import Tensor, nn
 
-from benchmarks.common import (add_common_args, apply_common_args, build_model,
-                               endless, interleave, markdown_table,
-                               prepare_data, semi_loader_cfg, write_png,
-                               write_results)
+from benchmarks.common import (CAMVID_CONFIG, add_common_args,
+                               apply_common_args, build_model, endless,
+                               interleave, markdown_table, prepare_data,
+                               semi_loader_cfg, write_png, write_results)
 from dst_cbc.engine import PseudoLabelHook
 from dst_cbc.pseudo_labels import NUM_BINS, PseudoLabeler, label_files
 from dst_cbc.pseudo_labels import labeler as labeler_module
@@ -108,6 +108,11 @@ def parse_args() -> argparse.Namespace:
         help="images per forward pass (default: the config's "
         'PseudoLabelHook)')
     parser.add_argument('--checkpoint', help='weights of the labeling model')
+    parser.add_argument(
+        '--camvid-config',
+        default=CAMVID_CONFIG,
+        help='the DST-CBC config whose model and PseudoLabelHook label '
+        'CamVid (default: the Fast-SCNN one)')
     parser.add_argument(
         '--store-at-infer-scale',
         action='store_true',
@@ -753,7 +758,7 @@ def run_benchmark(args: argparse.Namespace) -> Dict:
         dict: The results written to ``results.json``.
     """
     data = prepare_data(args.data_root, args.out, args.synthetic_train,
-                        args.synthetic_size)
+                        args.synthetic_size, args.camvid_config)
     model = build_model(data.cfg.model, args.seed, args.checkpoint)
     if args.checkpoint is None:
         train_briefly(model, data.cfg, args.train_iters, args.seed)
