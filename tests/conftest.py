@@ -3,6 +3,7 @@ import os.path as osp
 from typing import Callable
 
 import pytest
+import torch
 from mmengine.config import Config
 
 import dst_cbc  # noqa: F401
@@ -64,3 +65,14 @@ def tiny_synthetic() -> Callable[..., str]:
 def tiny_cfg() -> Callable[..., Config]:
     """:func:`tiny_config`, for tests to call."""
     return tiny_config
+
+
+@pytest.fixture(scope='module')
+def one_thread():
+    """One torch thread until the end of the requesting module, for tests
+    that ask for it: ResNet-101 on a tiny input is many small ops, which
+    several threads only slow down on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

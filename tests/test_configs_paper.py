@@ -8,7 +8,6 @@ the layout the configs expect (docs/data_preparation.md). The behaviour of
 each paper-protocol row is pinned by tests/test_paper_protocol.py.
 """
 import glob
-import importlib.util
 import math
 import os
 import os.path as osp
@@ -23,12 +22,9 @@ from mmengine.structures import PixelData
 import dst_cbc  # noqa: F401
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
+from tests.helpers import fake_trees
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    'fake_trees', osp.join(ROOT, 'tests', 'helpers', 'fake_trees.py'))
-fake_trees = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fake_trees)
 
 VOC_N, CITY_N = 10582, 2975
 DST_CBC_ALPHAS = (0.2, 0.4, 0.6, 0.8, 1.0)
@@ -486,16 +482,6 @@ def test_cityscapes_unlabeled_images_are_labeled_at_512x1024(city_root):
 
 
 # -- the model on CPU ---------------------------------------------------------
-@pytest.fixture
-def one_thread():
-    """Run on one CPU thread: ResNet-101 on a tiny input is many small ops,
-    which several threads only slow down on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize('protocol', PROTOCOLS)
 def test_deeplabv2_r101_forward_backward_on_cpu(one_thread, protocol):
     cfg = load('dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-106_321x321.py',

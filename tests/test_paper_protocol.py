@@ -5,7 +5,6 @@ The configs are loaded with DST_CBC_PROTOCOL=paper (and unset for the
 corrected protocol); every value below is written from the authors' code as
 described in ../shared/docs/paper_parity.md, never read from the configs.
 """
-import importlib.util
 import inspect
 import math
 import os
@@ -26,12 +25,9 @@ from mmseg.evaluation import IoUMetric
 from mmseg.models.utils import resize
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
+from tests.helpers import fake_trees
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    'fake_trees', osp.join(ROOT, 'tests', 'helpers', 'fake_trees.py'))
-fake_trees = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fake_trees)
 
 VOC = 'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
 CITY = 'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py'
@@ -47,14 +43,6 @@ def load(name, protocol):
         os.environ.pop('DST_CBC_PROTOCOL')
         if saved is not None:
             os.environ['DST_CBC_PROTOCOL'] = saved
-
-
-@pytest.fixture(scope='module')
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')

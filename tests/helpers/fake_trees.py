@@ -1,9 +1,7 @@
 """Tiny fake PASCAL VOC and Cityscapes trees in the layout of
 docs/data_preparation.md, for tests that build the paper configs' datasets.
 
-Load it by path (``tests/helpers`` is not a package)::
-
-    spec = importlib.util.spec_from_file_location('fake_trees', PATH)
+Import it as ``from tests.helpers import fake_trees``.
 """
 import os
 import os.path as osp

@@ -1,5 +1,4 @@
 """Tests of the synthetic dataset: generator, dataset class and its tool."""
-import importlib.util
 import json
 import os
 import subprocess
@@ -16,6 +15,7 @@ from dst_cbc.datasets.splits import read_list
 from dst_cbc.datasets.synthetic import (SYNTHETIC_CLASSES,
                                         generate_synthetic_dataset)
 from mmseg.registry import DATASETS
+from tools import make_synthetic_data
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = dict(num_train=6, num_val=3, size=32, seed=0)
@@ -40,15 +40,6 @@ def tree_bytes(root):
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob('*')) if p.is_file()
     }
-
-
-def load_tool(name):
-    """Import tools/<name>.py as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_same_parameters_give_byte_identical_files(dataset_root, tmp_path):
@@ -216,13 +207,12 @@ def test_dataset_class_loads_images_and_labels(dataset_root):
 
 
 def test_tool_writes_dataset_splits_and_valtiny(tmp_path, capsys):
-    tool = load_tool('make_synthetic_data')
     out = tmp_path / 'syn'
     argv = [
         '--out',
         str(out), '--num-train', '16', '--num-val', '4', '--size', '24'
     ]
-    written = tool.main(argv)
+    written = make_synthetic_data.main(argv)
     assert written[0] == str(out)
     splits = out / 'splits'
     # 3 splits x ratios (8, 4) x {labeled, unlabeled} + valtiny.
@@ -249,7 +239,7 @@ def test_tool_writes_dataset_splits_and_valtiny(tmp_path, capsys):
     assert f'wrote {splits}/valtiny.txt' in capsys.readouterr().out
     # A second run keeps the dataset and rewrites identical splits.
     before = tree_bytes(out)
-    tool.main(argv)
+    make_synthetic_data.main(argv)
     assert tree_bytes(out) == before
 
 

@@ -13,12 +13,14 @@ import time
 import pytest
 import torch
 
+from tests.helpers.kill_hook import PAUSE_FILE
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                   'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+# On the trainings' PYTHONPATH, for custom_imports of kill_hook and
+# confidence_metric.
 HELPERS = osp.join(ROOT, 'tests', 'helpers')
-sys.path.insert(0, HELPERS)
-from kill_hook import PAUSE_FILE  # noqa: E402
 
 # Round 0: iterations 1-6; round 1: 7-10; round 2: 11-14. Validation every 2
 # iterations of a round, periodic checkpoints every 3 iterations (one kept).

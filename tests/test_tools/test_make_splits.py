@@ -1,5 +1,4 @@
 """Tests of tools/make_splits.py."""
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -9,22 +8,15 @@ import pytest
 from PIL import Image
 
 from dst_cbc.datasets.splits import nested_splits, read_list
+from tools import make_splits
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOL = ROOT / 'tools' / 'make_splits.py'
 
 
-def load_tool():
-    """Import tools/make_splits.py as a module."""
-    spec = importlib.util.spec_from_file_location('make_splits', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool()
+    return make_splits
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 check, and the commands it wires up (run by a recording stand-in that
 writes each run's summary.json as the curriculum loop does)."""
 import argparse
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -12,23 +11,17 @@ import pytest
 from mmengine.config import Config
 
 from dst_cbc.cli import add_common_args
+from tests.helpers import fake_trees
+from tools import reproduce_paper
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / 'tools' / 'reproduce_paper.py'
-_spec = importlib.util.spec_from_file_location(
-    'fake_trees', ROOT / 'tests' / 'helpers' / 'fake_trees.py')
-fake_trees = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(fake_trees)
 NUM_TRAIN = 12
 LABELED = 3  # in each split of the fake tree
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('reproduce_paper', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return reproduce_paper
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ predicted class ids per validation image), run in-process on the same
 checkpoint, whose head is randomised so that the predictions hold several
 classes.
 """
-import importlib.util
 import os.path as osp
 import runpy
 import sys
@@ -24,20 +23,12 @@ import dst_cbc  # noqa: F401
 from dst_cbc.datasets.synthetic import SYNTHETIC_PALETTE
 from dst_cbc.visualization import (IGNORE_COLOR, colorize, hatch_mask, overlay,
                                    side_by_side, upscale)
+from tools import infer, visualize_pseudo_labels
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                   'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
 GAP = 4  # white columns between panels (side_by_side's default)
-
-
-def load_tool(name):
-    """Import ``tools/<name>.py`` as a module."""
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(ROOT, 'tools', f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope='module')
@@ -124,9 +115,8 @@ def test_side_by_side_and_upscale():
 
 # -- tools/visualize_pseudo_labels.py ----------------------------------------
 def test_visualize_writes_side_by_side_overlays(run, tmp_path):
-    tool = load_tool('visualize_pseudo_labels')
     out = str(tmp_path / 'vis')
-    written = tool.main(
+    written = visualize_pseudo_labels.main(
         [run.work, '--round', '1', '--num', '2', '--out', out, '--scale', '2'])
     assert [osp.basename(p)
             for p in written] == [f'{n}.png' for n in run.unlabeled[:2]]
@@ -156,17 +146,18 @@ def test_visualize_writes_side_by_side_overlays(run, tmp_path):
 
 
 def test_visualize_names_what_is_missing(run, tmp_path):
-    tool = load_tool('visualize_pseudo_labels')
     with pytest.raises(
             FileNotFoundError,
             match=r"round 2 has no complete .*\['round_1'\]"):
-        tool.main([run.work, '--round', '2', '--out', str(tmp_path)])
+        visualize_pseudo_labels.main(
+            [run.work, '--round', '2', '--out',
+             str(tmp_path)])
     (tmp_path / 'a.py').write_text('')
     (tmp_path / 'b.py').write_text('')
     with pytest.raises(ValueError, match='several configs'):
-        tool.find_config(str(tmp_path))
+        visualize_pseudo_labels.find_config(str(tmp_path))
     with pytest.raises(FileNotFoundError, match='work dir not found'):
-        tool.find_config(str(tmp_path / 'nope'))
+        visualize_pseudo_labels.find_config(str(tmp_path / 'nope'))
 
 
 # -- tools/infer.py ----------------------------------------------------------
@@ -197,7 +188,7 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        written = load_tool('infer').main([
+        written = infer.main([
             run.config, busy_checkpoint, val_dir, '--out', out, '--device',
             'cpu'
         ])
@@ -233,25 +224,24 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
 
 
 def test_infer_single_file_and_listing(run, busy_checkpoint, tmp_path):
-    tool = load_tool('infer')
     image = osp.join(run.data_root, 'img_dir', 'val', 'val_00001.png')
-    assert tool.list_images(image) == [(image, 'val_00001')]
+    assert infer.list_images(image) == [(image, 'val_00001')]
     (tmp_path / 'in' / 'sub').mkdir(parents=True)
     for rel in ('b.jpg', 'sub/a.png', 'notes.txt'):
         (tmp_path / 'in' / rel).write_bytes(b'')
     folder = str(tmp_path / 'in')
-    assert tool.list_images(folder) == [
+    assert infer.list_images(folder) == [
         (osp.join(folder, 'b.jpg'), 'b'),
         (osp.join(folder, 'sub', 'a.png'), osp.join('sub', 'a')),
     ]
     (tmp_path / 'in' / 'b.png').write_bytes(b'')
     with pytest.raises(ValueError, match=r'both be written as b\.png'):
-        tool.list_images(folder)
+        infer.list_images(folder)
     (tmp_path / 'empty').mkdir()
     with pytest.raises(FileNotFoundError, match='no image'):
-        tool.list_images(str(tmp_path / 'empty'))
+        infer.list_images(str(tmp_path / 'empty'))
     with pytest.raises(FileNotFoundError, match='CHECKPOINT not found'):
-        tool.main([
+        infer.main([
             run.config,
             str(tmp_path / 'x.pth'), image, '--out',
             str(tmp_path / 'o')
