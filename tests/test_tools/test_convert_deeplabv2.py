@@ -1,6 +1,5 @@
 """Tests of tools/convert_deeplabv2_coco.py on a synthetic state dict with the
 original DeepLabV2-ResNet-101 layout (AdvSemiSeg's ``Res_Deeplab``)."""
-import importlib.util
 from collections import OrderedDict
 from pathlib import Path
 
@@ -12,9 +11,9 @@ from mmengine.registry import init_default_scope
 
 import dst_cbc  # noqa: F401
 from mmseg.registry import MODELS
+from tools import convert_deeplabv2_coco
 
 ROOT = Path(__file__).resolve().parents[2]
-TOOL = ROOT / 'tools' / 'convert_deeplabv2_coco.py'
 MODEL_CFG = ROOT / 'configs' / '_base_' / 'models' / 'deeplabv2_r101-d8.py'
 CITY_CFG = (
     ROOT / 'configs' / 'dst_cbc' /
@@ -62,10 +61,7 @@ def original_layout(num_classes=21):
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('convert_deeplabv2', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return convert_deeplabv2_coco
 
 
 @pytest.fixture(scope='module')
