@@ -301,7 +301,8 @@ class Benchmark:
         cfg.merge_from_dict(options)
         os.makedirs(work_dir, exist_ok=True)
         path = osp.join(work_dir, 'benchmark_config.py')
-        cfg.dump(path)
+        # Whole or not at all: a stopped runner leaves no empty config.
+        atomic_write_bytes(path, cfg.pretty_text.encode())
         cmd = [
             sys.executable,
             osp.join(ROOT, 'tools', 'train.py'), path, '--work-dir', work_dir

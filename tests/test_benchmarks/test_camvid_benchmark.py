@@ -1,6 +1,7 @@
 """The CamVid benchmark's bookkeeping: table arithmetic and ablation rows."""
 import argparse
 import json
+import os
 import os.path as osp
 import sys
 
@@ -265,3 +266,27 @@ def test_test_root_layout_is_checked(tmp_path):
     assert dataset.data_prefix == dict(
         img_path='test', seg_map_path='testannot')
     assert dataset.ann_file == 'test.txt'
+
+
+def test_train_writes_the_run_config_whole_before_training(tmp_path):
+    """The config a training reads is written atomically (a stopped runner
+    leaves no empty file) and loads back to the same settings."""
+    from mmengine.config import Config
+
+    calls = []
+
+    class Processes:
+
+        def run(self, cmd, log):
+            calls.append(cmd)
+            return 1.5
+
+    bench = run.Benchmark.__new__(run.Benchmark)
+    bench.processes = Processes()
+    cfg = Config.fromfile(run.config_path('effnet-lite0', 'dst_cbc'))
+    work_dir = str(tmp_path / 'row')
+    assert bench.train(cfg, work_dir, {'train_cfg.round_iters': 7}) == 1.5
+    path = osp.join(work_dir, 'benchmark_config.py')
+    assert calls[0][-3:] == [path, '--work-dir', work_dir]
+    assert Config.fromfile(path).train_cfg.round_iters == 7
+    assert [f for f in os.listdir(work_dir)] == ['benchmark_config.py']
