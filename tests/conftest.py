@@ -3,12 +3,12 @@ import os.path as osp
 from typing import Callable
 
 import pytest
-import torch
 from mmengine.config import Config
 
 import dst_cbc  # noqa: F401
 from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
                               write_list)
+from tests.helpers.threads import torch_threads
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
@@ -72,7 +72,5 @@ def one_thread():
     """One torch thread until the end of the requesting module, for tests
     that ask for it: ResNet-101 on a tiny input is many small ops, which
     several threads only slow down on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield

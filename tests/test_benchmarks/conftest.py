@@ -2,16 +2,15 @@
 from pathlib import Path
 
 import pytest
-import torch
+
+from tests.helpers.threads import torch_threads
 
 
 @pytest.fixture(scope='module', autouse=True)
 def one_thread():
     """One torch thread: on a busy 2-core machine two threads stall."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import re
 from types import SimpleNamespace
 
 import pytest
-import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -28,6 +27,7 @@ from dst_cbc.engine.report import (DPI, FIG_SIZE, build_report,
                                    format_round_line, format_rounds_table,
                                    markdown_table, render_plots)
 from mmseg.registry import HOOKS
+from tests.helpers.threads import torch_threads
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
@@ -71,13 +71,9 @@ def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
     cfg.train_dataloader.batch_size = 4
     cfg.visualizer.name = 'test_report_visualizer'
     cfg.custom_hooks.append(dict(type='ReportSnapshotRecorder'))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: threads only contend
-    try:
+    with torch_threads(1):  # tiny convolutions: threads only contend
         runner = Runner.from_cfg(cfg)
         runner.train()
-    finally:
-        torch.set_num_threads(threads)
     recorder = [
         h for h in runner.hooks if isinstance(h, ReportSnapshotRecorder)
     ][0]

@@ -23,6 +23,7 @@ import dst_cbc  # noqa: F401
 from dst_cbc.datasets.synthetic import SYNTHETIC_PALETTE
 from dst_cbc.visualization import (IGNORE_COLOR, colorize, hatch_mask, overlay,
                                    side_by_side, upscale)
+from tests.helpers.threads import torch_threads
 from tools import infer, visualize_pseudo_labels
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -52,12 +53,8 @@ def run(tmp_path_factory, tiny_synthetic, tiny_cfg):
         val_interval=2)
     cfg.train_dataloader.batch_size = 4
     cfg.visualizer.name = 'test_tools_visualizer'
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny convolutions: threads only contend
-    try:
+    with torch_threads(1):  # tiny convolutions: threads only contend
         Runner.from_cfg(cfg).train()
-    finally:
-        torch.set_num_threads(threads)
     work = cfg.work_dir
     return SimpleNamespace(
         work=work,
@@ -185,9 +182,7 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
     logged = []
     monkeypatch.setattr(mmengine.logging, 'print_log',
                         lambda msg, *args, **kwargs: logged.append(msg))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         written = infer.main([
             run.config, busy_checkpoint, val_dir, '--out', out, '--device',
             'cpu'
@@ -201,8 +196,6 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
             'visualizer.name=test_tools_test_py'
         ])
         runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
-    finally:
-        torch.set_num_threads(threads)
     names = ['val_00000', 'val_00001', 'val_00002']
     assert [osp.basename(p) for p in written] == [n + '.png' for n in names]
     classes = set()
