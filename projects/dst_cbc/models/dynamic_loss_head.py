@@ -110,9 +110,10 @@ class DynamicLossMixin:
         Logits rounded to bfloat16 (8 bits of mantissa) feed the loss, the
         dynamic weight ``p ** gamma`` and the confidence ranking of
         pseudo-labeling; under ``--amp`` on a CPU they cost the default run
-        2.0 mIoU (mean of 3 seeds, ``benchmarks/amp``). The classifier is a small
-        share of a segmentor's compute, so it runs in float32 on float32
-        features (the rest of the network stays in the autocast dtype).
+        2.0 mIoU (mean of 3 seeds, ``benchmarks/amp``). The classifier is a
+        small share of a segmentor's compute, so it runs in float32 on
+        float32 features (the rest of the network stays in the autocast
+        dtype).
 
         Args:
             feat (Tensor): The head's last features.
