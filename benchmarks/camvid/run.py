@@ -13,16 +13,20 @@ every number reported is measured on the full ``val`` set (101 images), and
 with ``--test-root`` on that set too. ``--ablation [ROW ...]`` adds the
 paper's Table 5 rows (ST, DST, DST-C, OW) and strong augmentation of the
 pseudo-labeled crops (CutMix) on the first split, each from that split's
-baseline checkpoint. ``--jobs N`` runs up to N trainings or evaluations at
-once, each a process of ``cores / N`` threads (unless ``OMP_NUM_THREADS`` is
-set).
+baseline checkpoint. ``--reuse RESULTS_JSON`` keeps what an earlier run of
+the same model, ratio and baseline length trained (oracle, splits, ablation
+rows) and trains the rest; ``--baselines-only`` stops after the oracle and
+the baselines (with ``--baseline-iters``, a convergence check). ``--jobs N``
+runs up to N trainings or evaluations at once, each a process of
+``cores / N`` threads (unless ``OMP_NUM_THREADS`` is set).
 
 Usage::
 
     python -m benchmarks.camvid.run [--model effnet-lite0]
         [--data-root ../shared/data/camvid]
         [--out work_dirs/benchmarks/camvid] [--splits 1 2] [--ratio 8]
-        [--no-oracle | --oracle-from RESULTS_JSON] [--baseline-iters N]
+        [--no-oracle | --oracle-from RESULTS_JSON] [--reuse RESULTS_JSON]
+        [--baselines-only] [--baseline-iters N]
         [--ablation [ST DST DST_C OW CutMix]] [--jobs 2] [--test-root DIR]
         [--cfg-options k=v ...] [--supervised-options k=v ...]
 
@@ -99,6 +103,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         help='reuse the oracle of an earlier run (it trains on every '
         'label, so it depends on neither the ratio nor the split)')
     parser.add_argument(
+        '--reuse',
+        metavar='RESULTS_JSON',
+        help='reuse the oracle, splits and ablation rows of an earlier run '
+        'of the same model, ratio and baseline length; train only what it '
+        'lacks (e.g. more --ablation rows)')
+    parser.add_argument(
+        '--baselines-only',
+        action='store_true',
+        help='train and score the oracle and the baselines only (with '
+        '--baseline-iters: check that they converge)')
+    parser.add_argument(
         '--baseline-iters',
         type=int,
         help='iterations of the supervised baselines (default: the baseline '
@@ -134,6 +149,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.ablation == []:
         args.ablation = list(ABLATIONS)
+    if args.baselines_only and args.ablation:
+        parser.error('--baselines-only trains no DST-CBC, so no --ablation')
     if args.jobs < 1:
         parser.error(f'--jobs must be >= 1, got {args.jobs}')
     if args.baseline_iters is None:
@@ -410,19 +427,81 @@ class Benchmark:
                     work_dir, best['checkpoint'], self.args.test_root))
         return result
 
-    def split(self, split: int, oracle: Optional[Dict]) -> Dict:
-        """Baseline, then DST-CBC, of one split."""
-        baseline = self.supervised(f'split{split}/baseline', split)
-        return split_entry(oracle, baseline, self.dst_cbc(split, baseline))
+    def split(self, split: int, reused: Optional[Dict] = None) -> Dict:
+        """Baseline, then DST-CBC (unless ``--baselines-only``), of one
+        split; what ``reused`` (an earlier run's entry) holds is not trained
+        again."""
+        reused = reused or {}
+        baseline = reused.get('baseline') or self.supervised(
+            f'split{split}/baseline', split)
+        entry = dict(baseline=baseline)
+        if 'dst_cbc' in reused:
+            entry['dst_cbc'] = reused['dst_cbc']
+        elif not self.args.baselines_only:
+            entry['dst_cbc'] = self.dst_cbc(split, baseline)
+        return entry
+
+    def oracle(self, earlier: Dict) -> Optional[Dict]:
+        """The oracle: none, ``--oracle-from``'s, the reused run's, or
+        trained."""
+        if self.args.no_oracle:
+            return None
+        if self.args.oracle_from:
+            return load_oracle(self.args.oracle_from)
+        return earlier.get('oracle') or self.supervised('oracle')
+
+    def ablation(self, entry: Dict, rows: Dict) -> Dict:
+        """The ``--ablation`` rows on one split's entry, besides ``rows``
+        (an earlier run's, kept and not trained again)."""
+        todo = [name for name in self.args.ablation or () if name not in rows]
+        if not todo:
+            return dict(rows)
+        split = self.args.splits[0]
+        variants = ablation_variants(entry['dst_cbc'])
+        with ThreadPoolExecutor(len(todo)) as pool:
+            futures = {
+                name: pool.submit(self.dst_cbc, split, entry['baseline'],
+                                  name.lower(), variants[name])
+                for name in todo
+            }
+            return dict(rows, **{k: f.result() for k, f in futures.items()})
 
 
-def split_entry(oracle: Optional[Dict], baseline: Dict, dst_cbc: Dict) -> Dict:
-    """One split's results, with the mIoU and checkpoint of the oracle.
+def load_reused(path: str, args: argparse.Namespace) -> Dict:
+    """The results of an earlier run that ``--reuse`` builds on.
+
+    Raises:
+        ValueError: If ``path`` cannot be read, or its run had another
+            model, ratio or baseline length; the message names the file.
+    """
+    try:
+        earlier = read_json(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f'--reuse {path}: cannot read it ({e})') from e
+    for key in ('model', 'ratio'):
+        if earlier.get(key) != getattr(args, key):
+            raise ValueError(f'--reuse {path}: its run has --{key} '
+                             f'{earlier.get(key)}, this one '
+                             f'{getattr(args, key)}')
+    splits = {int(s): entry for s, entry in earlier['splits'].items()}
+    for split, entry in splits.items():
+        iters = entry['baseline']['iters']
+        if iters != args.baseline_iters:
+            raise ValueError(
+                f'--reuse {path}: its split {split} baseline trained {iters} '
+                f'iterations, this run asks {args.baseline_iters} '
+                '(--baseline-iters)')
+    return dict(earlier, splits=splits)
+
+
+def split_entry(oracle: Optional[Dict], entry: Dict) -> Dict:
+    """One split's results (baseline and DST-CBC), with the mIoU and
+    checkpoint of the oracle.
 
     The oracle is trained once for all splits; its full record stays at the
     top of ``results.json``.
     """
-    entry = dict(baseline=baseline, dst_cbc=dst_cbc)
+    entry = {k: entry[k] for k in ('baseline', 'dst_cbc') if k in entry}
     if oracle:
         entry['oracle'] = dict(
             mIoU=oracle['mIoU'], checkpoint=oracle['checkpoint'])
@@ -437,20 +516,13 @@ def table(results: Dict) -> str:
         '| gap closed | wall time |', '|---|---|---|---|---|---|---|---|'
     ]
     for split, res in sorted(results['splits'].items()):
-        base = res['baseline']['mIoU']
-        dst = res['dst_cbc']['mIoU']
-        pct = '-' if oracle is None else f'{100 * dst / oracle:.1f} %'
-        seconds = res['baseline']['seconds'] + res['dst_cbc']['seconds']
-        lines.append(
-            f'| {split} | {"-" if oracle is None else f"{oracle:.2f}"} '
-            f'| {base:.2f} | {dst:.2f} ({res["dst_cbc"]["selected_round"]}) '
-            f'| {dst - base:+.2f} | {pct} | {gap_closed(base, dst, oracle)} '
-            f'| {seconds / 60:.1f} min |')
-    splits = list(results['splits'].values())
-    gains = [r['dst_cbc']['mIoU'] - r['baseline']['mIoU'] for r in splits]
-    lines.append(f'\nmean gain over {len(gains)} split(s): '
-                 f'{sum(gains) / len(gains):+.2f} mIoU')
-    if oracle is not None:
+        lines.append(table_row(split, res, oracle))
+    splits = [r for r in results['splits'].values() if 'dst_cbc' in r]
+    if splits:
+        gains = [r['dst_cbc']['mIoU'] - r['baseline']['mIoU'] for r in splits]
+        lines.append(f'\nmean gain over {len(gains)} split(s): '
+                     f'{sum(gains) / len(gains):+.2f} mIoU')
+    if oracle is not None and splits:
         mean = [
             sum(r[k]['mIoU'] for r in splits) / len(splits)
             for k in ('baseline', 'dst_cbc')
@@ -472,6 +544,25 @@ def table(results: Dict) -> str:
     return '\n'.join(lines)
 
 
+def table_row(split: int, res: Dict, oracle: Optional[float]) -> str:
+    """A split's row; a split without DST-CBC (``--baselines-only``) shows
+    its baseline alone."""
+    base = res['baseline']['mIoU']
+    seconds = res['baseline']['seconds']
+    cells = [f'{base:.2f}'] + ['-'] * 4
+    if 'dst_cbc' in res:
+        dst = res['dst_cbc']['mIoU']
+        seconds += res['dst_cbc']['seconds']
+        cells = [
+            f'{base:.2f}', f'{dst:.2f} ({res["dst_cbc"]["selected_round"]})',
+            f'{dst - base:+.2f}',
+            '-' if oracle is None else f'{100 * dst / oracle:.1f} %',
+            gap_closed(base, dst, oracle)
+        ]
+    return (f'| {split} | {"-" if oracle is None else f"{oracle:.2f}"} | ' +
+            ' | '.join(cells) + f' | {seconds / 60:.1f} min |')
+
+
 def gap_closed(base: float, dst: float, oracle: Optional[float]) -> str:
     """Share of the baseline-to-oracle gap DST-CBC closed, as text."""
     if oracle is None or oracle <= base:
@@ -483,7 +574,7 @@ def plot(results: Dict, path: str) -> None:
     """mIoU on val of each round's best checkpoint, per split."""
     fig, ax = plt.subplots(figsize=(6, 4))
     for split, res in sorted(results['splits'].items()):
-        rounds = res['dst_cbc']['rounds']
+        rounds = res.get('dst_cbc', {}).get('rounds', [])
         line, = ax.plot([r['round'] for r in rounds],
                         [r['val_mIoU'] for r in rounds],
                         marker='o',
@@ -588,6 +679,7 @@ def main() -> None:
         raise FileNotFoundError(
             f'CamVid not found at {args.data_root} (train.txt missing); '
             'pass --data-root')
+    earlier = load_reused(args.reuse, args) if args.reuse else dict(splits={})
     os.makedirs(args.out, exist_ok=True)
     split_dir = make_splits(args.data_root, args.out, args.ratio,
                             max(args.splits))
@@ -598,34 +690,31 @@ def main() -> None:
         title=MODELS[args.model]['title'],
         jobs=args.jobs,
         splits={})
+    if args.reuse:
+        results['reused'] = args.reuse
     start = time.time()
     with ThreadPoolExecutor(len(args.splits) + 1) as pool:
-        oracle = (
-            pool.submit(load_oracle, args.oracle_from)
-            if args.oracle_from else None if args.no_oracle else pool.submit(
-                bench.supervised, 'oracle'))
+        oracle = pool.submit(bench.oracle, earlier)
         # The splits do not need the oracle until their entries are made.
-        splits = {s: pool.submit(bench.split, s, None) for s in args.splits}
-        if oracle is not None:
+        splits = {
+            s: pool.submit(bench.split, s, earlier['splits'].get(s))
+            for s in args.splits
+        }
+        if oracle.result() is not None:
             results['oracle'] = oracle.result()
         for s, future in splits.items():
-            entry = future.result()
             results['splits'][s] = split_entry(
-                results.get('oracle'), entry['baseline'], entry['dst_cbc'])
-    results['main_seconds'] = time.time() - start
+                results.get('oracle'), future.result())
+    # Over this run and the one it reuses: what each trained.
+    results['main_seconds'] = (
+        earlier.get('main_seconds', 0.) + time.time() - start)
     atomic_write_json(osp.join(args.out, 'results.json'), results)
-    if args.ablation:
-        split = args.splits[0]
-        res = results['splits'][split]
-        variants = ablation_variants(res['dst_cbc'])
-        with ThreadPoolExecutor(len(args.ablation)) as pool:
-            futures = {
-                name: pool.submit(bench.dst_cbc, split, res['baseline'],
-                                  name.lower(), variants[name])
-                for name in args.ablation
-            }
-            results['ablation'] = {k: f.result() for k, f in futures.items()}
-    results['total_seconds'] = time.time() - start
+    rows = earlier.get('ablation', {})
+    if args.ablation or rows:
+        results['ablation'] = bench.ablation(results['splits'][args.splits[0]],
+                                             rows)
+    results['total_seconds'] = (
+        earlier.get('total_seconds', 0.) + time.time() - start)
     atomic_write_json(osp.join(args.out, 'results.json'), results)
     text = table(results)
     atomic_write_bytes(osp.join(args.out, 'results.md'), text.encode())
@@ -633,7 +722,8 @@ def main() -> None:
     print(text)
     print(f'wall time: {results["main_seconds"] / 60:.1f} min for oracle, '
           f'baselines and DST-CBC; {results["total_seconds"] / 60:.1f} min '
-          f'in all; results in {args.out}')
+          f'in all{" (with the reused run)" if args.reuse else ""}; '
+          f'results in {args.out}')
 
 
 if __name__ == '__main__':

@@ -166,10 +166,10 @@ def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
         curve={6000: 53.8})
     base = dict(mIoU=52.1, checkpoint='split1/baseline/best.pth')
     dst = dict(mIoU=52.8, checkpoint='split1/dst_cbc/round_1_best.pth')
-    entry = run.split_entry(oracle, base, dst)
+    entry = run.split_entry(oracle, dict(baseline=base, dst_cbc=dst))
     assert entry['oracle'] == dict(mIoU=53.8, checkpoint='oracle/best.pth')
     assert entry['baseline'] is base and entry['dst_cbc'] is dst
-    assert 'oracle' not in run.split_entry(None, base, dst)
+    assert 'oracle' not in run.split_entry(None, dict(baseline=base))
 
 
 def test_oracle_from_and_no_oracle_exclude_each_other(monkeypatch, capsys):
@@ -290,3 +290,171 @@ def test_train_writes_the_run_config_whole_before_training(tmp_path):
     assert calls[0][-3:] == [path, '--work-dir', work_dir]
     assert Config.fromfile(path).train_cfg.round_iters == 7
     assert [f for f in os.listdir(work_dir)] == ['benchmark_config.py']
+
+
+class RecordingBenchmark(run.Benchmark):
+    """A benchmark whose trainings only record what they would train."""
+
+    def __init__(self, args):
+        self.args = args
+        self.trained = []
+
+    def supervised(self, name, split=None):
+        self.trained.append(name)
+        return dict(mIoU=40., checkpoint=f'{name}/best.pth', iters=3000)
+
+    def dst_cbc(self, split, baseline, name='dst_cbc', variant=None):
+        self.trained.append(f'split{split}/{name}')
+        return dict(
+            mIoU=45.,
+            selected_round=1,
+            rounds=[dict(round=0, iters=0),
+                    dict(round=1, iters=600)])
+
+
+def bench_args(argv):
+    return run.parse_args(['--model', 'effnet-lite0'] + argv)
+
+
+def test_split_trains_only_what_the_reused_entry_lacks():
+    bench = RecordingBenchmark(bench_args([]))
+    base = dict(mIoU=50., checkpoint='b.pth', iters=1500)
+    dst = dict(mIoU=53., selected_round=5)
+    assert bench.split(1, dict(baseline=base, dst_cbc=dst)) == dict(
+        baseline=base, dst_cbc=dst)
+    assert bench.trained == []
+    entry = bench.split(2, dict(baseline=base))
+    assert entry['baseline'] is base and entry['dst_cbc']['mIoU'] == 45.
+    assert bench.trained == ['split2/dst_cbc']
+    entry = bench.split(3)
+    assert bench.trained == [
+        'split2/dst_cbc', 'split3/baseline', 'split3/dst_cbc'
+    ]
+
+
+def test_baselines_only_stops_after_the_baselines():
+    bench = RecordingBenchmark(bench_args(['--baselines-only']))
+    assert bench.split(1) == dict(
+        baseline=dict(
+            mIoU=40., checkpoint='split1/baseline/best.pth', iters=3000))
+    assert bench.trained == ['split1/baseline']
+    assert bench.oracle(dict(splits={}))['checkpoint'] == 'oracle/best.pth'
+    results = dict(
+        ratio=8,
+        oracle=dict(mIoU=55., iters=3000, seconds=60., curve={3000: 55.}),
+        splits={1: dict(baseline=dict(mIoU=50., seconds=120., curve={}))})
+    text = run.table(results)
+    assert '| 1 | 55.00 | 50.00 | - | - | - | - | 2.0 min |' in text
+    assert 'mean gain' not in text and 'gap closed:' not in text
+
+
+def test_baselines_only_excludes_the_ablation(capsys):
+    with pytest.raises(SystemExit):
+        bench_args(['--baselines-only', '--ablation', 'ST'])
+    assert '--baselines-only trains no DST-CBC' in capsys.readouterr().err
+
+
+def test_oracle_comes_from_the_reused_run_unless_told_otherwise(tmp_path):
+    earlier = dict(splits={}, oracle=dict(mIoU=53.8, checkpoint='o.pth'))
+    bench = RecordingBenchmark(bench_args([]))
+    assert bench.oracle(earlier)['mIoU'] == 53.8
+    assert bench.oracle(dict(splits={}))['mIoU'] == 40.
+    assert bench.trained == ['oracle']
+    assert RecordingBenchmark(bench_args(['--no-oracle'
+                                          ])).oracle(earlier) is None
+    path = tmp_path / 'other.json'
+    path.write_text(json.dumps(dict(oracle=dict(mIoU=60., checkpoint='x'))))
+    assert RecordingBenchmark(bench_args(['--oracle-from',
+                                          str(path)
+                                          ])).oracle(earlier)['mIoU'] == 60.
+
+
+def test_ablation_trains_the_missing_rows_and_keeps_the_rest():
+    bench = RecordingBenchmark(bench_args(['--ablation', 'ST', 'DST']))
+    entry = dict(
+        baseline=dict(checkpoint='b.pth'),
+        dst_cbc=dict(rounds=[dict(round=0, iters=0),
+                             dict(round=1, iters=600)]))
+    st = dict(mIoU=47.4, selected_round=0)
+    ow = dict(mIoU=52.9, selected_round=3)
+    rows = bench.ablation(entry, dict(ST=st, OW=ow))
+    assert bench.trained == ['split1/dst']
+    assert rows['ST'] is st and rows['OW'] is ow and rows['DST']['mIoU'] == 45.
+    assert set(rows) == {'ST', 'OW', 'DST'}
+    assert RecordingBenchmark(bench_args([])).ablation(entry, {}) == {}
+
+
+def test_reuse_round_trips_a_results_file_and_names_it_at_fault(tmp_path):
+    args = bench_args(['--baseline-iters', '1500'])
+    earlier = dict(
+        model='effnet-lite0',
+        ratio=8,
+        main_seconds=4900.,
+        splits={'1': dict(baseline=dict(iters=1500, mIoU=50.))})
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(earlier))
+    assert run.load_reused(str(path), args) == dict(
+        earlier, splits={1: dict(baseline=dict(iters=1500, mIoU=50.))})
+    with pytest.raises(
+            ValueError,
+            match='results.json: its split 1 '
+            'baseline trained 1500 iterations, this run asks '
+            '3000'):
+        run.load_reused(str(path), bench_args(['--baseline-iters', '3000']))
+    with pytest.raises(
+            ValueError,
+            match='results.json: its run has '
+            '--ratio 8, this one 16'):
+        run.load_reused(str(path), bench_args(['--ratio', '16']))
+    with pytest.raises(
+            ValueError,
+            match='its run has --model effnet-lite0, '
+            'this one fast-scnn'):
+        run.load_reused(str(path), run.parse_args([]))
+    with pytest.raises(ValueError, match='missing.json: cannot read it'):
+        run.load_reused(str(tmp_path / 'missing.json'), args)
+
+
+def test_main_with_everything_reused_trains_nothing_and_keeps_it_all(
+        fake_camvid, tmp_path, monkeypatch):
+    """A rerun with ``--reuse`` of a finished run trains nothing: its
+    results, timings included, come back as they were."""
+    out = tmp_path / 'out'
+    base = dict(mIoU=50., seconds=60., iters=1500, curve={}, checkpoint='b')
+    dst = dict(
+        mIoU=53.,
+        seconds=120.,
+        selected_round=5,
+        rounds=[dict(round=0, iters=0),
+                dict(round=1, iters=600)],
+        checkpoint='d')
+    earlier = dict(
+        ratio=8,
+        model='effnet-lite0',
+        oracle=dict(
+            mIoU=54., iters=3000, seconds=90., curve={}, checkpoint='o'),
+        splits={'1': dict(baseline=base, dst_cbc=dst)},
+        ablation=dict(ST=dict(mIoU=47., selected_round=0)),
+        main_seconds=300.,
+        total_seconds=400.)
+    path = tmp_path / 'earlier.json'
+    path.write_text(json.dumps(earlier))
+    monkeypatch.setattr(run, 'make_splits', lambda *a: str(tmp_path))
+    monkeypatch.setattr(run, 'Benchmark',
+                        lambda args, d: RecordingBenchmark(args))
+    monkeypatch.setattr(run, 'plot', lambda results, p: None)
+    monkeypatch.setattr(sys, 'argv', [
+        'run.py', '--model', 'effnet-lite0', '--data-root',
+        str(fake_camvid), '--out',
+        str(out), '--splits', '1', '--reuse',
+        str(path), '--baseline-iters', '1500', '--ablation', 'ST'
+    ])
+    run.main()
+    results = json.loads((out / 'results.json').read_text())
+    assert results['oracle'] == earlier['oracle']
+    assert results['splits']['1'] == dict(
+        earlier['splits']['1'], oracle=dict(mIoU=54., checkpoint='o'))
+    assert results['ablation'] == earlier['ablation']
+    assert results['reused'] == str(path)
+    assert results['main_seconds'] == pytest.approx(300., abs=5)
+    assert results['total_seconds'] == pytest.approx(400., abs=5)
