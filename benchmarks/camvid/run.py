@@ -222,12 +222,21 @@ def make_splits(data_root: str, out: str, ratio: int, num_splits: int) -> str:
     return split_dir
 
 
+def read_results(path: str, option: str) -> Dict:
+    """An earlier run's ``results.json``, given to ``option``.
+
+    Raises:
+        ValueError: If it cannot be read, naming the option and the file.
+    """
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as e:
+        raise ValueError(f'{option} {path}: cannot read it ({e})') from e
+
+
 def load_oracle(path: str) -> Dict:
     """The oracle entry of an earlier run's ``results.json``."""
-    try:
-        oracle = read_json(path).get('oracle')
-    except (OSError, ValueError) as e:
-        raise ValueError(f'--oracle-from {path}: cannot read it ({e})') from e
+    oracle = read_results(path, '--oracle-from').get('oracle')
     if not oracle:
         raise ValueError(f'--oracle-from {path}: it has no oracle entry '
                          '(was that run made with --no-oracle?)')
@@ -441,14 +450,12 @@ class Benchmark:
             entry['dst_cbc'] = self.dst_cbc(split, baseline)
         return entry
 
-    def oracle(self, earlier: Dict) -> Optional[Dict]:
-        """The oracle: none, ``--oracle-from``'s, the reused run's, or
-        trained."""
+    def oracle(self, known: Optional[Dict]) -> Optional[Dict]:
+        """The oracle: none (``--no-oracle``), ``known`` (see
+        :func:`known_oracle`), or trained."""
         if self.args.no_oracle:
             return None
-        if self.args.oracle_from:
-            return load_oracle(self.args.oracle_from)
-        return earlier.get('oracle') or self.supervised('oracle')
+        return known or self.supervised('oracle')
 
     def ablation(self, entry: Dict, rows: Dict) -> Dict:
         """The ``--ablation`` rows on one split's entry, besides ``rows``
@@ -474,10 +481,7 @@ def load_reused(path: str, args: argparse.Namespace) -> Dict:
         ValueError: If ``path`` cannot be read, or its run had another
             model, ratio or baseline length; the message names the file.
     """
-    try:
-        earlier = read_json(path)
-    except (OSError, ValueError) as e:
-        raise ValueError(f'--reuse {path}: cannot read it ({e})') from e
+    earlier = read_results(path, '--reuse')
     for key in ('model', 'ratio'):
         if earlier.get(key) != getattr(args, key):
             raise ValueError(f'--reuse {path}: its run has --{key} '
@@ -492,6 +496,15 @@ def load_reused(path: str, args: argparse.Namespace) -> Dict:
                 f'iterations, this run asks {args.baseline_iters} '
                 '(--baseline-iters)')
     return dict(earlier, splits=splits)
+
+
+def known_oracle(args: argparse.Namespace, earlier: Dict) -> Optional[Dict]:
+    """The oracle this run need not train: ``--oracle-from``'s, else the
+    reused run's. Read before any training, so a bad file stops the run at
+    once."""
+    if args.oracle_from:
+        return load_oracle(args.oracle_from)
+    return earlier.get('oracle')
 
 
 def split_entry(oracle: Optional[Dict], entry: Dict) -> Dict:
@@ -553,8 +566,8 @@ def table_row(split: int, res: Dict, oracle: Optional[float]) -> str:
     if 'dst_cbc' in res:
         dst = res['dst_cbc']['mIoU']
         seconds += res['dst_cbc']['seconds']
-        cells = [
-            f'{base:.2f}', f'{dst:.2f} ({res["dst_cbc"]["selected_round"]})',
+        cells[1:] = [
+            f'{dst:.2f} ({res["dst_cbc"]["selected_round"]})',
             f'{dst - base:+.2f}',
             '-' if oracle is None else f'{100 * dst / oracle:.1f} %',
             gap_closed(base, dst, oracle)
@@ -680,6 +693,7 @@ def main() -> None:
             f'CamVid not found at {args.data_root} (train.txt missing); '
             'pass --data-root')
     earlier = load_reused(args.reuse, args) if args.reuse else dict(splits={})
+    known = known_oracle(args, earlier)
     os.makedirs(args.out, exist_ok=True)
     split_dir = make_splits(args.data_root, args.out, args.ratio,
                             max(args.splits))
@@ -694,7 +708,7 @@ def main() -> None:
         results['reused'] = args.reuse
     start = time.time()
     with ThreadPoolExecutor(len(args.splits) + 1) as pool:
-        oracle = pool.submit(bench.oracle, earlier)
+        oracle = pool.submit(bench.oracle, known)
         # The splits do not need the oracle until their entries are made.
         splits = {
             s: pool.submit(bench.split, s, earlier['splits'].get(s))

@@ -338,7 +338,7 @@ def test_baselines_only_stops_after_the_baselines():
         baseline=dict(
             mIoU=40., checkpoint='split1/baseline/best.pth', iters=3000))
     assert bench.trained == ['split1/baseline']
-    assert bench.oracle(dict(splits={}))['checkpoint'] == 'oracle/best.pth'
+    assert bench.oracle(None)['checkpoint'] == 'oracle/best.pth'
     results = dict(
         ratio=8,
         oracle=dict(mIoU=55., iters=3000, seconds=60., curve={3000: 55.}),
@@ -356,17 +356,23 @@ def test_baselines_only_excludes_the_ablation(capsys):
 
 def test_oracle_comes_from_the_reused_run_unless_told_otherwise(tmp_path):
     earlier = dict(splits={}, oracle=dict(mIoU=53.8, checkpoint='o.pth'))
-    bench = RecordingBenchmark(bench_args([]))
-    assert bench.oracle(earlier)['mIoU'] == 53.8
-    assert bench.oracle(dict(splits={}))['mIoU'] == 40.
+    args = bench_args([])
+    bench = RecordingBenchmark(args)
+    assert bench.oracle(run.known_oracle(args, earlier))['mIoU'] == 53.8
+    assert bench.oracle(run.known_oracle(args, dict(splits={})))['mIoU'] == 40.
     assert bench.trained == ['oracle']
-    assert RecordingBenchmark(bench_args(['--no-oracle'
-                                          ])).oracle(earlier) is None
+    args = bench_args(['--no-oracle'])
+    assert RecordingBenchmark(args).oracle(run.known_oracle(args,
+                                                            earlier)) is None
     path = tmp_path / 'other.json'
     path.write_text(json.dumps(dict(oracle=dict(mIoU=60., checkpoint='x'))))
-    assert RecordingBenchmark(bench_args(['--oracle-from',
-                                          str(path)
-                                          ])).oracle(earlier)['mIoU'] == 60.
+    args = bench_args(['--oracle-from', str(path)])
+    assert RecordingBenchmark(args).oracle(run.known_oracle(
+        args, earlier))['mIoU'] == 60.
+    # A bad --oracle-from file stops the run before anything trains.
+    args = bench_args(['--oracle-from', str(tmp_path / 'missing.json')])
+    with pytest.raises(ValueError, match='missing.json: cannot read it'):
+        run.known_oracle(args, earlier)
 
 
 def test_ablation_trains_the_missing_rows_and_keeps_the_rest():
