@@ -1,16 +1,20 @@
 """Test (and evaluate) a segmentor, MMSeg-style.
 
 Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
-       [--show] [--show-dir DIR] [--tta] [--cfg-options k=v ...]
-       [--launcher none|pytorch|slurm|mpi]
+       [--show] [--show-dir DIR] [--tta] [--test-root DIR]
+       [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+``--test-root DIR`` scores the checkpoint on a set of your own in the CamVid
+layout (``DIR/test.txt``, images in ``DIR/test``, labels in
+``DIR/testannot``) instead of the config's test set.
 """
 import argparse
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import dst_cbc  # noqa: F401  (registers the extension's modules)
 from dst_cbc.cli import add_common_args, load_config
+from dst_cbc.datasets import use_test_root
 
 
 def parse_args() -> argparse.Namespace:
@@ -32,6 +36,10 @@ def parse_args() -> argparse.Namespace:
         '--wait-time', type=float, default=2, help='the interval of show (s)')
     parser.add_argument(
         '--tta', action='store_true', help='test time augmentation')
+    parser.add_argument(
+        '--test-root',
+        help='test on this set instead of the config\'s (CamVid layout: '
+        'test.txt, test/, testannot/)')
     add_common_args(parser)
     return parser.parse_args()
 
@@ -55,6 +63,8 @@ def main() -> None:
     args = parse_args()
     cfg = load_config(args)
     cfg.load_from = args.checkpoint
+    if args.test_root:
+        use_test_root(cfg, args.test_root)
     if args.show or args.show_dir:
         enable_visualization(cfg, args)
     if args.tta:

@@ -6,9 +6,9 @@ Used by the CamVid benchmark to evaluate in a process of its own (so that
     python benchmarks/camvid/evaluate.py CONFIG CHECKPOINT OUT_JSON
         [--test-root DIR]
 
-``--test-root`` scores on another set in the CamVid layout instead:
-``DIR/test.txt`` lists the names, images in ``DIR/test``, labels in
-``DIR/testannot``.
+``--test-root`` scores on another set in the CamVid layout instead
+(:func:`dst_cbc.datasets.use_test_root`): ``DIR/test.txt`` lists the names,
+images in ``DIR/test``, labels in ``DIR/testannot``.
 """
 import argparse
 import os.path as osp
@@ -16,30 +16,8 @@ import os.path as osp
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-import dst_cbc  # noqa: F401  (registers the extension's modules)
+from dst_cbc.datasets import use_test_root
 from dst_cbc.utils import atomic_write_json
-
-
-def test_set(cfg: Config, test_root: str) -> None:
-    """Point the config's test set at a CamVid-layout folder.
-
-    Args:
-        cfg (Config): The run config, changed in place.
-        test_root (str): Folder with ``test.txt``, ``test/`` and
-            ``testannot/``.
-
-    Raises:
-        FileNotFoundError: Naming the first missing part of the layout.
-    """
-    for part in ('test.txt', 'test', 'testannot'):
-        if not osp.exists(osp.join(test_root, part)):
-            raise FileNotFoundError(
-                f'--test-root {test_root}: {part} is missing (expected the '
-                'CamVid layout: test.txt, test/, testannot/)')
-    dataset = cfg.test_dataloader.dataset
-    dataset.data_root = osp.abspath(test_root)
-    dataset.data_prefix = dict(img_path='test', seg_map_path='testannot')
-    dataset.ann_file = 'test.txt'
 
 
 def evaluate(config: str,
@@ -53,7 +31,7 @@ def evaluate(config: str,
     """
     cfg = Config.fromfile(config)
     if test_root:
-        test_set(cfg, test_root)
+        use_test_root(cfg, test_root)
     cfg.work_dir = osp.join(osp.dirname(out), 'eval_logs')
     cfg.load_from = checkpoint
     cfg.log_level = 'WARNING'

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from benchmarks.camvid import evaluate, run
+from benchmarks.camvid import run
 from benchmarks.common import write_split_lists
 
 
@@ -250,22 +250,6 @@ def test_processes_split_the_cores_and_name_the_failing_log(
     assert open(log).read() == '3\n'
     with pytest.raises(RuntimeError, match='exit 3.*out.log'):
         procs.run([sys.executable, '-c', 'raise SystemExit(3)'], log)
-
-
-def test_test_root_layout_is_checked(tmp_path):
-    from mmengine.config import Config
-    cfg = Config.fromfile(run.config_path('fast-scnn', 'dst_cbc'))
-    (tmp_path / 'test.txt').write_text('a\n')
-    (tmp_path / 'test').mkdir()
-    with pytest.raises(FileNotFoundError, match='testannot is missing'):
-        evaluate.test_set(cfg, str(tmp_path))
-    (tmp_path / 'testannot').mkdir()
-    evaluate.test_set(cfg, str(tmp_path))
-    dataset = cfg.test_dataloader.dataset
-    assert dataset.data_root == str(tmp_path)
-    assert dataset.data_prefix == dict(
-        img_path='test', seg_map_path='testannot')
-    assert dataset.ann_file == 'test.txt'
 
 
 def test_train_writes_the_run_config_whole_before_training(tmp_path):

@@ -1,13 +1,15 @@
-"""Tests of CamVidDataset: classes, palette and void -> ignore on load."""
+"""Tests of CamVidDataset (classes, palette and void -> ignore on load) and
+of ``use_test_root`` (an extra test set in the CamVid layout)."""
 import os
 import os.path as osp
 
 import numpy as np
 import pytest
+from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from dst_cbc.datasets.camvid import CamVidDataset
+from dst_cbc.datasets.camvid import CamVidDataset, use_test_root
 from mmseg.registry import DATASETS
 
 # ../shared beside the repository (our machines and CI); skipped without it.
@@ -115,3 +117,28 @@ def test_real_camvid_files():
         assert sample['inputs'].shape == (3, 360, 480)
         void_seen += int(void.sum())
     assert void_seen > 0, 'the first images should hold some void pixels'
+
+
+def test_use_test_root_checks_the_layout_then_points_the_test_set(tmp_path):
+    cfg = Config(
+        dict(
+            test_dataloader=dict(
+                dataset=dict(
+                    type='CamVidDataset',
+                    data_root='data/camvid',
+                    data_prefix=dict(img_path='val', seg_map_path='valannot'),
+                    ann_file='val.txt',
+                    pipeline=PIPELINE))))
+    (tmp_path / 'test.txt').write_text('a\n')
+    (tmp_path / 'test').mkdir()
+    with pytest.raises(FileNotFoundError, match='testannot is missing'):
+        use_test_root(cfg, str(tmp_path))
+    assert cfg.test_dataloader.dataset.data_root == 'data/camvid'
+    (tmp_path / 'testannot').mkdir()
+    use_test_root(cfg, str(tmp_path))
+    dataset = cfg.test_dataloader.dataset
+    assert dataset.data_root == str(tmp_path)
+    assert dataset.data_prefix == dict(
+        img_path='test', seg_map_path='testannot')
+    assert dataset.ann_file == 'test.txt'
+    assert dataset.pipeline == PIPELINE

@@ -7,6 +7,7 @@ predicted class ids per validation image), run in-process on the same
 checkpoint, whose head is randomised so that the predictions hold several
 classes.
 """
+import os
 import os.path as osp
 import runpy
 import sys
@@ -214,6 +215,43 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
                            0.5 * np.array(SYNTHETIC_PALETTE)[pred])
         assert (over == expected).all()
     assert len(classes) >= 2, 'the comparison needs varied predictions'
+
+
+def test_tools_test_scores_a_test_root(run, busy_checkpoint, tmp_path,
+                                       monkeypatch):
+    """``tools/test.py --test-root`` tests on a CamVid-layout folder: two
+    val images renamed there give exactly the val run's predictions, under
+    the new names and for those two images only."""
+    root = tmp_path / 'elsewhere'
+    renamed = {'street_a': 'val_00002', 'street_b': 'val_00000'}
+    for part in ('test', 'testannot'):
+        (root / part).mkdir(parents=True)
+    for new, old in renamed.items():
+        for part, folder in (('test', 'img_dir'), ('testannot', 'ann_dir')):
+            src = osp.join(run.data_root, folder, 'val', old + '.png')
+            (root / part / (new + '.png')).write_bytes(open(src, 'rb').read())
+    (root / 'test.txt').write_text('street_a\nstreet_b\n')
+
+    def tools_test(out, *extra):
+        monkeypatch.setattr(sys, 'argv', [
+            'test.py', run.config, busy_checkpoint, '--out', out, '--work-dir',
+            str(tmp_path / 'work'), *extra, '--cfg-options',
+            f'visualizer.name=test_root_{osp.basename(out)}'
+        ])
+        runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
+
+    with torch_threads(1):
+        tools_test(str(tmp_path / 'val'))
+        tools_test(str(tmp_path / 'test'), '--test-root', str(root))
+    written = sorted(os.listdir(tmp_path / 'test'))
+    assert written == ['street_a.png', 'street_b.png']
+    for new, old in renamed.items():
+        pred = np.asarray(Image.open(tmp_path / 'test' / (new + '.png')))
+        ref = np.asarray(Image.open(tmp_path / 'val' / (old + '.png')))
+        assert (pred == ref).all(), new
+    (root / 'test.txt').unlink()
+    with pytest.raises(FileNotFoundError, match='test.txt is missing'):
+        tools_test(str(tmp_path / 'none'), '--test-root', str(root))
 
 
 def test_infer_single_file_and_listing(run, busy_checkpoint, tmp_path):

@@ -1,5 +1,5 @@
 """Datasets, split tools, the semi-supervised wrapper and its sampler."""
-from .camvid import CamVidDataset
+from .camvid import CamVidDataset, use_test_root
 from .mixed_batch_sampler import MixedBatchSampler, endless_batches
 from .original_shape import ResetOriginalShape
 from .pseudo_confidence import (LoadPseudoConfidence,
@@ -16,5 +16,5 @@ __all__ = [
     'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
     'endless_batches', 'generate_synthetic_dataset', 'labeled_count',
     'nested_splits', 'pick_valtiny', 'read_list', 'unlabeled_dataset_cfg',
-    'write_list', 'write_splits'
+    'use_test_root', 'write_list', 'write_splits'
 ]

@@ -1,10 +1,16 @@
 """CamVid (SegNet version): 11 classes, the void label ignored."""
+import os.path as osp
 from typing import Dict, Optional, Sequence
+
+from mmengine.config import Config
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
 
 CAMVID_VOID_LABEL = 11
+#: An extra test set in the CamVid layout: its list, images and labels.
+TEST_SET_LAYOUT = dict(
+    ann_file='test.txt', img_path='test', seg_map_path='testannot')
 
 
 @DATASETS.register_module()
@@ -62,3 +68,34 @@ class CamVidDataset(BaseSegDataset):
         label_map = super().get_label_map(new_classes) or {}
         label_map[CAMVID_VOID_LABEL] = 255
         return label_map
+
+
+def use_test_root(cfg: Config, test_root: str) -> None:
+    """Point a config's test set at a folder in the CamVid layout.
+
+    ``test_root/test.txt`` lists the names (without suffix), the images are
+    in ``test_root/test`` and their labels in ``test_root/testannot``; the
+    config's test pipeline and evaluator are kept, so the same checkpoint
+    scores on a set the benchmark never saw.
+
+    Args:
+        cfg (Config): The run config, changed in place.
+        test_root (str): Folder with ``test.txt``, ``test/`` and
+            ``testannot/``.
+
+    Raises:
+        FileNotFoundError: Naming the first missing part of the layout.
+    """
+    parts = (TEST_SET_LAYOUT['ann_file'], TEST_SET_LAYOUT['img_path'],
+             TEST_SET_LAYOUT['seg_map_path'])
+    for part in parts:
+        if not osp.exists(osp.join(test_root, part)):
+            raise FileNotFoundError(
+                f'--test-root {test_root}: {part} is missing (expected the '
+                'CamVid layout: test.txt, test/, testannot/)')
+    dataset = cfg.test_dataloader.dataset
+    dataset.data_root = osp.abspath(test_root)
+    dataset.data_prefix = dict(
+        img_path=TEST_SET_LAYOUT['img_path'],
+        seg_map_path=TEST_SET_LAYOUT['seg_map_path'])
+    dataset.ann_file = TEST_SET_LAYOUT['ann_file']
