@@ -605,8 +605,10 @@ def plot(results: Dict, path: str) -> None:
             label='oracle (all labels)')
     ax.set_xlabel('round')
     ax.set_ylabel('val mIoU (%)')
-    ax.set_title(f'CamVid 1/{results["ratio"]}, {results["title"]}, '
-                 '180x240')
+    # two lines: the longer model titles do not fit one at this width
+    ax.set_title(
+        f'CamVid 1/{results["ratio"]} at 180x240\n{results["title"]}',
+        fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
