@@ -9,8 +9,7 @@ from mmseg.registry import DATASETS
 
 CAMVID_VOID_LABEL = 11
 #: An extra test set in the CamVid layout: its list, images and labels.
-TEST_SET_LAYOUT = dict(
-    ann_file='test.txt', img_path='test', seg_map_path='testannot')
+TEST_LIST, TEST_IMAGES, TEST_LABELS = 'test.txt', 'test', 'testannot'
 
 
 @DATASETS.register_module()
@@ -86,16 +85,12 @@ def use_test_root(cfg: Config, test_root: str) -> None:
     Raises:
         FileNotFoundError: Naming the first missing part of the layout.
     """
-    parts = (TEST_SET_LAYOUT['ann_file'], TEST_SET_LAYOUT['img_path'],
-             TEST_SET_LAYOUT['seg_map_path'])
-    for part in parts:
+    for part in (TEST_LIST, TEST_IMAGES, TEST_LABELS):
         if not osp.exists(osp.join(test_root, part)):
             raise FileNotFoundError(
                 f'--test-root {test_root}: {part} is missing (expected the '
-                'CamVid layout: test.txt, test/, testannot/)')
+                f'CamVid layout: {TEST_LIST}, {TEST_IMAGES}/, {TEST_LABELS}/)')
     dataset = cfg.test_dataloader.dataset
     dataset.data_root = osp.abspath(test_root)
-    dataset.data_prefix = dict(
-        img_path=TEST_SET_LAYOUT['img_path'],
-        seg_map_path=TEST_SET_LAYOUT['seg_map_path'])
-    dataset.ann_file = TEST_SET_LAYOUT['ann_file']
+    dataset.data_prefix = dict(img_path=TEST_IMAGES, seg_map_path=TEST_LABELS)
+    dataset.ann_file = TEST_LIST
