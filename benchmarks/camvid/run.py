@@ -13,12 +13,15 @@ every number reported is measured on the full ``val`` set (101 images), and
 with ``--test-root`` on that set too. ``--ablation [ROW ...]`` adds the
 paper's Table 5 rows (ST, DST, DST-C, OW) and strong augmentation of the
 pseudo-labeled crops (CutMix) on the first split, each from that split's
-baseline checkpoint. ``--reuse RESULTS_JSON`` keeps what an earlier run of
-the same model, ratio and baseline length trained (oracle, splits, ablation
-rows) and trains the rest; ``--baselines-only`` stops after the oracle and
-the baselines (with ``--baseline-iters``, a convergence check). ``--jobs N``
-runs up to N trainings or evaluations at once, each a process of
-``cores / N`` threads (unless ``OMP_NUM_THREADS`` is set).
+baseline checkpoint; they start once that baseline is trained and share the
+``--jobs`` slots with the other runs, so the main runs' wall time is the
+benchmark's own only without ``--ablation``. ``--reuse RESULTS_JSON`` keeps
+what an earlier run of the same model, ratio and baseline length trained
+(oracle, splits, ablation rows) and trains the rest; ``--baselines-only``
+stops after the oracle and the baselines (with ``--baseline-iters``, a
+convergence check). ``--jobs N`` runs up to N trainings or evaluations at
+once, each a process of ``cores / N`` threads (unless ``OMP_NUM_THREADS`` is
+set).
 
 Usage::
 
@@ -122,8 +125,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--ablation',
         nargs='*',
         choices=ABLATIONS,
-        help='after the splits, train these variants of DST-CBC on the '
-        'first split (no name: all of them)')
+        help='train these variants of DST-CBC from the first split\'s '
+        'baseline (no name: all of them)')
     parser.add_argument(
         '--jobs',
         type=int,
@@ -436,15 +439,20 @@ class Benchmark:
                     work_dir, best['checkpoint'], self.args.test_root))
         return result
 
-    def split(self, split: int, reused: Optional[Dict] = None) -> Dict:
-        """Baseline, then DST-CBC (unless ``--baselines-only``), of one
-        split; what ``reused`` (an earlier run's entry) holds is not trained
-        again."""
-        reused = reused or {}
-        baseline = reused.get('baseline') or self.supervised(
+    def baseline(self, split: int, reused: Optional[Dict] = None) -> Dict:
+        """A split's baseline: ``reused``'s (an earlier run's entry of the
+        split) if it has one, else trained."""
+        return (reused or {}).get('baseline') or self.supervised(
             f'split{split}/baseline', split)
+
+    def split(self,
+              split: int,
+              baseline: Dict,
+              reused: Optional[Dict] = None) -> Dict:
+        """A split's entry: its baseline and DST-CBC from it (unless
+        ``--baselines-only``; ``reused``'s DST-CBC is not trained again)."""
         entry = dict(baseline=baseline)
-        if 'dst_cbc' in reused:
+        if 'dst_cbc' in (reused or {}):
             entry['dst_cbc'] = reused['dst_cbc']
         elif not self.args.baselines_only:
             entry['dst_cbc'] = self.dst_cbc(split, baseline)
@@ -457,18 +465,18 @@ class Benchmark:
             return None
         return known or self.supervised('oracle')
 
-    def ablation(self, entry: Dict, rows: Dict) -> Dict:
-        """The ``--ablation`` rows on one split's entry, besides ``rows``
-        (an earlier run's, kept and not trained again)."""
+    def ablation(self, baseline: Dict, rows: Dict) -> Dict:
+        """The ``--ablation`` rows from the first split's ``baseline``,
+        besides ``rows`` (an earlier run's, kept and not trained again)."""
         todo = [name for name in self.args.ablation or () if name not in rows]
         if not todo:
             return dict(rows)
         split = self.args.splits[0]
-        variants = ablation_variants(entry['dst_cbc'])
+        variants = ablation_variants()
         with ThreadPoolExecutor(len(todo)) as pool:
             futures = {
-                name: pool.submit(self.dst_cbc, split, entry['baseline'],
-                                  name.lower(), variants[name])
+                name: pool.submit(self.dst_cbc, split, baseline, name.lower(),
+                                  variants[name])
                 for name in todo
             }
             return dict(rows, **{k: f.result() for k, f in futures.items()})
@@ -617,15 +625,20 @@ def plot(results: Dict, path: str) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
-def _rounds_as_one(dst: Dict) -> Callable[[Config], None]:
-    """One round at alpha 1 as long as all of DST-CBC's rounds together."""
-    iters = sum(r['iters'] for r in dst['rounds'][1:])
+def _rounds_as_one(cfg: Config) -> None:
+    """One round at alpha 1 as long as all of DST-CBC's rounds together.
 
-    def variant(cfg: Config) -> None:
-        cfg.train_cfg.alphas = [1.0]
-        cfg.train_cfg.round_iters = iters
-
-    return variant
+    ``round_iters`` (or, without it, ``epochs_per_round``) times the number
+    of rounds; from epochs the round may end up to one iteration per round
+    longer, as each round's length is rounded up on its own.
+    """
+    train_cfg = cfg.train_cfg
+    rounds = len(train_cfg.alphas)
+    if train_cfg.get('round_iters'):
+        train_cfg.round_iters *= rounds
+    else:
+        train_cfg.epochs_per_round *= rounds
+    train_cfg.alphas = [1.0]
 
 
 def _no_gamma(cfg: Config) -> None:
@@ -664,7 +677,7 @@ def _strong_aug(cfg: Config) -> None:
                                           ] + pipeline[-1:]
 
 
-def ablation_variants(dst: Dict) -> Dict[str, Callable[[Config], None]]:
+def ablation_variants() -> Dict[str, Callable[[Config], None]]:
     """The ablation's rows (:data:`ABLATIONS`), as changes of the DST-CBC
     config.
 
@@ -674,15 +687,14 @@ def ablation_variants(dst: Dict) -> Dict[str, Callable[[Config], None]]:
     weights pseudo-labeled pixels by the labeling model's stored confidence;
     CutMix is DST-CBC with strong augmentation of the pseudo-labeled crops.
     """
-    one_round = _rounds_as_one(dst)
 
     def st(cfg: Config) -> None:
-        one_round(cfg)
+        _rounds_as_one(cfg)
         _no_gamma(cfg)
 
     return dict(
         ST=st,
-        DST=one_round,
+        DST=_rounds_as_one,
         DST_C=_global_threshold,
         OW=_stored_weights,
         CutMix=_strong_aug)
@@ -709,26 +721,38 @@ def main() -> None:
     if args.reuse:
         results['reused'] = args.reuse
     start = time.time()
-    with ThreadPoolExecutor(len(args.splits) + 1) as pool:
+    reused, rows = earlier['splits'], earlier.get('ablation', {})
+
+    def split(s: int) -> Dict:
+        return bench.split(s, baselines[s].result(), reused.get(s))
+
+    def ablation_rows() -> Dict:
+        return bench.ablation(baselines[args.splits[0]].result(), rows)
+
+    # Threads wait on processes (at most --jobs at once) or on each other:
+    # one per task, so none waits for a free thread.
+    with ThreadPoolExecutor(2 * len(args.splits) + 2) as pool:
         oracle = pool.submit(bench.oracle, known)
-        # The splits do not need the oracle until their entries are made.
-        splits = {
-            s: pool.submit(bench.split, s, earlier['splits'].get(s))
+        baselines = {
+            s: pool.submit(bench.baseline, s, reused.get(s))
             for s in args.splits
         }
+        # The splits do not need the oracle until their entries are made.
+        splits = {s: pool.submit(split, s) for s in args.splits}
+        # The ablation starts from the first baseline, beside DST-CBC.
+        ablation = pool.submit(
+            ablation_rows) if args.ablation or rows else None
         if oracle.result() is not None:
             results['oracle'] = oracle.result()
         for s, future in splits.items():
             results['splits'][s] = split_entry(
                 results.get('oracle'), future.result())
-    # Over this run and the one it reuses: what each trained.
-    results['main_seconds'] = (
-        earlier.get('main_seconds', 0.) + time.time() - start)
-    atomic_write_json(osp.join(args.out, 'results.json'), results)
-    rows = earlier.get('ablation', {})
-    if args.ablation or rows:
-        results['ablation'] = bench.ablation(results['splits'][args.splits[0]],
-                                             rows)
+        # Over this run and the one it reuses: what each trained.
+        results['main_seconds'] = (
+            earlier.get('main_seconds', 0.) + time.time() - start)
+        atomic_write_json(osp.join(args.out, 'results.json'), results)
+        if ablation is not None:
+            results['ablation'] = ablation.result()
     results['total_seconds'] = (
         earlier.get('total_seconds', 0.) + time.time() - start)
     atomic_write_json(osp.join(args.out, 'results.json'), results)

@@ -57,7 +57,7 @@ def test_table_without_oracle_has_no_shares():
 
 def test_ablation_rows_match_the_dst_cbc_run():
     from mmengine.config import Config
-    variants = run.ablation_variants(split_result(50., 54.)['dst_cbc'])
+    variants = run.ablation_variants()
     assert list(variants) == list(
         run.ABLATIONS) == ['ST', 'DST', 'DST_C', 'OW', 'CutMix']
     cfgs = {}
@@ -70,6 +70,12 @@ def test_ablation_rows_match_the_dst_cbc_run():
         assert cfgs[name].train_cfg.round_iters == 3000
     heads = lambda cfg: [cfg.model.decode_head] + list(  # noqa: E731
         cfg.model.auxiliary_head)
+    # From epochs: 5 rounds of 6 passes become one round of 30.
+    cfg = Config.fromfile(run.config_path('fast-scnn', 'dst_cbc'))
+    cfg.train_cfg.round_iters = None
+    variants['DST'](cfg)
+    assert cfg.train_cfg.epochs_per_round == 30
+    assert cfg.train_cfg.alphas == [1.0]
     assert [h.loss_decode.gamma for h in heads(cfgs['ST'])] == [0.0] * 3
     assert [h.loss_decode.gamma for h in heads(cfgs['DST'])] == [9.0] * 3
     assert cfgs['DST_C'].custom_hooks[0].class_balanced is False
@@ -304,13 +310,15 @@ def test_split_trains_only_what_the_reused_entry_lacks():
     bench = RecordingBenchmark(bench_args([]))
     base = dict(mIoU=50., checkpoint='b.pth', iters=1500)
     dst = dict(mIoU=53., selected_round=5)
-    assert bench.split(1, dict(baseline=base, dst_cbc=dst)) == dict(
-        baseline=base, dst_cbc=dst)
+    reused = dict(baseline=base, dst_cbc=dst)
+    assert bench.split(1, bench.baseline(1, reused), reused) == reused
     assert bench.trained == []
-    entry = bench.split(2, dict(baseline=base))
+    reused = dict(baseline=base)
+    entry = bench.split(2, bench.baseline(2, reused), reused)
     assert entry['baseline'] is base and entry['dst_cbc']['mIoU'] == 45.
     assert bench.trained == ['split2/dst_cbc']
-    entry = bench.split(3)
+    entry = bench.split(3, bench.baseline(3))
+    assert entry['baseline']['checkpoint'] == 'split3/baseline/best.pth'
     assert bench.trained == [
         'split2/dst_cbc', 'split3/baseline', 'split3/dst_cbc'
     ]
@@ -318,7 +326,7 @@ def test_split_trains_only_what_the_reused_entry_lacks():
 
 def test_baselines_only_stops_after_the_baselines():
     bench = RecordingBenchmark(bench_args(['--baselines-only']))
-    assert bench.split(1) == dict(
+    assert bench.split(1, bench.baseline(1)) == dict(
         baseline=dict(
             mIoU=40., checkpoint='split1/baseline/best.pth', iters=3000))
     assert bench.trained == ['split1/baseline']
@@ -361,17 +369,14 @@ def test_oracle_comes_from_the_reused_run_unless_told_otherwise(tmp_path):
 
 def test_ablation_trains_the_missing_rows_and_keeps_the_rest():
     bench = RecordingBenchmark(bench_args(['--ablation', 'ST', 'DST']))
-    entry = dict(
-        baseline=dict(checkpoint='b.pth'),
-        dst_cbc=dict(rounds=[dict(round=0, iters=0),
-                             dict(round=1, iters=600)]))
+    baseline = dict(checkpoint='b.pth')
     st = dict(mIoU=47.4, selected_round=0)
     ow = dict(mIoU=52.9, selected_round=3)
-    rows = bench.ablation(entry, dict(ST=st, OW=ow))
+    rows = bench.ablation(baseline, dict(ST=st, OW=ow))
     assert bench.trained == ['split1/dst']
     assert rows['ST'] is st and rows['OW'] is ow and rows['DST']['mIoU'] == 45.
     assert set(rows) == {'ST', 'OW', 'DST'}
-    assert RecordingBenchmark(bench_args([])).ablation(entry, {}) == {}
+    assert RecordingBenchmark(bench_args([])).ablation(baseline, {}) == {}
 
 
 def test_reuse_round_trips_a_results_file_and_names_it_at_fault(tmp_path):
