@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import sys
+import threading
 
 import pytest
 
@@ -453,3 +454,46 @@ def test_main_with_everything_reused_trains_nothing_and_keeps_it_all(
     assert results['reused'] == str(path)
     assert results['main_seconds'] == pytest.approx(300., abs=5)
     assert results['total_seconds'] == pytest.approx(400., abs=5)
+
+
+def test_main_trains_the_ablation_beside_dst_cbc(fake_camvid, tmp_path,
+                                                 monkeypatch):
+    """The ablation rows need only the first split's baseline: DST-CBC of
+    that split does not end before an ablation row has started (it waits
+    for one here, which would time out if the rows came after it)."""
+    started = threading.Event()
+
+    class Concurrent(RecordingBenchmark):
+
+        def dst_cbc(self, split, baseline, name='dst_cbc', variant=None):
+            if name == 'dst_cbc':
+                assert started.wait(timeout=30), 'no ablation row started'
+            else:
+                started.set()
+            assert baseline['checkpoint'] == f'split{split}/baseline/best.pth'
+            return dict(
+                super().dst_cbc(split, baseline, name, variant), seconds=1.)
+
+        def supervised(self, name, split=None):
+            return dict(super().supervised(name, split), seconds=1., curve={})
+
+    benches = []
+    monkeypatch.setattr(run, 'make_splits', lambda *a: str(tmp_path))
+    monkeypatch.setattr(
+        run, 'Benchmark',
+        lambda args, d: benches.append(Concurrent(args)) or benches[-1])
+    monkeypatch.setattr(run, 'plot', lambda results, p: None)
+    monkeypatch.setattr(sys, 'argv', [
+        'run.py', '--model', 'effnet-lite0', '--data-root',
+        str(fake_camvid), '--out',
+        str(tmp_path / 'out'), '--splits', '1', '2', '--no-oracle',
+        '--ablation', 'ST', 'OW', '--jobs', '2'
+    ])
+    run.main()
+    results = json.loads((tmp_path / 'out' / 'results.json').read_text())
+    assert set(results['ablation']) == {'ST', 'OW'}
+    assert set(results['splits']) == {'1', '2'}
+    assert sorted(benches[0].trained) == [
+        'split1/baseline', 'split1/dst_cbc', 'split1/ow', 'split1/st',
+        'split2/baseline', 'split2/dst_cbc'
+    ]
