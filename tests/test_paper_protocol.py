@@ -5,7 +5,6 @@ The configs are loaded with DST_CBC_PROTOCOL=paper (and unset for the
 corrected protocol); every value below is written from the authors' code as
 described in ../shared/docs/paper_parity.md, never read from the configs.
 """
-import inspect
 import math
 import os
 import os.path as osp
@@ -354,9 +353,6 @@ def test_reset_original_shape_refuses_a_label_left_behind():
 _HOOK = dst_cbc.engine.PseudoLabelHook
 
 
-@pytest.mark.skipif(
-    'store_at_infer_scale' not in inspect.signature(_HOOK).parameters,
-    reason='PseudoLabelHook(store_at_infer_scale) is the lead\'s to add')
 @pytest.mark.parametrize('name, size', [(VOC, (321, 321)), (CITY, (257, 513))])
 def test_hook_labels_at_the_training_crop_size(name, size, voc_root,
                                                city_root):
