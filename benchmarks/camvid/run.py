@@ -629,8 +629,9 @@ def _rounds_as_one(cfg: Config) -> None:
     """One round at alpha 1 as long as all of DST-CBC's rounds together.
 
     ``round_iters`` (or, without it, ``epochs_per_round``) times the number
-    of rounds; from epochs the round may end up to one iteration per round
-    longer, as each round's length is rounded up on its own.
+    of rounds. Exact for whole epochs; with a fractional
+    ``epochs_per_round`` the one round can be up to one iteration per round
+    shorter, as each of the rounds rounds its length up on its own.
     """
     train_cfg = cfg.train_cfg
     rounds = len(train_cfg.alphas)
