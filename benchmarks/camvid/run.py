@@ -17,7 +17,8 @@ baseline checkpoint; they start once that baseline is trained and share the
 ``--jobs`` slots with the other runs, so the main runs' wall time is the
 benchmark's own only without ``--ablation``. ``--reuse RESULTS_JSON`` keeps
 what an earlier run of the same model, ratio and baseline length trained
-(oracle, splits, ablation rows) and trains the rest; ``--baselines-only``
+(oracle, baselines, and DST-CBC and ablation rows if they had the same
+``--cfg-options``) and trains the rest; ``--baselines-only``
 stops after the oracle and the baselines (with ``--baseline-iters``, a
 convergence check). ``--jobs N`` runs up to N trainings or evaluations at
 once, each a process of ``cores / N`` threads (unless ``OMP_NUM_THREADS`` is
@@ -39,6 +40,7 @@ Writes ``<out>/results.json``, ``<out>/results.md`` and
 import argparse
 import copy
 import io
+import json
 import os
 import os.path as osp
 import subprocess
@@ -109,8 +111,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--reuse',
         metavar='RESULTS_JSON',
         help='reuse the oracle, splits and ablation rows of an earlier run '
-        'of the same model, ratio and baseline length; train only what it '
-        'lacks (e.g. more --ablation rows)')
+        'of the same model, ratio, baseline length and supervised options; '
+        'train only what it lacks (e.g. more --ablation rows, or DST-CBC '
+        'with other --cfg-options)')
     parser.add_argument(
         '--baselines-only',
         action='store_true',
@@ -485,9 +488,14 @@ class Benchmark:
 def load_reused(path: str, args: argparse.Namespace) -> Dict:
     """The results of an earlier run that ``--reuse`` builds on.
 
+    Its DST-CBC runs and ablation rows are kept only if they trained with
+    this run's ``--cfg-options``; with other options only its oracle and
+    baselines are.
+
     Raises:
         ValueError: If ``path`` cannot be read, or its run had another
-            model, ratio or baseline length; the message names the file.
+            model, ratio, baseline length or ``--supervised-options``; the
+            message names the file.
     """
     earlier = read_results(path, '--reuse')
     for key in ('model', 'ratio'):
@@ -495,7 +503,20 @@ def load_reused(path: str, args: argparse.Namespace) -> Dict:
             raise ValueError(f'--reuse {path}: its run has --{key} '
                              f'{earlier.get(key)}, this one '
                              f'{getattr(args, key)}')
+    if earlier.get('supervised_options', {}) != _as_json(
+            args.supervised_options):
+        raise ValueError(
+            f'--reuse {path}: its baselines and oracle trained with '
+            f'--supervised-options {earlier.get("supervised_options", {})}, '
+            f'this run asks {args.supervised_options}')
     splits = {int(s): entry for s, entry in earlier['splits'].items()}
+    if earlier.get('cfg_options', {}) != _as_json(args.cfg_options):
+        # Its DST-CBC runs answer other options: this run trains its own.
+        splits = {
+            s: dict(baseline=entry['baseline'])
+            for s, entry in splits.items()
+        }
+        earlier = {k: v for k, v in earlier.items() if k != 'ablation'}
     for split, entry in splits.items():
         iters = entry['baseline']['iters']
         if iters != args.baseline_iters:
@@ -504,6 +525,11 @@ def load_reused(path: str, args: argparse.Namespace) -> Dict:
                 f'iterations, this run asks {args.baseline_iters} '
                 '(--baseline-iters)')
     return dict(earlier, splits=splits)
+
+
+def _as_json(options: Dict) -> Dict:
+    """``options`` as ``results.json`` stores them (tuples become lists)."""
+    return json.loads(json.dumps(options))
 
 
 def known_oracle(args: argparse.Namespace, earlier: Dict) -> Optional[Dict]:
@@ -718,6 +744,8 @@ def main() -> None:
         model=args.model,
         title=MODELS[args.model]['title'],
         jobs=args.jobs,
+        cfg_options=args.cfg_options,
+        supervised_options=args.supervised_options,
         splits={})
     if args.reuse:
         results['reused'] = args.reuse

@@ -411,6 +411,50 @@ def test_reuse_round_trips_a_results_file_and_names_it_at_fault(tmp_path):
         run.load_reused(str(tmp_path / 'missing.json'), args)
 
 
+def test_reuse_keeps_dst_cbc_only_if_it_had_the_same_cfg_options(tmp_path):
+    """Rounds trained with other ``--cfg-options`` are not this run's: the
+    oracle and baselines are kept, DST-CBC and the ablation train again.
+    Other ``--supervised-options`` made other baselines: an error."""
+    base = dict(iters=3000, mIoU=50.)
+    earlier = dict(
+        model='effnet-lite0',
+        ratio=8,
+        cfg_options={'train_cfg.round_iters': 600},
+        supervised_options={},
+        oracle=dict(mIoU=55.),
+        splits={'1': dict(baseline=base, dst_cbc=dict(mIoU=53.))},
+        ablation=dict(ST=dict(mIoU=47.)))
+    path = tmp_path / 'results.json'
+    path.write_text(json.dumps(earlier))
+    same = run.load_reused(
+        str(path), bench_args(['--cfg-options', 'train_cfg.round_iters=600']))
+    assert same['splits'][1]['dst_cbc'] == dict(mIoU=53.)
+    assert same['ablation'] == earlier['ablation']
+    other = run.load_reused(
+        str(path),
+        bench_args([
+            '--cfg-options', 'train_cfg.round_iters=None',
+            'train_cfg.epochs_per_round=12'
+        ]))
+    assert other['splits'] == {1: dict(baseline=base)}
+    assert 'ablation' not in other and other['oracle'] == dict(mIoU=55.)
+    # Tuples come back from JSON as lists and still match.
+    earlier['cfg_options'] = {'train_cfg.alphas': [0.2, 0.4]}
+    path.write_text(json.dumps(earlier))
+    kept = run.load_reused(
+        str(path), bench_args(['--cfg-options', 'train_cfg.alphas=(0.2,0.4)']))
+    assert kept['splits'][1]['dst_cbc'] == dict(mIoU=53.)
+    with pytest.raises(
+            ValueError,
+            match=r"results.json: its baselines and oracle trained with "
+            r"--supervised-options \{\}, this run asks "
+            r"\{'optim_wrapper.optimizer.lr': 0.01\}"):
+        run.load_reused(
+            str(path),
+            bench_args(
+                ['--supervised-options', 'optim_wrapper.optimizer.lr=0.01']))
+
+
 def test_main_with_everything_reused_trains_nothing_and_keeps_it_all(
         fake_camvid, tmp_path, monkeypatch):
     """A rerun with ``--reuse`` of a finished run trains nothing: its
@@ -452,6 +496,8 @@ def test_main_with_everything_reused_trains_nothing_and_keeps_it_all(
         earlier['splits']['1'], oracle=dict(mIoU=54., checkpoint='o'))
     assert results['ablation'] == earlier['ablation']
     assert results['reused'] == str(path)
+    # Recorded, so that a later --reuse knows what DST-CBC trained with.
+    assert results['cfg_options'] == results['supervised_options'] == {}
     assert results['main_seconds'] == pytest.approx(300., abs=5)
     assert results['total_seconds'] == pytest.approx(400., abs=5)
 
