@@ -106,7 +106,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         '--oracle-from',
         metavar='RESULTS_JSON',
         help='reuse the oracle of an earlier run (it trains on every '
-        'label, so it depends on neither the ratio nor the split)')
+        'label, so it depends on neither the ratio nor the split; it must '
+        'have the same --supervised-options)')
     parser.add_argument(
         '--reuse',
         metavar='RESULTS_JSON',
@@ -240,9 +241,37 @@ def read_results(path: str, option: str) -> Dict:
         raise ValueError(f'{option} {path}: cannot read it ({e})') from e
 
 
-def load_oracle(path: str) -> Dict:
-    """The oracle entry of an earlier run's ``results.json``."""
-    oracle = read_results(path, '--oracle-from').get('oracle')
+def _as_json(options: Dict) -> Dict:
+    """``options`` as ``results.json`` stores them (tuples become lists)."""
+    return json.loads(json.dumps(options))
+
+
+def check_supervised_options(earlier: Dict, path: str, option: str,
+                             args: argparse.Namespace) -> None:
+    """Stop if ``earlier`` (``path``, given to ``option``) trained its
+    supervised models with other ``--supervised-options`` than ``args``.
+
+    Raises:
+        ValueError: Naming the option, the file and both options.
+    """
+    stored = earlier.get('supervised_options', {})
+    if stored != _as_json(args.supervised_options):
+        raise ValueError(
+            f'{option} {path}: its supervised models trained with '
+            f'--supervised-options {stored}, this run asks '
+            f'{args.supervised_options}')
+
+
+def load_oracle(path: str, args: argparse.Namespace) -> Dict:
+    """The oracle entry of an earlier run's ``results.json``.
+
+    Raises:
+        ValueError: If ``path`` cannot be read, has no oracle, or trained
+            it with other ``--supervised-options``.
+    """
+    earlier = read_results(path, '--oracle-from')
+    check_supervised_options(earlier, path, '--oracle-from', args)
+    oracle = earlier.get('oracle')
     if not oracle:
         raise ValueError(f'--oracle-from {path}: it has no oracle entry '
                          '(was that run made with --no-oracle?)')
@@ -503,12 +532,7 @@ def load_reused(path: str, args: argparse.Namespace) -> Dict:
             raise ValueError(f'--reuse {path}: its run has --{key} '
                              f'{earlier.get(key)}, this one '
                              f'{getattr(args, key)}')
-    if earlier.get('supervised_options', {}) != _as_json(
-            args.supervised_options):
-        raise ValueError(
-            f'--reuse {path}: its baselines and oracle trained with '
-            f'--supervised-options {earlier.get("supervised_options", {})}, '
-            f'this run asks {args.supervised_options}')
+    check_supervised_options(earlier, path, '--reuse', args)
     splits = {int(s): entry for s, entry in earlier['splits'].items()}
     if earlier.get('cfg_options', {}) != _as_json(args.cfg_options):
         # Its DST-CBC runs answer other options: this run trains its own.
@@ -527,17 +551,12 @@ def load_reused(path: str, args: argparse.Namespace) -> Dict:
     return dict(earlier, splits=splits)
 
 
-def _as_json(options: Dict) -> Dict:
-    """``options`` as ``results.json`` stores them (tuples become lists)."""
-    return json.loads(json.dumps(options))
-
-
 def known_oracle(args: argparse.Namespace, earlier: Dict) -> Optional[Dict]:
     """The oracle this run need not train: ``--oracle-from``'s, else the
     reused run's. Read before any training, so a bad file stops the run at
     once."""
     if args.oracle_from:
-        return load_oracle(args.oracle_from)
+        return load_oracle(args.oracle_from, args)
     return earlier.get('oracle')
 
 

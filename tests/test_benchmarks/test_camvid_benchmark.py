@@ -116,20 +116,41 @@ def test_oracle_from_an_earlier_run_round_trips(tmp_path):
         curve={'6000': 53.8})
     path = tmp_path / 'results.json'
     path.write_text(json.dumps(dict(ratio=8, oracle=oracle, splits={})))
-    assert run.load_oracle(str(path)) == oracle
+    assert run.load_oracle(str(path), bench_args([])) == oracle
+
+
+def test_oracle_from_stops_on_other_supervised_options(tmp_path):
+    """An oracle trained with other ``--supervised-options`` is another
+    model: ``--oracle-from`` names the file and both options."""
+    path = tmp_path / 'results.json'
+    path.write_text(
+        json.dumps(
+            dict(
+                oracle=dict(mIoU=53.8),
+                supervised_options={'train_cfg.baseline_iters': 1500})))
+    with pytest.raises(
+            ValueError,
+            match=r"--oracle-from .*results.json: its supervised models "
+            r"trained with --supervised-options "
+            r"\{'train_cfg.baseline_iters': 1500\}, this run asks \{\}"):
+        run.load_oracle(str(path), bench_args([]))
+    assert run.load_oracle(
+        str(path),
+        bench_args(['--supervised-options',
+                    'train_cfg.baseline_iters=1500'])) == dict(mIoU=53.8)
 
 
 def test_oracle_from_names_the_file_at_fault(tmp_path):
     no_oracle = tmp_path / 'no_oracle.json'
     no_oracle.write_text(json.dumps(dict(ratio=8, splits={})))
     with pytest.raises(ValueError, match='no_oracle.json: it has no oracle'):
-        run.load_oracle(str(no_oracle))
+        run.load_oracle(str(no_oracle), bench_args([]))
     broken = tmp_path / 'broken.json'
     broken.write_text('{"oracle": ')
     with pytest.raises(ValueError, match='broken.json: cannot read it'):
-        run.load_oracle(str(broken))
+        run.load_oracle(str(broken), bench_args([]))
     with pytest.raises(ValueError, match='missing.json: cannot read it'):
-        run.load_oracle(str(tmp_path / 'missing.json'))
+        run.load_oracle(str(tmp_path / 'missing.json'), bench_args([]))
 
 
 def test_relative_out_and_data_root_become_absolute(tmp_path, monkeypatch):
@@ -446,8 +467,8 @@ def test_reuse_keeps_dst_cbc_only_if_it_had_the_same_cfg_options(tmp_path):
     assert kept['splits'][1]['dst_cbc'] == dict(mIoU=53.)
     with pytest.raises(
             ValueError,
-            match=r"results.json: its baselines and oracle trained with "
-            r"--supervised-options \{\}, this run asks "
+            match=r"--reuse .*results.json: its supervised models trained "
+            r"with --supervised-options \{\}, this run asks "
             r"\{'optim_wrapper.optimizer.lr': 0.01\}"):
         run.load_reused(
             str(path),
