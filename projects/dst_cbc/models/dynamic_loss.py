@@ -191,24 +191,8 @@ class DynamicCrossEntropyLoss(nn.Module):
             pseudo_mask = self._batch[0]
         if pseudo_confidence is None:
             pseudo_confidence = self._batch[1]
-        if reduction_override not in (None, 'mean', 'none'):
-            raise ValueError('DynamicCrossEntropyLoss: reduction_override '
-                             "must be None, 'mean' or 'none', got "
-                             f'{reduction_override!r}')
-        if cls_score.dim() != 4 or label.shape != (cls_score.shape[0],
-                                                   *cls_score.shape[2:]):
-            raise ValueError(
-                'DynamicCrossEntropyLoss: expected cls_score (N, C, H, W) and '
-                f'label (N, H, W), got {tuple(cls_score.shape)} and '
-                f'{tuple(label.shape)}')
-        if weight is not None and weight.shape != label.shape:
-            raise ValueError(
-                'DynamicCrossEntropyLoss: weight must have the shape of label '
-                f'{tuple(label.shape)}, got {tuple(weight.shape)}')
-        if pseudo_mask is not None and pseudo_mask.shape != label.shape[:1]:
-            raise ValueError(
-                'DynamicCrossEntropyLoss: pseudo_mask must have shape '
-                f'({label.shape[0]},), got {tuple(pseudo_mask.shape)}')
+        self._check_inputs(cls_score, label, weight, pseudo_mask,
+                           reduction_override)
         if self.online and pseudo_mask is not None:
             label = self._online_label(cls_score, label, pseudo_mask,
                                        ignore_index)
@@ -237,6 +221,30 @@ class DynamicCrossEntropyLoss(nn.Module):
             return self.loss_weight * loss
         num_valid = (label != ignore_index).sum().clamp(min=1)
         return self.loss_weight * loss.sum() / num_valid
+
+    @staticmethod
+    def _check_inputs(cls_score: Tensor, label: Tensor,
+                      weight: Optional[Tensor], pseudo_mask: Optional[Tensor],
+                      reduction_override: Optional[str]) -> None:
+        """Raise a ValueError naming the first argument that does not fit."""
+        if reduction_override not in (None, 'mean', 'none'):
+            raise ValueError('DynamicCrossEntropyLoss: reduction_override '
+                             "must be None, 'mean' or 'none', got "
+                             f'{reduction_override!r}')
+        if cls_score.dim() != 4 or label.shape != (cls_score.shape[0],
+                                                   *cls_score.shape[2:]):
+            raise ValueError(
+                'DynamicCrossEntropyLoss: expected cls_score (N, C, H, W) and '
+                f'label (N, H, W), got {tuple(cls_score.shape)} and '
+                f'{tuple(label.shape)}')
+        if weight is not None and weight.shape != label.shape:
+            raise ValueError(
+                'DynamicCrossEntropyLoss: weight must have the shape of label '
+                f'{tuple(label.shape)}, got {tuple(weight.shape)}')
+        if pseudo_mask is not None and pseudo_mask.shape != label.shape[:1]:
+            raise ValueError(
+                'DynamicCrossEntropyLoss: pseudo_mask must have shape '
+                f'({label.shape[0]},), got {tuple(pseudo_mask.shape)}')
 
     def _stored_weight(self, ce: Tensor, pseudo_mask: Tensor,
                        pseudo_confidence: Optional[Tensor]) -> Tensor:
