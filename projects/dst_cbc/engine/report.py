@@ -67,45 +67,15 @@ def build_report(results: Sequence[RoundResult],
     Raises:
         ValueError: A round's statistics list a different number of classes.
     """
-    stats = [r.stats for r in results if r.stats]
-    if classes is None:
-        named = [s['classes'] for s in stats if s['classes']]
-        classes = named[0] if named else None
-    if classes is None and stats:
-        classes = [f'class_{i}' for i in range(len(stats[0]['thresholds']))]
-    classes = list(classes) if classes is not None else []
+    classes = _report_classes(results, classes)
     baseline = (
         results[0].score if results and results[0].round == 0 else None)
     best = best_result(results)
     best_round = None if best is None else best.round
-
-    rounds = []
-    for result in results:
-        st = result.stats or {}
-        for _, key in _PER_CLASS:
-            if st.get(key) is not None and len(st[key]) != len(classes):
-                raise ValueError(
-                    f'round {result.round}: stats "{key}" has '
-                    f'{len(st[key])} classes, the report {len(classes)}')
-        gain = (None if baseline is None or result.score is None else
-                result.score - baseline)
-        entry = dict(
-            round=result.round,
-            alpha=result.alpha,
-            iters=result.iters,
-            score=result.score,
-            gain=gain,
-            is_best=result.round == best_round,
-            coverage=result.coverage,
-            pseudo_miou=result.pseudo_miou,
-            pseudo_acc=st.get('pseudo_acc'),
-            num_pseudo_images=st.get('num_images'),
-            checkpoint=result.checkpoint,
-            pseudo_label_dir=result.pseudo_label_dir)
-        for report_key, stats_key in _PER_CLASS:
-            entry[report_key] = st.get(stats_key)
-        rounds.append(entry)
-
+    rounds = [
+        _round_entry(result, baseline, best_round, len(classes))
+        for result in results
+    ]
     best = None
     if best_round is not None:
         b = next(r for r in rounds if r['round'] == best_round)
@@ -119,6 +89,47 @@ def build_report(results: Sequence[RoundResult],
         baseline=baseline,
         best=best,
         rounds=rounds)
+
+
+def _report_classes(results: Sequence[RoundResult],
+                    classes: Optional[Sequence[str]]) -> List[str]:
+    """Class names: the given ones, the statistics' or ``class_<i>``."""
+    stats = [r.stats for r in results if r.stats]
+    if classes is None:
+        named = [s['classes'] for s in stats if s['classes']]
+        classes = named[0] if named else None
+    if classes is None and stats:
+        classes = [f'class_{i}' for i in range(len(stats[0]['thresholds']))]
+    return list(classes) if classes is not None else []
+
+
+def _round_entry(result: RoundResult, baseline: Optional[float],
+                 best_round: Optional[int], num_classes: int) -> dict:
+    """One round of :func:`build_report`'s ``rounds``."""
+    st = result.stats or {}
+    for _, key in _PER_CLASS:
+        if st.get(key) is not None and len(st[key]) != num_classes:
+            raise ValueError(
+                f'round {result.round}: stats "{key}" has '
+                f'{len(st[key])} classes, the report {num_classes}')
+    gain = (None if baseline is None or result.score is None else
+            result.score - baseline)
+    entry = dict(
+        round=result.round,
+        alpha=result.alpha,
+        iters=result.iters,
+        score=result.score,
+        gain=gain,
+        is_best=result.round == best_round,
+        coverage=result.coverage,
+        pseudo_miou=result.pseudo_miou,
+        pseudo_acc=st.get('pseudo_acc'),
+        num_pseudo_images=st.get('num_images'),
+        checkpoint=result.checkpoint,
+        pseudo_label_dir=result.pseudo_label_dir)
+    for report_key, stats_key in _PER_CLASS:
+        entry[report_key] = st.get(stats_key)
+    return entry
 
 
 def markdown_table(header: Sequence[str],
