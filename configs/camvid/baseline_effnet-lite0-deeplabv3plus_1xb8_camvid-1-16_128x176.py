@@ -1,5 +1,5 @@
 # The supervised baseline of EfficientNet-Lite0 + DeepLabV3+ on the 1/16
-# labeled list (22 images), the 1/8 baseline's recipe (3,000 iterations of 8
+# labeled list (22 images), the 1/8 baseline's recipe (6,000 iterations of 8
 # crops, encoder lr 0.005, 10x on the head). Round 0 of
 # dst-cbc_effnet-lite0-deeplabv3plus_1xb4+4_camvid-1-16_128x176.
 _base_ = [
@@ -14,5 +14,5 @@ train_dataloader = dict(
             ann_file='data/camvid/splits/split{split}/labeled_1-16.txt'),
         unlabeled=dict(
             ann_file='data/camvid/splits/split{split}/unlabeled_1-16.txt')))
-train_cfg = dict(alphas=(), baseline_iters=3000, val_interval=250)
+train_cfg = dict(alphas=(), baseline_iters=6000, val_interval=250)
 custom_hooks = {{_base_.supervised_hooks}}

@@ -15,4 +15,4 @@ train_dataloader = dict(
             ann_file='data/camvid/splits/split{split}/labeled_1-16.txt'),
         unlabeled=dict(
             ann_file='data/camvid/splits/split{split}/unlabeled_1-16.txt')))
-train_cfg = dict(baseline_iters=3000, round_iters=600)
+train_cfg = dict(baseline_iters=6000, round_iters=600)

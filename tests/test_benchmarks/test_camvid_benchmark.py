@@ -200,6 +200,22 @@ def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
     assert 'oracle' not in run.split_entry(None, dict(baseline=base))
 
 
+@pytest.mark.parametrize('ratio', [8, 16])
+def test_effnet_baselines_train_as_long_as_the_oracle(monkeypatch, ratio):
+    from mmengine.config import Config
+    monkeypatch.setattr(
+        'sys.argv',
+        ['run.py', '--model', 'effnet-lite0', '--ratio',
+         str(ratio)])
+    args = run.parse_args()
+    oracle = Config.fromfile(run.config_path('effnet-lite0', 'oracle'))
+    assert args.baseline_iters == oracle.train_cfg.baseline_iters == 6000
+    # DST-CBC's own round 0 is the same baseline
+    dst_cbc = Config.fromfile(
+        run.config_path('effnet-lite0', 'dst_cbc', ratio))
+    assert dst_cbc.train_cfg.baseline_iters == 6000
+
+
 def test_oracle_from_and_no_oracle_exclude_each_other(monkeypatch, capsys):
     monkeypatch.setattr(
         'sys.argv', ['run.py', '--no-oracle', '--oracle-from', 'results.json'])
@@ -436,7 +452,7 @@ def test_reuse_keeps_dst_cbc_only_if_it_had_the_same_cfg_options(tmp_path):
     """Rounds trained with other ``--cfg-options`` are not this run's: the
     oracle and baselines are kept, DST-CBC and the ablation train again.
     Other ``--supervised-options`` made other baselines: an error."""
-    base = dict(iters=3000, mIoU=50.)
+    base = dict(iters=6000, mIoU=50.)
     earlier = dict(
         model='effnet-lite0',
         ratio=8,
