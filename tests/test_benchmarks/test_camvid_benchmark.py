@@ -201,13 +201,9 @@ def test_every_split_names_the_oracle_baseline_and_dst_cbc_models():
 
 
 @pytest.mark.parametrize('ratio', [8, 16])
-def test_effnet_baselines_train_as_long_as_the_oracle(monkeypatch, ratio):
+def test_effnet_baselines_train_as_long_as_the_oracle(ratio):
     from mmengine.config import Config
-    monkeypatch.setattr(
-        'sys.argv',
-        ['run.py', '--model', 'effnet-lite0', '--ratio',
-         str(ratio)])
-    args = run.parse_args()
+    args = bench_args(['--ratio', str(ratio)])
     oracle = Config.fromfile(run.config_path('effnet-lite0', 'oracle'))
     assert args.baseline_iters == oracle.train_cfg.baseline_iters == 6000
     # DST-CBC's own round 0 is the same baseline
