@@ -13,6 +13,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 import dst_cbc  # noqa: F401
+from dst_cbc.engine.round_lengths import round_lengths
 from dst_cbc.models.backbones import pretrained_weights
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
@@ -112,6 +113,28 @@ def test_dst_cbc_round_0_is_the_baseline(ratio):
     assert base.optim_wrapper == dst.optim_wrapper
     assert base.train_dataloader == dst.train_dataloader
     assert base.train_cfg.baseline_iters == dst.train_cfg.baseline_iters
+
+
+@pytest.mark.parametrize('ratio,labeled,iters', [('1-8', 45, 972),
+                                                 ('1-16', 22, 1044)])
+def test_rounds_are_twelve_passes(ratio, labeled, iters):
+    """Every round is 12 passes over the unlabeled images, 4 of the 8 crops
+    of a batch: 12 * ceil(322 / 4) = 12 * 81 = 972 iterations at 1/8,
+    12 * ceil(345 / 4) = 12 * 87 = 1044 at 1/16; round 0 stays 6,000."""
+    cfg = load(f'dst-cbc_effnet-lite0-deeplabv3plus_1xb4+4_camvid-{ratio}'
+               '_128x176.py')
+    batch_size = cfg.train_dataloader.batch_size
+    assert batch_size == 8 and 'num_pseudo' not in cfg.train_dataloader.sampler
+    lengths = round_lengths(
+        labeled,
+        367 - labeled,
+        len(cfg.train_cfg.alphas),
+        batch_size,
+        batch_size // 2,
+        baseline_iters=cfg.train_cfg.baseline_iters,
+        round_iters=cfg.train_cfg.get('round_iters'),
+        epochs_per_round=cfg.train_cfg.epochs_per_round)
+    assert lengths == [6000] + [iters] * 5
 
 
 def test_model_loads_imagenet_weights_and_trains():
