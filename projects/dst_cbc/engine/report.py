@@ -70,25 +70,30 @@ def build_report(results: Sequence[RoundResult],
     classes = _report_classes(results, classes)
     baseline = (
         results[0].score if results and results[0].round == 0 else None)
-    best = best_result(results)
-    best_round = None if best is None else best.round
+    best_kept = best_result(results)
+    best_round = None if best_kept is None else best_kept.round
     rounds = [
         _round_entry(result, baseline, best_round, len(classes))
         for result in results
     ]
-    best = None
-    if best_round is not None:
-        b = next(r for r in rounds if r['round'] == best_round)
-        best = {
-            k: b[k]
-            for k in ('round', 'alpha', 'score', 'gain', 'checkpoint')
-        }
     return dict(
         metric=metric,
         classes=classes,
         baseline=baseline,
-        best=best,
+        best=_best_entry(rounds, best_round),
         rounds=rounds)
+
+
+def _best_entry(rounds: List[dict],
+                best_round: Optional[int]) -> Optional[dict]:
+    """Round, alpha, score, gain and checkpoint of the best round's entry."""
+    if best_round is None:
+        return None
+    entry = next(r for r in rounds if r['round'] == best_round)
+    return {
+        k: entry[k]
+        for k in ('round', 'alpha', 'score', 'gain', 'checkpoint')
+    }
 
 
 def _report_classes(results: Sequence[RoundResult],
