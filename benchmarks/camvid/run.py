@@ -441,10 +441,13 @@ class Benchmark:
         cfg = self.config('dst_cbc')
         cfg.train_dataloader.dataset.split = split
         cfg.train_cfg.baseline_checkpoint = baseline['checkpoint']
+        # The variant changes the rounds --cfg-options set (ST's one round
+        # is as long as all of them), so it applies last.
+        cfg.merge_from_dict(self.args.cfg_options)
         if variant is not None:
             variant(cfg)
         work_dir = osp.join(self.args.out, f'split{split}', name)
-        seconds = self.train(cfg, work_dir, self.args.cfg_options)
+        seconds = self.train(cfg, work_dir, {})
         summary = read_json(osp.join(work_dir, 'summary.json'))
         with ThreadPoolExecutor(self.args.jobs) as pool:
             vals = list(

@@ -413,6 +413,42 @@ def test_ablation_trains_the_missing_rows_and_keeps_the_rest():
     assert RecordingBenchmark(bench_args([])).ablation(baseline, {}) == {}
 
 
+def test_ablation_variant_applies_after_cfg_options(tmp_path):
+    """ST's one round is as long as all the rounds --cfg-options set: 5
+    rounds of 12 passes become one of 60, at alpha 1 and gamma 0 (applied
+    the other way round, the options would cut it back to 12 passes)."""
+
+    class Stop(Exception):
+        pass
+
+    class ConfigOnly(run.Benchmark):
+        """Runs nothing: keeps the config it would train."""
+
+        def train(self, cfg, work_dir, options):
+            cfg.merge_from_dict(options)
+            self.cfg = cfg
+            raise Stop
+
+    args = bench_args([
+        '--out',
+        str(tmp_path), '--cfg-options', 'train_cfg.round_iters=None',
+        'train_cfg.epochs_per_round=12'
+    ])
+    bench = ConfigOnly(args, str(tmp_path / 'splits'))
+    with pytest.raises(Stop):
+        bench.dst_cbc(1, dict(checkpoint='b.pth'), 'st',
+                      run.ablation_variants()['ST'])
+    train_cfg = bench.cfg.train_cfg
+    assert train_cfg.round_iters is None
+    assert train_cfg.epochs_per_round == 60 and train_cfg.alphas == [1.0]
+    assert bench.cfg.model.decode_head.loss_decode.gamma == 0.
+    assert train_cfg.baseline_checkpoint == 'b.pth'
+    with pytest.raises(Stop):
+        bench.dst_cbc(1, dict(checkpoint='b.pth'))
+    assert bench.cfg.train_cfg.epochs_per_round == 12
+    assert bench.cfg.train_cfg.alphas == (0.2, 0.4, 0.6, 0.8, 1.0)
+
+
 def test_reuse_round_trips_a_results_file_and_names_it_at_fault(tmp_path):
     args = bench_args(['--baseline-iters', '1500'])
     earlier = dict(
