@@ -23,9 +23,10 @@ def restart_optimization(runner, num_iters: int, lr_mult: float = 1.) -> None:
         optim_wrapper.values()
         if hasattr(optim_wrapper, 'values') else [optim_wrapper])
     for wrapper in wrappers:
-        optimizer = wrapper.optimizer
-        optimizer.state.clear()
-        for group in optimizer.param_groups:
+        wrapper.optimizer.state.clear()
+        # The wrapper's groups, as its schedulers step them: with several
+        # groups MMEngine adds one more that only tracks (and logs) base_lr.
+        for group in wrapper.param_groups:
             for key in [k for k in group if k.startswith('initial_')]:
                 group[key[len('initial_'):]] = group[key]
             group.setdefault('initial_lr', group['lr'])
