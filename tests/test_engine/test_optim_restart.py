@@ -5,7 +5,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.optim import OptimWrapper
-from mmengine.optim.scheduler import PolyLR
+from mmengine.registry import PARAM_SCHEDULERS
 
 from dst_cbc.engine.optim_restart import restart_optimization
 
@@ -25,13 +25,8 @@ def two_group_runner(param_scheduler):
 
     def build_param_scheduler(cfgs):
         return [
-            PolyLR(
-                wrapper,
-                eta_min=c['eta_min'],
-                power=c['power'],
-                begin=c['begin'],
-                end=c['end'],
-                by_epoch=c['by_epoch']) for c in cfgs
+            PARAM_SCHEDULERS.build(dict(cfg, optimizer=wrapper))
+            for cfg in cfgs
         ]
 
     return SimpleNamespace(
