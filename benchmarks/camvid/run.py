@@ -697,14 +697,20 @@ def _no_gamma(cfg: Config) -> None:
         head.loss_decode.gamma = 0.0
 
 
+def hook_of(cfg: Config, hook_type: str) -> dict:
+    """The one hook of type ``hook_type`` in ``cfg.custom_hooks``."""
+    [hook] = [h for h in cfg.custom_hooks if h['type'] == hook_type]
+    return hook
+
+
 def _global_threshold(cfg: Config) -> None:
     """One confidence threshold for all classes (DST-C)."""
-    cfg.custom_hooks[0].class_balanced = False
+    hook_of(cfg, 'PseudoLabelHook').class_balanced = False
 
 
 def _stored_weights(cfg: Config) -> None:
     """OW: pseudo pixels weighted by the labeling model's confidence."""
-    cfg.custom_hooks[0].store_confidence = True
+    hook_of(cfg, 'PseudoLabelHook').store_confidence = True
     for head in [cfg.model.decode_head] + list(
             cfg.model.get('auxiliary_head') or []):
         head.loss_decode.weight_source = 'stored'

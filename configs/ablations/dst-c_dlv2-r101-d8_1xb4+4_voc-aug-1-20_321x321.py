@@ -11,7 +11,5 @@ train_dataloader = dict(
         unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-20.txt')))
 train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))
 # The protocol's labeling hook with one global threshold.
-custom_hooks = [
-    dict(_base_.custom_hooks[0], class_balanced=False),
-    dict(type='CurriculumReportHook')
-]
+pseudo_label_hook = dict(_base_.pseudo_label_hook, class_balanced=False)
+custom_hooks = [pseudo_label_hook, _base_.report_hook]

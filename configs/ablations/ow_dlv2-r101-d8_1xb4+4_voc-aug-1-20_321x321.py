@@ -22,7 +22,5 @@ train_dataloader = dict(
             pipeline=pseudo_label_pipeline)))
 train_cfg = dict(baseline_epochs=_base_.round0_epochs.get('1-20'))
 # The protocol's labeling hook, storing the confidences.
-custom_hooks = [
-    dict(_base_.custom_hooks[0], store_confidence=True),
-    dict(type='CurriculumReportHook')
-]
+pseudo_label_hook = dict(_base_.pseudo_label_hook, store_confidence=True)
+custom_hooks = [pseudo_label_hook, _base_.report_hook]

@@ -79,11 +79,12 @@ def test_ablation_rows_match_the_dst_cbc_run():
     assert cfg.train_cfg.alphas == [1.0]
     assert [h.loss_decode.gamma for h in heads(cfgs['ST'])] == [0.0] * 3
     assert [h.loss_decode.gamma for h in heads(cfgs['DST'])] == [9.0] * 3
-    assert cfgs['DST_C'].custom_hooks[0].class_balanced is False
+    assert run.hook_of(cfgs['DST_C'],
+                       'PseudoLabelHook').class_balanced is False
     assert cfgs['DST_C'].train_cfg.alphas == (0.2, 0.4, 0.6, 0.8, 1.0)
     # OW: stored confidences written, loaded with the label and used
     ow = cfgs['OW']
-    assert ow.custom_hooks[0].store_confidence is True
+    assert run.hook_of(ow, 'PseudoLabelHook').store_confidence is True
     assert {h.loss_decode.weight_source for h in heads(ow)} == {'stored'}
     types = [t['type'] for t in ow.train_dataloader.dataset.unlabeled.pipeline]
     assert types[:2] == ['CachedLoad', 'LoadPseudoConfidence']

@@ -52,13 +52,11 @@ test_pipeline = [
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader
 # Labeling: unlabeled images resized to 257x513, labels stored at 257x513.
-custom_hooks = [
-    dict(
-        type='PseudoLabelHook',
-        batch_size=8,
-        infer_scale=(513, 257),
-        store_at_infer_scale=True),
-    dict(type='CurriculumReportHook')
-]
+pseudo_label_hook = dict(
+    _base_.pseudo_label_hook,
+    batch_size=8,
+    infer_scale=(513, 257),
+    store_at_infer_scale=True)
+custom_hooks = [pseudo_label_hook, _base_.report_hook]
 # Round-0 epochs by labeled ratio: the authors' scripts (fs_city_all.sh).
 round0_epochs = {'1-30': 330, '1-8': 170, '1-4': 120, 'full': 60}

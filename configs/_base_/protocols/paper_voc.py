@@ -56,14 +56,12 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 # Labeling: unlabeled images resized to 321x321 (the aspect ratio is not
 # kept), labels stored at 321x321; of one size, so 8 images per pass.
-custom_hooks = [
-    dict(
-        type='PseudoLabelHook',
-        batch_size=8,
-        infer_scale=(321, 321),
-        store_at_infer_scale=True),
-    dict(type='CurriculumReportHook')
-]
+pseudo_label_hook = dict(
+    _base_.pseudo_label_hook,
+    batch_size=8,
+    infer_scale=(321, 321),
+    store_at_infer_scale=True)
+custom_hooks = [pseudo_label_hook, _base_.report_hook]
 # Round-0 epochs by labeled ratio: the authors' scripts (fs_voc_all.sh).
 round0_epochs = {
     '1-106': 300,

@@ -26,7 +26,10 @@ default_hooks = dict(
     # CurriculumTrainLoop sets the sampler's epoch itself.
     sampler_seed=None,
     visualization=dict(type='SegVisualizationHook'))
-custom_hooks = [
-    dict(type='PseudoLabelHook', batch_size=8),
-    dict(type='CurriculumReportHook')
-]
+# The hooks by name: a config that changes the labeling hook writes
+#   pseudo_label_hook = dict(_base_.pseudo_label_hook, class_balanced=False)
+#   custom_hooks = [pseudo_label_hook, _base_.report_hook]
+# (custom_hooks is a list: MMEngine replaces it, it does not merge it).
+pseudo_label_hook = dict(type='PseudoLabelHook', batch_size=8)
+report_hook = dict(type='CurriculumReportHook')
+custom_hooks = [pseudo_label_hook, report_hook]

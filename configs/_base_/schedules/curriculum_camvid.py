@@ -6,10 +6,10 @@ _base_ = './curriculum.py'
 randomness = dict(seed=0)
 train_cfg = dict(val_interval=200)
 pseudo_label_hook = dict(
-    type='PseudoLabelHook',
+    _base_.pseudo_label_hook,
     batch_size=8,
     infer_scale=(240, 180),
     cache_images=True)
-custom_hooks = [pseudo_label_hook, dict(type='CurriculumReportHook')]
+custom_hooks = [pseudo_label_hook, _base_.report_hook]
 default_hooks = dict(
     logger=dict(interval=50), checkpoint=dict(interval=100000))

@@ -7,10 +7,8 @@ _base_ = './curriculum_camvid.py'
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.005, momentum=0.9, weight_decay=5e-4),
     paramwise_cfg=dict(custom_keys={'decode_head': dict(lr_mult=10.)}))
-custom_hooks = [{{_base_.pseudo_label_hook}},
-                dict(type='CurriculumReportHook'),
-                dict(type='ChannelsLastHook')]
-supervised_hooks = [
-    dict(type='CurriculumReportHook'),
+custom_hooks = [
+    _base_.pseudo_label_hook, _base_.report_hook,
     dict(type='ChannelsLastHook')
 ]
+supervised_hooks = [_base_.report_hook, dict(type='ChannelsLastHook')]

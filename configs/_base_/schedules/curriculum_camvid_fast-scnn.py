@@ -4,4 +4,4 @@
 _base_ = './curriculum_camvid.py'
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=4e-5))
-supervised_hooks = [dict(type='CurriculumReportHook')]
+supervised_hooks = [_base_.report_hook]

@@ -7,7 +7,6 @@
 # the image's own size).
 _base_ = './curriculum.py'
 train_cfg = dict(epochs_per_round=12, base_epochs=60, round_lr_mult=2.0)
-custom_hooks = [
-    dict(type='PseudoLabelHook', batch_size=8, infer_scale=(1024, 512)),
-    dict(type='CurriculumReportHook')
-]
+pseudo_label_hook = dict(
+    _base_.pseudo_label_hook, batch_size=8, infer_scale=(1024, 512))
+custom_hooks = [pseudo_label_hook, _base_.report_hook]

@@ -7,7 +7,5 @@
 # test images of different sizes).
 _base_ = './curriculum.py'
 train_cfg = dict(epochs_per_round=6, base_epochs=30)
-custom_hooks = [
-    dict(type='PseudoLabelHook', batch_size=1),
-    dict(type='CurriculumReportHook')
-]
+pseudo_label_hook = dict(_base_.pseudo_label_hook, batch_size=1)
+custom_hooks = [pseudo_label_hook, _base_.report_hook]
