@@ -1,12 +1,6 @@
 # PASCAL VOC 2012 + SBD ("aug"): 10,582 train_aug images, 1,449 val images,
-# 21 classes, prepared with MMSeg's voc_aug.py (docs/data_preparation.md).
-# Training reads a labeled and an unlabeled list of one ratio and split
-# (tools/make_splits.py writes splits/split{1,2,3}/); each config sets them,
-# e.g. 'splits/split{split}/labeled_1-20.txt', and `split` picks the
-# shuffle: --cfg-options train_dataloader.dataset.split=2. Full supervision
-# lists trainaug.txt as labeled and no unlabeled set. Every batch is 4
-# labeled + 4 pseudo-labeled images (MixedBatchSampler; supervised rounds
-# use 8 labeled ones).
+# 21 classes, prepared with MMSeg's voc_aug.py (docs/data_preparation.md),
+# in the loaders of ./semi_seg.py. Full supervision lists trainaug.txt.
 #
 # Corrected protocol (the paper protocol's changes are in
 # ../protocols/paper_voc.py): random resize keeping the aspect ratio, the
@@ -14,6 +8,7 @@
 # 505 * ratio for any image up to 4:1; VOC images are at most 500x500),
 # random 321x321 crop, flip p=0.5; evaluation at the image's own size on
 # VOC's own val labels.
+_base_ = './semi_seg.py'
 dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (321, 321)
@@ -35,33 +30,14 @@ test_pipeline = [
     dict(type='PackSegInputs')
 ]
 train_images = dict(img_path='JPEGImages', seg_map_path='SegmentationClassAug')
-train_dataloader = dict(
-    batch_size=8,
-    num_workers=4,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='MixedBatchSampler', shuffle=True),
-    dataset=dict(
-        type='SemiSegDataset',
-        split=1,
-        labeled=dict(
-            type=dataset_type,
-            data_root=data_root,
-            data_prefix=train_images,
-            pipeline=train_pipeline),
-        unlabeled=dict(
-            type=dataset_type,
-            data_root=data_root,
-            data_prefix=train_images,
-            pipeline=train_pipeline)))
-# Model selection on `valtiny` (val stays the test set):
-#   --cfg-options val_dataloader.dataset.ann_file=splits/valtiny.txt
+# The labeled and the unlabeled half read the same images.
+train_set = dict(
+    type=dataset_type,
+    data_root=data_root,
+    data_prefix=train_images,
+    pipeline=train_pipeline)
+train_dataloader = dict(dataset=dict(labeled=train_set, unlabeled=train_set))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    pin_memory=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -70,5 +46,3 @@ val_dataloader = dict(
         ann_file='ImageSets/Segmentation/val.txt',
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='IoUMetric', iou_metrics=['mIoU'])
-test_evaluator = val_evaluator
