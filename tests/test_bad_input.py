@@ -143,7 +143,7 @@ def test_work_dir_of_another_run_is_refused(data_root, tmp_path, make_cfg):
     Runner.from_cfg(same).train()
 
 
-# -- checked before round 0 trains (dst_cbc.engine.dataset_files) ----------
+# -- checked before round 0 trains (dst_cbc.datasets.file_checks) ----------
 def _first(data_root, list_file):
     return open(osp.join(data_root, list_file)).read().split()[0]
 

@@ -9,7 +9,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 from dst_cbc import cli
-from dst_cbc.engine.amp import BF16OptimWrapper, cpu_supports_bf16
+from dst_cbc.engine.precision import BF16OptimWrapper, cpu_supports_bf16
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 

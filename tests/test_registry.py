@@ -11,7 +11,9 @@ from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS,
 REGISTERED = [
     (MODELS, 'DynamicCrossEntropyLoss', 'dst_cbc.models.dynamic_loss'),
     (MODELS, 'DLV2Head', 'dst_cbc.models.dlv2_head'),
-    (MODELS, 'DynamicLossHead', 'dst_cbc.models.dynamic_loss_head'),
+    *[(MODELS, 'Dynamic' + base, 'dst_cbc.models.dynamic_loss_head')
+      for base in ('DLV2Head', 'ASPPHead', 'DepthwiseSeparableASPPHead',
+                   'UPerHead', 'FCNHead', 'DepthwiseSeparableFCNHead')],
     (DATASETS, 'SemiSegDataset', 'dst_cbc.datasets.semi_dataset'),
     (DATASETS, 'SyntheticShapesDataset', 'dst_cbc.datasets.synthetic'),
     (DATASETS, 'CamVidDataset', 'dst_cbc.datasets.camvid'),
@@ -22,18 +24,18 @@ REGISTERED = [
      'dst_cbc.datasets.pseudo_confidence'),
     (LOOPS, 'CurriculumTrainLoop', 'dst_cbc.engine.curriculum_loop'),
     (HOOKS, 'PseudoLabelHook', 'dst_cbc.engine.pseudo_label_hook'),
-    (HOOKS, 'ChannelsLastHook', 'dst_cbc.engine.channels_last_hook'),
+    (HOOKS, 'ChannelsLastHook', 'dst_cbc.engine.precision'),
     (MODELS, 'PseudoCutMix', 'dst_cbc.models.pseudo_cutmix'),
     (MODELS, 'BatchAugSegDataPreProcessor',
      'dst_cbc.models.batch_aug_data_preprocessor'),
     (MODELS, 'EfficientNetLite', 'dst_cbc.models.backbones.efficientnet_lite'),
     (TRANSFORMS, 'ResetOriginalShape', 'dst_cbc.datasets.original_shape'),
     (TRANSFORMS, 'CachedLoad', 'dst_cbc.datasets.transforms'),
-    (HOOKS, 'CurriculumReportHook', 'dst_cbc.engine.report_hook'),
+    (HOOKS, 'CurriculumReportHook', 'dst_cbc.engine.report'),
     (HOOKS, 'AtomicCheckpointHook', 'dst_cbc.engine.checkpoints'),
-    (OPTIM_WRAPPERS, 'BF16OptimWrapper', 'dst_cbc.engine.amp'),
+    (OPTIM_WRAPPERS, 'BF16OptimWrapper', 'dst_cbc.engine.precision'),
     (MODEL_WRAPPERS, 'ChannelsLastDistributedDataParallel',
-     'dst_cbc.engine.channels_last_hook'),
+     'dst_cbc.engine.precision'),
 ]
 
 
@@ -58,11 +60,10 @@ def test_every_registered_class_is_listed():
     assert decorated == {name for _, name, _ in REGISTERED}
 
 
-def test_dynamic_head_wraps_registered_heads():
+def test_dynamic_head_subclasses_the_registered_head():
     head = MODELS.build(
         dict(
-            type='DynamicLossHead',
-            base_type='DLV2Head',
+            type='DynamicDLV2Head',
             in_channels=8,
             channels=8,
             num_classes=3,

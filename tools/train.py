@@ -2,6 +2,11 @@
 
 Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume] [--amp]
        [--cfg-options k=v ...] [--launcher none|pytorch|slurm|mpi]
+
+MMSeg's own ``tools/train.py`` runs the same configs with the same run
+safety (the config's ``CurriculumRunner``); this script adds what it cannot
+know: ``--amp`` on a CPU (bfloat16 autocast) and ``--launcher pytorch``
+without CUDA (gloo).
 """
 import argparse
 
@@ -9,9 +14,6 @@ from mmengine.runner import Runner
 
 import dst_cbc  # noqa: F401  (registers the extension's modules)
 from dst_cbc.cli import add_common_args, enable_amp, load_config
-from dst_cbc.engine.checkpoints import resume_point
-from dst_cbc.engine.run_dir import check_work_dir
-from dst_cbc.engine.work_dir_lock import check_unlocked
 from mmseg.registry import RUNNERS
 
 
@@ -37,16 +39,7 @@ def main() -> None:
     cfg = load_config(args)
     if args.amp:
         enable_amp(cfg)
-    # refusals first: building the runner writes into the work dir
-    check_unlocked(cfg.work_dir)
-    check_work_dir(cfg)
-    cfg.resume = False
-    if args.resume:
-        # continue this run from a checkpoint that exists and verifies;
-        # load_from only seeds a run's start
-        checkpoint = resume_point(cfg.work_dir)
-        if checkpoint is not None:
-            cfg.resume, cfg.load_from = True, checkpoint
+    cfg.resume = args.resume
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -54,8 +54,8 @@ from benchmarks.common import (ROOT, SYNTHETIC_CONFIG, add_common_args,
                                semi_loader_cfg, write_results,
                                write_split_lists)
 from dst_cbc.datasets import generate_synthetic_dataset
-from dst_cbc.engine.amp import cpu_supports_bf16, inference_autocast
-from dst_cbc.engine.channels_last_hook import to_channels_last
+from dst_cbc.engine.precision import (cpu_supports_bf16, inference_autocast,
+                                      to_channels_last)
 from dst_cbc.pseudo_labels import PseudoLabeler, label_files
 from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample

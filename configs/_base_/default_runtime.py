@@ -2,6 +2,9 @@
 # import.
 default_scope = 'mmseg'
 custom_imports = dict(imports=['dst_cbc'], allow_failed_imports=False)
+# Run safety inside MMEngine's runner (dst_cbc.engine.CurriculumRunner), so
+# MMSeg's own tools/train.py gets it too.
+runner_type = 'CurriculumRunner'
 env_cfg = dict(
     cudnn_benchmark=True,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -12,9 +12,8 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
-from .engine.amp import cpu_supports_bf16
-from .engine.channels_last_hook import (ChannelsLastDistributedDataParallel,
-                                        ChannelsLastHook)
+from .engine.precision import (ChannelsLastDistributedDataParallel,
+                               ChannelsLastHook, cpu_supports_bf16)
 
 MIXED_PRECISION_WRAPPERS = ('AmpOptimWrapper', 'BF16OptimWrapper')
 

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from benchmarks.amp import run as amp_bench
-from dst_cbc.engine.amp import cpu_supports_bf16
+from dst_cbc.engine.precision import cpu_supports_bf16
 
 
 def test_random_batch_is_half_pseudo_labeled():

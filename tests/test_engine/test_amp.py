@@ -7,9 +7,9 @@ from mmengine.optim import AmpOptimWrapper, OptimWrapper, build_optim_wrapper
 from mmengine.registry import init_default_scope
 from torch import nn
 
-from dst_cbc.engine import amp
-from dst_cbc.engine.amp import (BF16OptimWrapper, cpu_supports_bf16,
-                                inference_autocast)
+from dst_cbc.engine import precision
+from dst_cbc.engine.precision import (BF16OptimWrapper, cpu_supports_bf16,
+                                      inference_autocast)
 from mmseg.registry import OPTIM_WRAPPERS
 
 
@@ -121,9 +121,10 @@ def test_cpu_supports_bf16_asks_onednn(monkeypatch):
 
     fake = FakeOps()
     monkeypatch.setattr(torch.backends.mkldnn, 'is_available', lambda: True)
-    monkeypatch.setattr(amp.torch.ops, 'mkldnn', fake)
+    monkeypatch.setattr(precision.torch.ops, 'mkldnn', fake)
     assert cpu_supports_bf16() is True
     fake.answer = False
     assert cpu_supports_bf16() is False
-    monkeypatch.setattr(amp.torch.ops, 'mkldnn', object())  # no such query
+    monkeypatch.setattr(precision.torch.ops, 'mkldnn',
+                        object())  # no such query
     assert cpu_supports_bf16() is False

@@ -10,9 +10,9 @@ from mmengine.config import Config
 from torch import nn
 
 from dst_cbc import cli
-from dst_cbc.engine.channels_last_hook import (
-    ChannelsLastDistributedDataParallel, ChannelsLastHook, is_channels_last,
-    to_channels_last)
+from dst_cbc.engine.precision import (ChannelsLastDistributedDataParallel,
+                                      ChannelsLastHook, is_channels_last,
+                                      to_channels_last)
 from mmseg.registry import HOOKS, MODEL_WRAPPERS
 
 CL = torch.channels_last

@@ -27,6 +27,16 @@ LAST_CHECKPOINT = 'last_checkpoint'
 RESUMABLE_PATTERNS = ('iter_*.pth', 'epoch_*.pth', 'round_*_end.pth')
 
 
+def best_checkpoint_name(rnd: int) -> str:
+    """File name of round ``rnd``'s best checkpoint."""
+    return f'round_{rnd}_best.pth'
+
+
+def end_checkpoint_name(rnd: int) -> str:
+    """File name of the resumable checkpoint saved when round ``rnd`` ends."""
+    return f'round_{rnd}_end.pth'
+
+
 def temporary_name(filename: str) -> str:
     """The name a checkpoint is written under before its rename."""
     return f'.{filename}.tmp'
@@ -200,3 +210,44 @@ class AtomicCheckpointHook(CheckpointHook):
         runner.message_hub.update_info('keep_ckpt_ids',
                                        list(self.keep_ckpt_ids))
         return outdated
+
+
+def save_round_best(runner, rnd: int, iteration: int) -> None:
+    """Save the model as round ``rnd``'s best (weights only, atomically).
+
+    Args:
+        runner (Runner): The runner.
+        rnd (int): The current round.
+        iteration (int): Iterations done in the whole curriculum.
+    """
+    save_checkpoint_file(
+        runner,
+        runner.work_dir,
+        best_checkpoint_name(rnd),
+        save_optimizer=False,
+        save_param_scheduler=False,
+        meta=dict(iter=iteration, epoch=rnd))
+
+
+def save_round_end(runner, rnd: int, iteration: int) -> None:
+    """Save a resumable checkpoint of finished round ``rnd``.
+
+    ``--resume`` then restarts at the next round even when the run is
+    killed before that round's first periodic checkpoint. The previous
+    round's file is removed once ``last_checkpoint`` points at the new one.
+
+    Args:
+        runner (Runner): The runner.
+        rnd (int): The round that ended.
+        iteration (int): Iterations done in the whole curriculum.
+    """
+    path = save_checkpoint_file(
+        runner,
+        runner.work_dir,
+        end_checkpoint_name(rnd),
+        meta=dict(iter=iteration, epoch=rnd + 1))
+    if is_main_process():
+        point_last_checkpoint(runner.work_dir, path)
+        previous = osp.join(runner.work_dir, end_checkpoint_name(rnd - 1))
+        if osp.isfile(previous):
+            os.remove(previous)

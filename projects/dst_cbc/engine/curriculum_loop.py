@@ -7,10 +7,10 @@ as ``baseline_checkpoint``). Each round r = 1..R then
 1. loads the best checkpoint so far (by validation score, round 0 included),
 2. resets the optimizer (momentum cleared, learning rate back to its initial
    value) and starts fresh parameter schedules over the round's iterations,
-3. asks :class:`PseudoLabelHook` for the round's labels, made by that model
-   with ratio ``alphas[r - 1]``,
-4. rebuilds the train dataloader over labeled + pseudo-labeled images and
-   trains ``epochs_per_round`` passes over the unlabeled images,
+3. calls the ``before_train_epoch`` hooks: :class:`PseudoLabelHook` labels
+   the unlabeled images with that model and ratio ``alphas[r - 1]`` and
+   switches the train dataloader to labeled + pseudo-labeled images,
+4. trains ``epochs_per_round`` passes over the unlabeled images,
 5. validates every ``val_interval`` iterations and at the end of the round,
    keeping the round's best checkpoint as ``round_<r>_best.pth``,
 6. records the round (:class:`RoundResult`) in ``summary.json``, then calls
@@ -22,7 +22,7 @@ without an ``end`` is stretched to the round's length, so ``PolyLR`` without
 """
 import copy
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import print_log
@@ -33,15 +33,14 @@ from torch.utils.data import DataLoader
 
 from mmseg.registry import LOOPS
 from ..datasets import endless_batches
-from .optim_restart import restart_optimization
-from .preflight import (check_dataloader_cfg, check_run_data,
-                        check_train_dataset, check_train_options)
-from .pseudo_label_hook import pseudo_label_hook_of
-from .round_lengths import round_lengths
-from .run_dir import (best_checkpoint_name, claim_work_dir, save_round_best,
-                      save_round_end)
-from .summary import (RESULTS_KEY, RoundResult, best_result, record_results,
-                      results_from_hub)
+from ..datasets.file_checks import check_dataset_files
+from ..pseudo_labels import PseudoLabels, read_stats
+from .checkpoints import best_checkpoint_name, save_round_best, save_round_end
+from .pseudo_label_hook import PseudoLabelHook
+from .report import record_results
+from .round_schedule import restart_optimization, round_lengths
+from .rounds import RESULTS_KEY, RoundResult, best_result, results_from_hub
+from .run_safety import on_main_process, record_run
 
 __all__ = ['CurriculumTrainLoop', 'RESULTS_KEY', 'ROUND_BEST_KEY']
 
@@ -98,9 +97,9 @@ class CurriculumTrainLoop(BaseLoop):
             raise TypeError(
                 'CurriculumTrainLoop rebuilds its dataloader every '
                 'round and needs train_dataloader as a config dict')
-        check_train_options(alphas, val_interval, round_lr_mult,
-                            baseline_checkpoint)
-        self._dataloader_cfg = check_dataloader_cfg(dataloader)
+        _check_train_options(alphas, val_interval, round_lr_mult,
+                             baseline_checkpoint)
+        self._dataloader_cfg = _checked_dataloader_cfg(dataloader)
         super().__init__(runner, self._dataloader_cfg)
         self.alphas = list(alphas)
         self.val_interval = val_interval
@@ -111,7 +110,7 @@ class CurriculumTrainLoop(BaseLoop):
         self.results: List[RoundResult] = []
 
         dataset = self.dataloader.dataset
-        check_train_dataset(runner.model, dataset, self.alphas)
+        _check_train_dataset(runner, dataset, self.alphas)
         runner.visualizer.dataset_meta = dataset.metainfo
         sampler = self._dataloader_cfg['sampler']
         self.round_iters = round_lengths(
@@ -159,6 +158,12 @@ class CurriculumTrainLoop(BaseLoop):
         return None if self._round == 0 else self.alphas[self._round - 1]
 
     @property
+    def dataloader_cfg(self) -> dict:
+        """dict: A copy of the train dataloader's config, from which a hook
+        may build the dataloader of a round (:class:`PseudoLabelHook`)."""
+        return copy.deepcopy(self._dataloader_cfg)
+
+    @property
     def best(self) -> Optional[RoundResult]:
         """RoundResult | None: The best round so far."""
         return best_result(self.results)
@@ -173,16 +178,16 @@ class CurriculumTrainLoop(BaseLoop):
         schedule with that round's pseudo labels.
         """
         self.results = results_from_hub(self.runner.message_hub)
-        with claim_work_dir(self.runner, len(self.results), self.max_epochs):
-            self.runner.call_hook('before_train')
-            check_run_data(self.runner)
-            for rnd in range(len(self.results), self.max_epochs):
-                self._round = rnd
-                if rnd == 0 and self.baseline_checkpoint:
-                    self._record(self._given_baseline())
-                else:
-                    self._run_round()
-            self.runner.call_hook('after_train')
+        on_main_process(check_dataset_files, _run_datasets(self.runner))
+        record_run(self.runner, len(self.results), self.max_epochs)
+        self.runner.call_hook('before_train')
+        for rnd in range(len(self.results), self.max_epochs):
+            self._round = rnd
+            if rnd == 0 and self.baseline_checkpoint:
+                self._record(self._given_baseline())
+            else:
+                self._run_round()
+        self.runner.call_hook('after_train')
         return self.runner.model
 
     def _run_round(self) -> None:
@@ -200,21 +205,27 @@ class CurriculumTrainLoop(BaseLoop):
                 f'resuming round {rnd} at iteration {done}/{num_iters} of '
                 'the round',
                 logger='current')
-        labels = None if rnd == 0 else pseudo_label_hook_of(
-            self.runner, rnd).label_round(self.runner, rnd, self.alpha,
-                                          self.best.checkpoint)
         self.runner.call_hook('before_train_epoch')
-        if labels is not None:
-            cfg = copy.deepcopy(self._dataloader_cfg)
-            cfg['dataset']['pseudo_label_dir'] = labels.folder
-            self.dataloader = self.runner.build_dataloader(
-                cfg, seed=self.runner.seed)
+        labels = self._round_labels()
         score = self._train_round(num_iters, done)
         self._record(
             RoundResult.of_round(
                 rnd, self.alpha, num_iters, score,
                 osp.join(self.runner.work_dir, best_checkpoint_name(rnd)),
                 labels))
+
+    def _round_labels(self) -> Optional[PseudoLabels]:
+        """The pseudo labels the round trains on (None in round 0)."""
+        if self._round == 0:
+            return None
+        folder = self.dataloader.dataset.pseudo_label_dir
+        if folder is None:
+            raise RuntimeError(
+                f'round {self._round} has no pseudo labels: the '
+                'before_train_epoch hooks did not switch the train '
+                "dataloader to them; custom_hooks needs dict(type="
+                "'PseudoLabelHook')")
+        return PseudoLabels(folder, read_stats(folder))
 
     def _train_round(self, num_iters: int, done: int = 0) -> Optional[float]:
         """Train one round from its iteration ``done``; keep its best.
@@ -290,3 +301,90 @@ class CurriculumTrainLoop(BaseLoop):
         record_results(self.runner, self.results, self.metric)
         save_round_end(self.runner, self._round, self._iter)
         self.runner.call_hook('after_train_epoch')
+
+
+def _check_train_options(alphas: Sequence[float], val_interval: int,
+                         round_lr_mult: float,
+                         baseline_checkpoint: Optional[str]) -> None:
+    """Refuse ``train_cfg`` values the loop cannot run, naming the option."""
+    for alpha in alphas:
+        if not 0 < alpha <= 1:
+            raise ValueError('train_cfg.alphas must lie in (0, 1], '
+                             f'got {list(alphas)}')
+    if val_interval < 1:
+        raise ValueError(
+            f'train_cfg.val_interval must be >= 1, got {val_interval}')
+    if round_lr_mult <= 0:
+        raise ValueError(
+            f'train_cfg.round_lr_mult must be > 0, got {round_lr_mult}')
+    if baseline_checkpoint and not osp.isfile(baseline_checkpoint):
+        raise FileNotFoundError('train_cfg.baseline_checkpoint '
+                                f'{baseline_checkpoint} does not exist')
+
+
+def _checked_dataloader_cfg(dataloader: dict) -> dict:
+    """A copy of the train dataloader config, its sampler's batch size set."""
+    cfg = copy.deepcopy(dataloader)
+    sampler = cfg['sampler']
+    if sampler.get('type') != 'MixedBatchSampler':
+        raise ValueError('CurriculumTrainLoop needs train_dataloader.sampler '
+                         "type='MixedBatchSampler', got "
+                         f'{sampler.get("type")!r}')
+    if sampler.setdefault('batch_size',
+                          cfg['batch_size']) != cfg['batch_size']:
+        raise ValueError(
+            f'train_dataloader.sampler.batch_size={sampler["batch_size"]} '
+            f'differs from train_dataloader.batch_size={cfg["batch_size"]}')
+    return cfg
+
+
+def _check_train_dataset(runner, dataset, alphas: Sequence[float]) -> None:
+    """Self-training rounds need unlabeled images and a labeling hook; the
+    model's heads must predict the training set's classes."""
+    if alphas and dataset.num_unlabeled == 0:
+        raise ValueError('train_cfg.alphas asks for self-training rounds '
+                         'but train_dataloader.dataset has no unlabeled '
+                         'images; set alphas=() for a supervised model')
+    if alphas and not any(
+            isinstance(hook, PseudoLabelHook) for hook in runner.hooks):
+        raise ValueError('train_cfg.alphas asks for self-training rounds, '
+                         'which need pseudo labels: add '
+                         "dict(type='PseudoLabelHook') to custom_hooks")
+    check_num_classes(runner.model, len(dataset.metainfo['classes']))
+
+
+def check_num_classes(model: nn.Module, num_classes: int) -> None:
+    """The model's heads must predict the dataset's classes."""
+    model = getattr(model, 'module', model)
+    heads = [('model.decode_head', getattr(model, 'decode_head', None))]
+    aux = getattr(model, 'auxiliary_head', None)
+    aux = list(aux) if isinstance(aux, nn.ModuleList) else [aux]
+    heads += [(f'model.auxiliary_head[{i}]', h) for i, h in enumerate(aux)]
+    for name, head in heads:
+        if head is not None and head.num_classes != num_classes:
+            raise ValueError(
+                f'{name}.num_classes={head.num_classes} but the training '
+                f'dataset has {num_classes} classes')
+
+
+def _run_datasets(runner) -> List[Tuple[str, object, bool]]:
+    """The datasets a curriculum run reads, with whether they need labels.
+
+    Args:
+        runner (Runner): The runner, its train and val loops built.
+
+    Returns:
+        list[tuple]: ``(config option, dataset, needs labels)`` of the
+        labeled, unlabeled (if any) and val (if any) datasets.
+    """
+    train = runner.train_loop.dataloader.dataset
+    datasets = [('train_dataloader.dataset.labeled', train.labeled, True)]
+    if train.unlabeled is not None:
+        datasets.append(
+            ('train_dataloader.dataset.unlabeled', train.unlabeled, False))
+    val_loop = runner.val_loop
+    if val_loop is not None and hasattr(val_loop.dataloader.dataset,
+                                        'get_data_info'):
+        datasets.append(
+            ('val_dataloader.dataset', val_loop.dataloader.dataset, True))
+    return datasets

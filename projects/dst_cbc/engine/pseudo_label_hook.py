@@ -11,27 +11,20 @@ from ..pseudo_labels import PseudoLabeler, PseudoLabels
 from ..pseudo_labels.label_folder import (label_files, reusable_labels,
                                           round_folder, write_manifest)
 from ..utils import config_fingerprint, file_sha256
-from .amp import inference_autocast
-
-
-def pseudo_label_hook_of(runner, rnd: int) -> 'PseudoLabelHook':
-    """The run's one :class:`PseudoLabelHook`, which round ``rnd`` needs."""
-    hooks = [h for h in runner.hooks if isinstance(h, PseudoLabelHook)]
-    if len(hooks) != 1:
-        raise RuntimeError(
-            f'round {rnd} needs pseudo labels: custom_hooks must hold one '
-            f"dict(type='PseudoLabelHook'), found {len(hooks)}")
-    return hooks[0]
+from .precision import inference_autocast
 
 
 @HOOKS.register_module()
 class PseudoLabelHook(Hook):
-    """Labels the unlabeled images when a self-training round asks for it.
+    """Labels the unlabeled images at the start of each self-training round
+    and switches the train dataloader to them.
 
-    :class:`CurriculumTrainLoop` calls :meth:`label_round` before round
-    r >= 1 trains, with the round's alpha and the best checkpoint so far
-    (already loaded into the model): the model labels every unlabeled image
-    of the run's config (``train_dataloader.dataset.unlabeled``) once,
+    In :class:`~dst_cbc.engine.CurriculumTrainLoop`, a round is MMEngine's
+    epoch: before round r >= 1 trains (``before_train_epoch``), the loop has
+    loaded the best checkpoint so far into the model; the hook reads the
+    round, its alpha and that checkpoint from the loop's public properties
+    (``round``, ``alpha``, ``best``), and the model labels every unlabeled
+    image of the run's config (``train_dataloader.dataset.unlabeled``) once,
     keeping per class the top ``alpha`` most confident pixels, into
     ``<work_dir>/<out_dir>/round_<r>/`` (:mod:`~dst_cbc.pseudo_labels.
     label_folder`), in the precision the run trains in (bf16 autocast with
@@ -82,6 +75,30 @@ class PseudoLabelHook(Hook):
         self.cache_images = cache_images
         self.store_confidence = store_confidence
         self.out_dir = out_dir
+
+    def before_train(self, runner) -> None:
+        """Refuse a train loop without rounds to label for."""
+        loop = runner.train_loop
+        if not all(hasattr(loop, name) for name in ('round', 'alpha', 'best')):
+            raise TypeError(
+                'PseudoLabelHook labels the rounds of a curriculum: it needs '
+                "train_cfg type='CurriculumTrainLoop', got "
+                f'{type(loop).__name__}')
+
+    def before_train_epoch(self, runner) -> None:
+        """Label round r >= 1 and train it on labeled + pseudo-labeled images.
+
+        The train dataloader is rebuilt from the loop's config with the
+        round's label folder (``dataset.pseudo_label_dir``).
+        """
+        loop = runner.train_loop
+        if loop.round == 0:
+            return
+        labels = self.label_round(runner, loop.round, loop.alpha,
+                                  loop.best.checkpoint)
+        cfg = loop.dataloader_cfg
+        cfg['dataset']['pseudo_label_dir'] = labels.folder
+        loop.dataloader = runner.build_dataloader(cfg, seed=runner.seed)
 
     def labeling_pipeline(self) -> List[dict]:
         """The pipeline that loads an unlabeled image for labeling."""

@@ -13,9 +13,11 @@ decoding of images (it costs as much as an epoch of loading); files behind
 a URL (``s3://`` and the like).
 """
 import os.path as osp
+import time
 from typing import List, Optional, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 from PIL import Image
 
 from ..utils import load_ground_truth
@@ -154,3 +156,37 @@ def describe_problems(name: str, dataset, problems: List[str]) -> str:
     return (f'{name} (ann_file={ann_file!r}): {len(problems)} bad '
             f'file(s):\n{listed}\nFix or replace these files, or remove '
             f'their names from {ann_file or "the list"}.')
+
+
+def check_dataset_files(datasets: List[Tuple[str, object, bool]]) -> None:
+    """Check the files of every dataset a run reads, before it trains.
+
+    Args:
+        datasets (list[tuple]): ``(config option, dataset, needs labels)``
+            of each dataset.
+
+    Raises:
+        FileNotFoundError: If listed files are missing (and nothing else
+            is wrong), naming them.
+        ValueError: If files are unreadable, truncated, of another size
+            than their image or hold labels out of range, naming them.
+    """
+    start = time.perf_counter()
+    paragraphs, only_missing, num_files = [], True, 0
+    for name, dataset, needs_labels in datasets:
+        problems = dataset_file_problems(dataset, needs_labels)
+        num_files += len(dataset)
+        if problems:
+            paragraphs.append(describe_problems(name, dataset, problems))
+            only_missing &= all(p.endswith('is missing') for p in problems)
+    if paragraphs:
+        error = FileNotFoundError if only_missing else ValueError
+        raise error('bad input found before training:\n' +
+                    '\n'.join(paragraphs))
+    print_log(
+        f'checked the files of the {num_files} images of '
+        f'{", ".join(name for name, _, _ in datasets)} in '
+        f'{time.perf_counter() - start:.1f} s (images: exist, header, '
+        'complete end; labels: exist, size, values); images are fully '
+        'decoded only when loaded, which names a file it cannot decode',
+        logger='current')
