@@ -16,16 +16,18 @@ from types import SimpleNamespace
 import pytest
 from mmengine.config import Config
 from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
 from mmengine.runner import Runner
 from PIL import Image
 
 import dst_cbc  # noqa: F401
 from dst_cbc.datasets.synthetic import SYNTHETIC_CLASSES
 from dst_cbc.engine import CurriculumReportHook, RoundResult
-from dst_cbc.engine.report import (DPI, FIG_SIZE, build_report,
-                                   format_class_tables, format_report_markdown,
-                                   format_round_line, format_rounds_table,
-                                   markdown_table, render_plots)
+from dst_cbc.engine.report import (DPI, FIG_SIZE, format_class_tables,
+                                   format_report_markdown, format_round_line,
+                                   format_rounds_table, markdown_table,
+                                   record_results, render_plots)
+from dst_cbc.engine.rounds import RESULTS_KEY, build_report
 from mmseg.registry import HOOKS
 from tests.helpers.threads import torch_threads
 
@@ -216,7 +218,7 @@ def test_hook_in_default_config_after_pseudo_labels():
     assert types.index('CurriculumReportHook') > types.index('PseudoLabelHook')
     hook = HOOKS.get('CurriculumReportHook')
     assert hook is CurriculumReportHook
-    assert hook.__module__ == 'dst_cbc.engine.report_hook'
+    assert hook.__module__ == 'dst_cbc.engine.report'
 
 
 def test_hook_rejects_a_loop_without_rounds():
@@ -409,3 +411,64 @@ def test_report_uses_the_stats_in_memory(tiny_run, tmp_path):
     for entry in report['rounds'][1:]:
         assert entry['thresholds'] == tiny_run.stats[
             entry['round']]['thresholds']
+
+
+def _fake_runner(work_dir, hub_name):
+    """What the hook reads of a runner: work dir, hub, loop, visualizer."""
+    dataset = SimpleNamespace(
+        metainfo=dict(classes=('bg', 'fg'), palette=[[0, 0, 0], [255, 0, 0]]))
+    loop = SimpleNamespace(
+        results=[],
+        metric='mIoU',
+        alphas=[0.2, 0.4],
+        dataloader=SimpleNamespace(dataset=dataset))
+    return SimpleNamespace(
+        work_dir=str(work_dir),
+        message_hub=MessageHub.get_instance(hub_name),
+        train_loop=loop,
+        visualizer=_RecordingVisualizer())
+
+
+def test_resumed_finished_run_completes_the_report(tmp_path):
+    """Killed after the last round's end checkpoint, before its report: the
+    resumed run trains nothing, yet its report gets the last round."""
+    results = [
+        _result(0, None, 50.0),
+        _result(
+            1,
+            0.2,
+            52.5,
+            coverage=0.2,
+            stats=_stats([0.25, 0.125], [0.9, 0.75])),
+        _result(
+            2, 0.4, 53.0, coverage=0.4, stats=_stats([0.5, 0.25], [0.5, 0.4])),
+    ]
+    killed = _fake_runner(tmp_path, 'test_report_killed')
+    hook = CurriculumReportHook()
+    hook.before_train(killed)
+    assert not (tmp_path / 'report.json').exists()  # no round yet
+    for rnd in range(3):  # the loop's _record
+        killed.train_loop.results = results[:rnd + 1]
+        record_results(killed, killed.train_loop.results, 'mIoU')
+        if rnd < 2:  # the kill: round 2's after_train_epoch never comes
+            hook.after_train_epoch(killed)
+    stale = json.load(open(tmp_path / 'report.json'))
+    assert [r['round'] for r in stale['rounds']] == [0, 1]
+
+    resumed = _fake_runner(tmp_path, 'test_report_resumed')
+    # --resume loads the hub from round 2's end checkpoint; the loop takes
+    # its results from the hub before it calls before_train.
+    resumed.message_hub.update_info(RESULTS_KEY,
+                                    killed.message_hub.get_info(RESULTS_KEY))
+    resumed.train_loop.results = copy.deepcopy(results)
+    CurriculumReportHook().before_train(resumed)
+    plots = [
+        'plots/miou.png', 'plots/pseudo_labels.png', 'plots/thresholds.png'
+    ]
+    assert json.load(open(tmp_path / 'report.json')) == dict(
+        build_report(results, classes=['bg', 'fg']), plots=plots)
+    md = open(tmp_path / 'report.md').read()
+    assert [r[0] for r in _table_rows(md, '## Rounds')] == ['0', '1', '2']
+    assert _table_rows(
+        md, 'Class thresholds (confidence)')[1][2:] == ['0.500', '0.400']
+    assert [step for step, _ in resumed.visualizer.calls] == [0, 1, 2]

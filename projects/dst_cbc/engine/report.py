@@ -1,20 +1,35 @@
-"""The curriculum's report: one record per round, rendered as tables and plots.
+"""The renderings of the rounds' record (:func:`.rounds.build_report`).
 
-Pure functions: :func:`build_report` merges the loop's round results with each
-round's pseudo-label statistics; the ``format_*`` functions render it as
-Markdown (tables padded so that they also read as plain text in a log) and
-the ``plot_*`` functions as PNG bytes drawn by matplotlib's Agg canvas (no
-display, no global pyplot state). :class:`CurriculumReportHook` writes them.
+- ``summary.json`` and a fixed-width table in the log, written by
+  :func:`record_results` as each round ends, before its end checkpoint;
+- ``report.json`` and ``report.md`` (Markdown tables padded so that they also
+  read as plain text in a log), PNG plots drawn by matplotlib's Agg canvas
+  (no display, no global pyplot state) and the visualizer's scalars, written
+  by :class:`CurriculumReportHook`.
 """
 import io
 import math
 import os.path as osp
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Set
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from mmengine.dist import is_main_process, master_only
+from mmengine.hooks import Hook
+from mmengine.logging import print_log
 
-from .summary import RoundResult, best_result
+from mmseg.registry import HOOKS
+from ..utils import atomic_write_bytes, atomic_write_json
+from .rounds import RoundResult, build_report, results_from_hub, store_results
+
+SUMMARY_JSON = 'summary.json'
+REPORT_JSON = 'report.json'
+REPORT_MD = 'report.md'
+PLOT_DIR = 'plots'
+
+#: Keys of a round in ``summary.json``, in their order there.
+SUMMARY_KEYS = ('round', 'alpha', 'iters', 'score', 'checkpoint', 'coverage',
+                'pseudo_miou', 'pseudo_label_dir')
 
 #: Size of every plot in inches, and its resolution: 640 x 400 pixels.
 FIG_SIZE = (6.4, 4.0)
@@ -27,116 +42,82 @@ PLOT_TITLES = {
     'thresholds.png': 'class thresholds per round',
 }
 
-_PER_CLASS = (
-    # (report key, stats.json key)
-    ('class_coverage', 'class_coverage'),
-    ('thresholds', 'thresholds'),
-    ('class_pseudo_iou', 'class_iou'),
-)
-
 
 def _fmt(value: Optional[float], spec: str, scale: float = 1.0) -> str:
     """Format a number, or '-' for None."""
     return '-' if value is None else format(scale * value, spec)
 
 
-def build_report(results: Sequence[RoundResult],
-                 metric: str = 'mIoU',
-                 classes: Optional[Sequence[str]] = None) -> dict:
-    """Merge round results and their pseudo-label statistics into one report.
+# -- summary.json and the logged table ----------------------------------------
+def summary_of(report: dict) -> dict:
+    """What ``summary.json`` holds: each round's result and the best round.
 
     Args:
-        results (Sequence[RoundResult]): :attr:`CurriculumTrainLoop.results`,
-            one per finished round, self-training rounds with the labeler's
-            ``stats`` (None: not available).
-        metric (str): Name of the validation metric. Defaults to 'mIoU'.
-        classes (Sequence[str], optional): Class names; by default those of
-            the first statistics that name them, else ``class_<i>``.
+        report (dict): A :func:`build_report` result.
 
     Returns:
-        dict: ``metric``, ``classes``, ``baseline`` (round 0's score or
-        None), ``best`` (round, alpha, score, gain and checkpoint of the
-        best round, or None) and ``rounds``: per round ``round``, ``alpha``,
-        ``iters``, ``score``, ``gain`` (score minus the baseline's),
-        ``is_best``, ``coverage`` (fraction), ``pseudo_miou`` and
-        ``pseudo_acc`` (percent), per class ``class_coverage`` (fraction),
-        ``thresholds`` (confidence) and ``class_pseudo_iou`` (percent, vs
-        ground truth), ``num_pseudo_images``, ``checkpoint`` and
-        ``pseudo_label_dir``. Missing values are None.
-
-    Raises:
-        ValueError: A round's statistics list a different number of classes.
+        dict: ``metric``, ``rounds`` (the :data:`SUMMARY_KEYS` of each round)
+        and ``best`` (the best round's, or None).
     """
-    classes = _report_classes(results, classes)
-    baseline = (
-        results[0].score if results and results[0].round == 0 else None)
-    best_kept = best_result(results)
-    best_round = None if best_kept is None else best_kept.round
-    rounds = [
-        _round_entry(result, baseline, best_round, len(classes))
-        for result in results
-    ]
+    rounds = [{k: r[k] for k in SUMMARY_KEYS} for r in report['rounds']]
+    best = [s for s, r in zip(rounds, report['rounds']) if r['is_best']]
     return dict(
-        metric=metric,
-        classes=classes,
-        baseline=baseline,
-        best=_best_entry(rounds, best_round),
-        rounds=rounds)
+        metric=report['metric'], rounds=rounds, best=best[0] if best else None)
 
 
-def _best_entry(rounds: List[dict],
-                best_round: Optional[int]) -> Optional[dict]:
-    """Round, alpha, score, gain and checkpoint of the best round's entry."""
-    if best_round is None:
-        return None
-    entry = next(r for r in rounds if r['round'] == best_round)
-    return {
-        k: entry[k]
-        for k in ('round', 'alpha', 'score', 'gain', 'checkpoint')
-    }
+@master_only
+def write_summary(path: str,
+                  results: Sequence[RoundResult],
+                  metric: str = 'mIoU') -> None:
+    """Write ``summary.json``: every round's result plus the best round.
+
+    Args:
+        path (str): Destination file.
+        results (Sequence[RoundResult]): One result per finished round.
+        metric (str): Name of the validation metric that ``score`` holds.
+    """
+    atomic_write_json(path, summary_of(build_report(results, metric)))
 
 
-def _report_classes(results: Sequence[RoundResult],
-                    classes: Optional[Sequence[str]]) -> List[str]:
-    """Class names: the given ones, the statistics' or ``class_<i>``."""
-    stats = [r.stats for r in results if r.stats]
-    if classes is None:
-        named = [s['classes'] for s in stats if s['classes']]
-        classes = named[0] if named else None
-    if classes is None and stats:
-        classes = [f'class_{i}' for i in range(len(stats[0]['thresholds']))]
-    return list(classes) if classes is not None else []
+def format_summary(results: Sequence[RoundResult],
+                   metric: str = 'mIoU') -> str:
+    """Render round results as a fixed-width table.
+
+    Args:
+        results (Sequence[RoundResult]): The rounds.
+        metric (str): Name of the validation metric column.
+
+    Returns:
+        str: The table, one line per round, the best round marked with ``*``.
+    """
+    lines = [
+        f'{"round":>5} {"alpha":>5} {"iters":>6} {"val " + metric:>9} '
+        f'{"vs base":>7} {"coverage":>8} {"pseudo mIoU":>11}'
+    ]
+    for r in build_report(results, metric)['rounds']:
+        lines.append(f'{r["round"]:>5} {_fmt(r["alpha"], ".1f"):>5} '
+                     f'{r["iters"]:>6} {_fmt(r["score"], ".2f"):>9} '
+                     f'{_fmt(r["gain"], "+.2f"):>7} '
+                     f'{_fmt(r["coverage"], ".1f", 100):>8} '
+                     f'{_fmt(r["pseudo_miou"], ".2f"):>11}' +
+                     (' *' if r['is_best'] else ''))
+    return '\n'.join(lines)
 
 
-def _round_entry(result: RoundResult, baseline: Optional[float],
-                 best_round: Optional[int], num_classes: int) -> dict:
-    """One round of :func:`build_report`'s ``rounds``."""
-    st = result.stats or {}
-    for _, key in _PER_CLASS:
-        if st.get(key) is not None and len(st[key]) != num_classes:
-            raise ValueError(
-                f'round {result.round}: stats "{key}" has '
-                f'{len(st[key])} classes, the report {num_classes}')
-    gain = (None if baseline is None or result.score is None else
-            result.score - baseline)
-    entry = dict(
-        round=result.round,
-        alpha=result.alpha,
-        iters=result.iters,
-        score=result.score,
-        gain=gain,
-        is_best=result.round == best_round,
-        coverage=result.coverage,
-        pseudo_miou=result.pseudo_miou,
-        pseudo_acc=st.get('pseudo_acc'),
-        num_pseudo_images=st.get('num_images'),
-        checkpoint=result.checkpoint,
-        pseudo_label_dir=result.pseudo_label_dir)
-    for report_key, stats_key in _PER_CLASS:
-        entry[report_key] = st.get(stats_key)
-    return entry
+def record_results(runner, results: List[RoundResult], metric: str) -> None:
+    """Record the finished rounds: message hub, ``summary.json``, log.
+
+    Args:
+        runner (Runner): The runner.
+        results (list[RoundResult]): Every finished round.
+        metric (str): Name of the validation metric that ``score`` holds.
+    """
+    store_results(runner.message_hub, results)
+    write_summary(osp.join(runner.work_dir, SUMMARY_JSON), results, metric)
+    print_log('\n' + format_summary(results, metric), logger='current')
 
 
+# -- report.md ----------------------------------------------------------------
 def markdown_table(header: Sequence[str],
                    rows: Sequence[Sequence[str]]) -> str:
     """A Markdown table whose columns are padded to equal width.
@@ -292,6 +273,7 @@ def format_report_markdown(report: dict, plots: Sequence[str] = ()) -> str:
     return '\n'.join(lines) + '\n'
 
 
+# -- plots --------------------------------------------------------------------
 def _new_axes(title: str, ylabel: str):
     """A fresh figure on the Agg canvas and its axes."""
     fig = Figure(figsize=FIG_SIZE, dpi=DPI)
@@ -444,3 +426,129 @@ def render_plots(
     if any(r['thresholds'] is not None for r in report['rounds']):
         plots['thresholds.png'] = plot_thresholds(report, palette)
     return plots
+
+
+# -- the hook -----------------------------------------------------------------
+def write_report(work_dir: str,
+                 report: dict,
+                 palette: Optional[Sequence[Sequence[int]]] = None) -> str:
+    """Write ``report.json``, ``report.md`` and the plots to ``work_dir``.
+
+    Args:
+        work_dir (str): The run's work dir.
+        report (dict): A :func:`build_report` result.
+        palette (Sequence[Sequence[int]], optional): Class colours for the
+            thresholds plot.
+
+    Returns:
+        str: The path of ``report.md``.
+    """
+    plots = render_plots(report, palette)
+    for name, png in plots.items():
+        atomic_write_bytes(osp.join(work_dir, PLOT_DIR, name), png)
+    plot_paths = [f'{PLOT_DIR}/{name}' for name in plots]
+    atomic_write_json(
+        osp.join(work_dir, REPORT_JSON), dict(report, plots=plot_paths))
+    markdown = osp.join(work_dir, REPORT_MD)
+    atomic_write_bytes(markdown,
+                       format_report_markdown(report, plot_paths).encode())
+    return markdown
+
+
+@HOOKS.register_module()
+class CurriculumReportHook(Hook):
+    """Write and print the curriculum's report after every round.
+
+    Works with :class:`CurriculumTrainLoop`, which records a round in the
+    message hub (:func:`record_results`) before it calls the
+    ``after_train_epoch`` hooks. After each round, rank 0
+
+    - logs one line: round, alpha, coverage, validation metric (and its gain
+      over the round-0 baseline), best so far;
+    - logs the per-class tables (coverage, thresholds, pseudo-label IoU);
+      the loop's own table of the rounds is logged just before;
+    - writes ``<work_dir>/report.json`` and ``report.md`` (see
+      :func:`build_report`) and the plots ``<work_dir>/plots/miou.png``,
+      ``pseudo_labels.png`` and ``thresholds.png``;
+    - adds the round's scalars to the runner's visualizer with
+      ``step=round`` (``curriculum/val_<metric>``, ``curriculum/gain``,
+      ``curriculum/best_<metric>``, ``curriculum/alpha``,
+      ``curriculum/coverage``, ``curriculum/pseudo_miou``,
+      ``curriculum/pseudo_acc`` and per class
+      ``curriculum/{coverage,threshold,pseudo_iou}/<class>``), so they reach
+      TensorBoard when ``TensorboardVisBackend`` is among ``vis_backends``.
+
+    A resumed run is reported once more before it trains, from the rounds
+    its checkpoint recorded: a run killed after a round's end checkpoint
+    but before that round's report (the last round included, where the
+    resumed run has nothing left to train) gets its report completed.
+    Per-class numbers come from each round's labeler statistics, which the
+    recorded rounds carry.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self) -> None:
+        self._logged_rounds: Set[int] = set()
+
+    def before_train(self, runner) -> None:
+        """Check that the train loop records rounds; report those recorded
+        before a resume."""
+        if not hasattr(runner.train_loop, 'results'):
+            raise TypeError('CurriculumReportHook reports the rounds of '
+                            'CurriculumTrainLoop, but train_cfg builds '
+                            f'{type(runner.train_loop).__name__}')
+        self._report(runner)
+
+    def after_train_epoch(self, runner) -> None:
+        """Report every round finished so far."""
+        self._report(runner)
+
+    def _report(self, runner) -> None:
+        """Write, log and send the report of the recorded rounds (rank 0
+        only; nothing before the first round)."""
+        results = results_from_hub(runner.message_hub)
+        if not results or not is_main_process():
+            return
+        loop = runner.train_loop
+        metainfo = getattr(loop.dataloader.dataset, 'metainfo', None) or {}
+        report = build_report(
+            results, metric=loop.metric, classes=metainfo.get('classes'))
+        markdown = write_report(runner.work_dir, report,
+                                metainfo.get('palette'))
+        class_tables = format_class_tables(report)
+        if class_tables:
+            print_log('\n' + class_tables, logger='current')
+        print_log(
+            format_round_line(report, len(loop.alphas)) +
+            f' | report: {markdown}',
+            logger='current')
+        self._add_scalars(runner, report)
+
+    def _add_scalars(self, runner, report: dict) -> None:
+        """Send the scalars of rounds not sent yet to the visualizer."""
+        metric = report['metric']
+        best_so_far = None
+        for r in report['rounds']:
+            if r['score'] is not None:
+                best_so_far = max(r['score'], best_so_far or r['score'])
+            if r['round'] in self._logged_rounds:
+                continue
+            values = {
+                f'curriculum/val_{metric}': r['score'],
+                'curriculum/gain': r['gain'],
+                f'curriculum/best_{metric}': best_so_far,
+                'curriculum/alpha': r['alpha'],
+                'curriculum/coverage': r['coverage'],
+                'curriculum/pseudo_miou': r['pseudo_miou'],
+                'curriculum/pseudo_acc': r['pseudo_acc'],
+            }
+            for key, name in (('class_coverage', 'coverage'),
+                              ('thresholds', 'threshold'), ('class_pseudo_iou',
+                                                            'pseudo_iou')):
+                for cls, value in zip(report['classes'], r[key] or []):
+                    values[f'curriculum/{name}/{cls}'] = value
+            scalars = {k: float(v) for k, v in values.items() if v is not None}
+            if scalars:
+                runner.visualizer.add_scalars(scalars, step=r['round'])
+            self._logged_rounds.add(r['round'])
