@@ -56,10 +56,9 @@ def ow_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
 
     def recording_forward(self, cls_score, label, **kwargs):
         value = forward(self, cls_score, label, **kwargs)
-        # the head hands the batch's flags through pseudo_batch()
-        mask, confidence = self._batch
-        mask = kwargs.get('pseudo_mask', mask)
-        confidence = kwargs.get('pseudo_confidence', confidence)
+        # the head passes the batch's flags as keyword arguments
+        mask = kwargs['pseudo_mask']
+        confidence = kwargs['pseudo_confidence']
         calls.append(
             dict(
                 logits=cls_score.detach().clone(),

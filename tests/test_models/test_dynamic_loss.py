@@ -190,43 +190,41 @@ def test_bad_arguments_raise_clear_errors():
         loss(logits, labels, reduction_override='sum')
 
 
-def test_pseudo_batch_gives_calls_inside_it_the_flags():
+def test_flags_are_explicit_and_nothing_is_kept_between_calls():
     logits, labels = tiny_batch()
     loss = DynamicCrossEntropyLoss(gamma=2.0)
+    assert not hasattr(loss, 'pseudo_batch')
     # The hand values of test_hand_computed_value.
     flagged = (25 / 16 * math.log(4 / 3) + math.log(4)) / 3
     swapped = (25 / 16 * math.log(4 / 3) + 1 / 16 * math.log(4)) / 3
     plain = (2 * math.log(4 / 3) + math.log(4)) / 3
-    with loss.pseudo_batch(torch.tensor([False, True])):
-        assert loss(logits, labels).item() == pytest.approx(flagged)
-        # An explicit argument takes precedence.
-        explicit = loss(
-            logits, labels, pseudo_mask=torch.tensor([True, False]))
-        assert explicit.item() == pytest.approx(swapped)
-        with loss.pseudo_batch(torch.tensor([True, False])):
-            assert loss(logits, labels).item() == pytest.approx(swapped)
-        assert loss(logits, labels).item() == pytest.approx(flagged)
-    # Nothing is kept: outside the context every sample is labeled.
+    value = loss(logits, labels, pseudo_mask=torch.tensor([False, True]))
+    assert value.item() == pytest.approx(flagged)
+    value = loss(logits, labels, pseudo_mask=torch.tensor([True, False]))
+    assert value.item() == pytest.approx(swapped)
+    # Without pseudo_mask every sample is labeled, whatever came before.
     assert loss(logits, labels).item() == pytest.approx(plain)
 
 
-def test_pseudo_batch_is_left_on_an_error():
+def test_a_failed_call_leaves_nothing_behind():
     logits, labels = tiny_batch()
     loss = DynamicCrossEntropyLoss(gamma=2.0)
     with pytest.raises(ValueError, match='pseudo_mask'):
-        with loss.pseudo_batch(torch.tensor([True])):
-            loss(logits, labels)
+        loss(logits, labels, pseudo_mask=torch.tensor([True]))
     plain = (2 * math.log(4 / 3) + math.log(4)) / 3
     assert loss(logits, labels).item() == pytest.approx(plain)
 
 
-def test_pseudo_batch_passes_stored_confidences():
+def test_stored_confidences_are_passed_explicitly():
     logits, labels = tiny_batch()
     loss = DynamicCrossEntropyLoss(gamma=2.0, weight_source='stored')
     # Image 1 pseudo, stored confidence 1/2 at its label-1 pixel:
     # w = 1/4 on ln(4/3); image 0 labeled.
     confidence = torch.full((2, 1, 2), 0.5)
-    with loss.pseudo_batch(torch.tensor([False, True]), confidence):
-        value = loss(logits, labels)
+    value = loss(
+        logits,
+        labels,
+        pseudo_mask=torch.tensor([False, True]),
+        pseudo_confidence=confidence)
     expected = (math.log(4 / 3) + math.log(4) + math.log(4 / 3) / 4) / 3
     assert value.item() == pytest.approx(expected, rel=1e-6)

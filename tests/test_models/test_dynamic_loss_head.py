@@ -1,5 +1,10 @@
-"""Tests of DynamicLossHead: any BaseDecodeHead with the dynamic loss."""
+"""Tests of DynamicLossHead and its registered heads: MMSeg decode heads
+with the dynamic loss."""
+import math
 import pickle
+import re
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -7,10 +12,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.structures import PixelData
 
-from dst_cbc.models import (DLV2Head, DynamicCrossEntropyLoss,
-                            DynamicLossMixin, dynamic_loss_head_class,
-                            pseudo_mask_of)
-from mmseg.models.decode_heads import FCNHead
+import dst_cbc.models
+from dst_cbc.models import (DynamicCrossEntropyLoss, DynamicLossHead,
+                            check_dynamic_heads, pseudo_mask_of)
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample
 
@@ -18,9 +22,31 @@ IGNORE = 255
 DYNAMIC = dict(type='DynamicCrossEntropyLoss', gamma=9.0)
 PLAIN_CE = dict(type='CrossEntropyLoss', avg_non_ignore=True)
 
+LN3 = math.log(3.0)
+
+# One tiny config per head family with a registered Dynamic<Base>; all take
+# the four 4-channel feature levels of batch().
+ASPP = dict(in_channels=4, channels=4, dilations=(1, 2), in_index=3)
 HEAD_KWARGS = {
     'DLV2Head':
     dict(in_channels=4, num_classes=3, in_index=3),
+    'ASPPHead':
+    dict(ASPP, dropout_ratio=0.0, num_classes=3),
+    'DepthwiseSeparableASPPHead':
+    dict(
+        ASPP,
+        c1_in_channels=4,
+        c1_channels=2,
+        dropout_ratio=0.0,
+        num_classes=3),
+    'UPerHead':
+    dict(
+        in_channels=[4, 4, 4, 4],
+        in_index=[0, 1, 2, 3],
+        channels=4,
+        pool_scales=(1, 2),
+        dropout_ratio=0.0,
+        num_classes=3),
     'FCNHead':
     dict(
         in_channels=4,
@@ -30,19 +56,28 @@ HEAD_KWARGS = {
         dropout_ratio=0.0,
         num_classes=3,
         in_index=3),
+    'DepthwiseSeparableFCNHead':
+    dict(
+        in_channels=4,
+        channels=5,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.0,
+        num_classes=3,
+        in_index=3),
 }
+FAMILIES = sorted(HEAD_KWARGS)
 
 
 def build(head_type: str, dynamic: bool, loss_decode=None, **kwargs):
-    """Build ``head_type`` wrapped in DynamicLossHead or plain; the loss
-    defaults to the dynamic one, or plain cross-entropy for a plain head."""
+    """Build ``Dynamic<head_type>`` or the plain ``head_type``; the loss
+    defaults to the dynamic one, or plain cross-entropy for a plain head.
+    ``kwargs`` override the head's tiny config."""
     if loss_decode is None:
         loss_decode = DYNAMIC if dynamic else PLAIN_CE
-    cfg = dict(HEAD_KWARGS[head_type], loss_decode=loss_decode, **kwargs)
-    if dynamic:
-        cfg.update(type='DynamicLossHead', base_type=head_type)
-    else:
-        cfg.update(type=head_type)
+    cfg = dict(HEAD_KWARGS[head_type], loss_decode=loss_decode)
+    cfg.update(kwargs)
+    cfg.update(type=('Dynamic' + head_type) if dynamic else head_type)
     return MODELS.build(cfg)
 
 
@@ -76,15 +111,56 @@ def copy_weights(src, dst):
     dst.load_state_dict(src.state_dict(), strict=True)
 
 
-@pytest.mark.parametrize('head_type', ['DLV2Head', 'FCNHead'])
+def test_models_package_has_no_metaprogramming():
+    """No frame walking, no classes made at run time, no module
+    ``__getattr__`` for pickle, no side channel to the loss."""
+    package = Path(dst_cbc.models.__file__).parent
+    sources = {path: path.read_text() for path in package.rglob('*.py')}
+    assert len(sources) > 5
+    for path, text in sources.items():
+        for banned in ('_getframe', "type('Dynamic", 'passes_pseudo_masks',
+                       'pseudo_batch'):
+            assert banned not in text, f'{banned} in {path}'
+        assert not re.search(r'^def __getattr__', text, re.M), path
+
+
+@pytest.mark.parametrize('head_type', FAMILIES)
+def test_dynamic_heads_are_static_registered_subclasses(head_type):
+    cls = MODELS.get('Dynamic' + head_type)
+    base = MODELS.get(head_type)
+    assert cls.__bases__ == (DynamicLossHead, base)
+    assert cls.__module__ == 'dst_cbc.models.dynamic_loss_head'
+    assert getattr(sys.modules[cls.__module__], cls.__qualname__) is cls
+    # The MRO keeps the plain head's __init__ and forward.
+    assert '__init__' not in vars(DynamicLossHead)
+    assert cls.__init__ is base.__init__
+    assert cls.forward is base.forward
+    assert cls.loss_by_feat is DynamicLossHead.loss_by_feat
+    assert cls.cls_seg is DynamicLossHead.cls_seg
+
+
+def test_dynamic_loss_head_itself_is_no_config_type():
+    # Configs name the concrete head; the old wrapper form fails clearly.
+    assert MODELS.get('DynamicLossHead') is None
+    with pytest.raises(KeyError, match='DynamicLossHead'):
+        MODELS.build(
+            dict(
+                type='DynamicLossHead',
+                base_type='DLV2Head',
+                loss_decode=DYNAMIC,
+                **HEAD_KWARGS['DLV2Head']))
+    with pytest.raises(TypeError, match='abstract'):
+        DynamicLossHead(in_channels=4, channels=4, num_classes=3)
+
+
+@pytest.mark.parametrize('head_type', FAMILIES)
 def test_built_class_and_state_dict_keys_match_the_plain_head(head_type):
     dynamic = build(head_type, True)
     plain = build(head_type, False)
     base = MODELS.get(head_type)
     assert type(dynamic).__name__ == 'Dynamic' + head_type
-    assert isinstance(dynamic, base) and isinstance(dynamic, DynamicLossMixin)
-    assert type(build(head_type, True)) is type(dynamic)  # cached class
-    assert dynamic_loss_head_class(base) is type(dynamic)
+    assert isinstance(dynamic, base) and isinstance(dynamic, DynamicLossHead)
+    assert type(dynamic) is MODELS.get('Dynamic' + head_type)
     assert list(dynamic.state_dict()) == list(plain.state_dict())
     # Checkpoints load both ways and give the same logits.
     inputs, _, _ = batch([None, None])
@@ -184,43 +260,57 @@ def test_pseudo_mask_of_reads_flags_and_defaults_to_labeled():
     assert mask.tolist() == [True, False]
 
 
-def test_base_type_may_be_a_class():
-    head = MODELS.build(
-        dict(
-            type='DynamicLossHead',
-            base_type=FCNHead,
-            loss_decode=DYNAMIC,
-            **HEAD_KWARGS['FCNHead']))
-    assert type(head) is dynamic_loss_head_class('FCNHead')
-
-
-def test_bad_base_type_raises_clear_errors():
-    with pytest.raises(KeyError, match='NoSuchHead'):
-        dynamic_loss_head_class('NoSuchHead')
-    with pytest.raises(TypeError, match='BaseDecodeHead'):
-        dynamic_loss_head_class('CrossEntropyLoss')
-    with pytest.raises(TypeError, match='loss_by_feat'):
-        dynamic_loss_head_class('STDCHead')
-    with pytest.raises(TypeError, match='already'):
-        dynamic_loss_head_class(dynamic_loss_head_class(DLV2Head))
-
-
-def test_pickle_round_trip_keeps_class_and_weights():
-    head = build('DLV2Head', True)
+@pytest.mark.parametrize('head_type', FAMILIES)
+def test_pickle_round_trip_keeps_class_and_weights(head_type):
+    head = build(head_type, True)
     restored = pickle.loads(pickle.dumps(head))
     assert type(restored) is type(head)
     inputs, _, _ = batch([None, None])
     torch.testing.assert_close(restored(inputs), head(inputs))
+    # The class pickles by reference to its module attribute.
+    assert pickle.loads(pickle.dumps(type(head))) is type(head)
 
 
-# -- a plain head cannot pass pseudo masks: refused when built ---------------
-@pytest.mark.parametrize('head_type', ['DLV2Head', 'FCNHead'])
+@pytest.mark.parametrize('head_type', FAMILIES)
+def test_loss_by_feat_weights_pseudo_samples_by_hand(head_type):
+    """Logits [0, ln 3, 0] at 1x1, resized to the 1x2 labels: p = [1/5, 3/5,
+    1/5] at every pixel. Image 0 labels [1, 0], image 1 labels
+    [1, IGNORE]."""
+    head = build(head_type, True, loss_decode=dict(DYNAMIC, gamma=2.0))
+    logits = torch.tensor([0.0, LN3, 0.0]).view(1, 3, 1, 1).repeat(2, 1, 1, 1)
+    labels = torch.tensor([[[1, 0]], [[1, IGNORE]]])
+
+    def samples(flags):
+        out = []
+        for label, flag in zip(labels, flags):
+            sample = SegDataSample(metainfo=dict(is_pseudo=flag))
+            sample.gt_sem_seg = PixelData(data=label[None])
+            out.append(sample)
+        return out
+
+    # Image 1 pseudo: its label-1 pixel has w = (3/5)^2 = 9/25 on
+    # CE = ln(5/3); image 0 labeled: ln(5/3) + ln 5. Three valid pixels.
+    losses = head.loss_by_feat(logits, samples([False, True]))
+    weighted = (34 / 25 * math.log(5 / 3) + math.log(5)) / 3
+    assert losses['loss_ce'].item() == pytest.approx(weighted, rel=1e-6)
+    # Class 1 everywhere: 2 of the 3 valid pixels right.
+    assert losses['acc_seg'].item() == pytest.approx(200 / 3, rel=1e-5)
+    # Both labeled: plain cross-entropy.
+    losses = head.loss_by_feat(logits, samples([False, False]))
+    plain = (2 * math.log(5 / 3) + math.log(5)) / 3
+    assert losses['loss_ce'].item() == pytest.approx(plain, rel=1e-6)
+
+
+# -- a plain head cannot pass pseudo masks: refused by check_dynamic_heads --
+@pytest.mark.parametrize('head_type', FAMILIES)
 @pytest.mark.parametrize('loss_decode', [DYNAMIC, [PLAIN_CE, DYNAMIC]])
-def test_plain_head_with_the_dynamic_loss_is_refused_at_build(
-        head_type, loss_decode):
-    fix = f"type='DynamicLossHead', base_type='{head_type}'"
-    with pytest.raises(TypeError, match=f'in {head_type}.*{fix}'):
-        build(head_type, False, loss_decode=loss_decode)
+def test_plain_head_with_the_dynamic_loss_is_refused(head_type, loss_decode):
+    fix = re.escape(f"type='Dynamic{head_type}'")
+    head = build(head_type, False, loss_decode=loss_decode)
+    with pytest.raises(TypeError, match=f'\\({head_type}\\).*{fix}'):
+        check_dynamic_heads(head)
+    check_dynamic_heads(build(head_type, True, loss_decode=loss_decode))
+    check_dynamic_heads(build(head_type, False, loss_decode=PLAIN_CE))
 
 
 class TwoLevels(nn.Module):
@@ -238,8 +328,8 @@ class TwoLevels(nn.Module):
 
 def segmentor(dynamic: bool, gamma: float = 0.0) -> nn.Module:
     """An EncoderDecoder with a decode head and two auxiliary heads, all
-    with the dynamic loss (wrapped heads) or MMSeg's cross-entropy with
-    ``avg_non_ignore=True`` (plain heads)."""
+    with the dynamic loss (``Dynamic<Base>`` heads) or MMSeg's
+    cross-entropy with ``avg_non_ignore=True`` (plain heads)."""
 
     def head(head_type, in_index, loss_weight, **kwargs):
         loss = (
@@ -252,7 +342,7 @@ def segmentor(dynamic: bool, gamma: float = 0.0) -> nn.Module:
             loss_decode=loss,
             **kwargs)
         if dynamic:
-            return dict(cfg, type='DynamicLossHead', base_type=head_type)
+            return dict(cfg, type='Dynamic' + head_type)
         return dict(cfg, type=head_type)
 
     fcn = dict(channels=5, num_convs=1, concat_input=False, dropout_ratio=0.0)
@@ -282,7 +372,7 @@ def segmentor_batch(flags):
 
 
 def test_gamma_zero_matches_mmseg_heads_with_their_cross_entropy():
-    # Pins the wrapped heads to MMSeg's own loss_by_feat: at gamma 0 the
+    # Pins the dynamic heads to MMSeg's own loss_by_feat: at gamma 0 the
     # losses of every head (decode and auxiliary) and every gradient are
     # those of the plain heads with CrossEntropyLoss(avg_non_ignore=True),
     # pseudo-labeled samples included.
@@ -320,8 +410,7 @@ def test_plain_auxiliary_head_with_the_dynamic_loss_is_refused():
         type='EncoderDecoder',
         backbone=dict(type=TwoLevels),
         decode_head=dict(
-            type='DynamicLossHead',
-            base_type='DLV2Head',
+            type='DynamicDLV2Head',
             in_channels=4,
             num_classes=3,
             in_index=1,
@@ -334,13 +423,26 @@ def test_plain_auxiliary_head_with_the_dynamic_loss_is_refused():
             num_classes=3,
             in_index=0,
             loss_decode=DYNAMIC))
-    with pytest.raises(TypeError, match="base_type='FCNHead'"):
-        MODELS.build(cfg)
+    model = MODELS.build(cfg)
+    with pytest.raises(
+            TypeError,
+            match=re.escape("model.auxiliary_head (FCNHead)") +
+            ".*type='DynamicFCNHead'"):
+        check_dynamic_heads(model)
+    # Also through a wrapper (e.g. DDP's ``module``).
+    wrapper = nn.Module()
+    wrapper.module = model
+    with pytest.raises(TypeError, match='model.module.auxiliary_head'):
+        check_dynamic_heads(wrapper)
+    check_dynamic_heads(segmentor(True))
+    check_dynamic_heads(segmentor(False))
 
 
 def test_ohem_sampler_ranks_pixels_by_the_dynamic_loss():
     # The sampler keeps the min_kept * N = 16 pixels of largest loss; within
-    # the head's call the loss it ranks by is the dynamic one.
+    # the head's call the loss it ranks by is the dynamic one. Seeded: the
+    # margin below depends on the head's random weights.
+    torch.manual_seed(0)
     head = build(
         'DLV2Head', True, sampler=dict(type='OHEMPixelSampler', min_kept=8))
     inputs, samples, labels = batch([False, True])
@@ -365,6 +467,38 @@ def test_ohem_sampler_ranks_pixels_by_the_dynamic_loss():
     torch.testing.assert_close(got, loss_keeping_top_16_by(pseudo))
     # Ranking by plain cross-entropy would keep other pixels.
     assert abs(got - loss_keeping_top_16_by(None)) > 0.05
+
+
+def test_ohem_sampler_with_plain_losses_keeps_mmsegs_pixels():
+    # Without a dynamic loss, the head's own ranking is MMSeg's sampler's.
+    ohem = dict(type='OHEMPixelSampler', min_kept=8)
+    losses = [PLAIN_CE, dict(PLAIN_CE, loss_weight=0.5)]
+    dynamic = build('DLV2Head', True, loss_decode=losses, sampler=ohem)
+    plain = build('DLV2Head', False, loss_decode=losses, sampler=ohem)
+    copy_weights(dynamic, plain)
+    inputs, samples, _ = batch([True, False])
+    torch.testing.assert_close(
+        dynamic.loss(inputs, samples, train_cfg=dict()),
+        plain.loss(inputs, samples, train_cfg=dict()))
+
+
+def test_ohem_sampler_with_a_threshold_is_called_as_is():
+    # With thresh the sampler ranks by probability and calls no loss.
+    head = build(
+        'DLV2Head',
+        True,
+        sampler=dict(type='OHEMPixelSampler', thresh=0.4, min_kept=8))
+    inputs, samples, labels = batch([False, True])
+    logits = resized_logits(head, inputs)
+    seg_weight = head.sampler.sample(logits, labels[:, None])
+    assert 0 < seg_weight.sum() < (labels != IGNORE).sum()
+    expected = DynamicCrossEntropyLoss(gamma=9.0)(
+        logits,
+        labels,
+        weight=seg_weight,
+        pseudo_mask=torch.tensor([False, True]))
+    got = head.loss(inputs, samples, train_cfg=dict())['loss_ce']
+    torch.testing.assert_close(got, expected)
 
 
 @pytest.mark.parametrize('head_type', ['DLV2Head', 'FCNHead'])

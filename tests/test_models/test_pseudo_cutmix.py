@@ -520,8 +520,7 @@ def tiny_segmentor(batch_augments):
                 dilations=(1, 1, 2, 4),
                 out_indices=(3, )),
             decode_head=dict(
-                type='DynamicLossHead',
-                base_type='FCNHead',
+                type='DynamicFCNHead',
                 in_channels=32,
                 channels=8,
                 num_convs=1,

@@ -1,5 +1,5 @@
 """The OW ablation's weight ``p_label(y) ** gamma`` from stored confidences,
-in DynamicCrossEntropyLoss and DynamicLossHead, against values worked out
+in DynamicCrossEntropyLoss and DynamicDLV2Head, against values worked out
 by hand."""
 import math
 
@@ -138,14 +138,13 @@ def test_bad_arguments_and_repr():
 
 
 def test_head_passes_padded_stored_confidences_to_the_loss():
-    """DynamicLossHead (DLV2Head) on 2x2 labels: sample 0 labeled, sample 1
+    """DynamicDLV2Head on 2x2 labels: sample 0 labeled, sample 1
     pseudo-labeled with a 1x2 confidence map (a crop padded by the data
     preprocessor: its second label row is IGNORE)."""
     torch.manual_seed(0)
     head = MODELS.build(
         dict(
-            type='DynamicLossHead',
-            base_type='DLV2Head',
+            type='DynamicDLV2Head',
             in_channels=4,
             num_classes=3,
             in_index=3,

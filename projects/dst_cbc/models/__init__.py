@@ -1,17 +1,22 @@
-"""Models of DST-CBC: the dynamic loss, its head wrapper, the DeepLabV2 head,
-the EfficientNet-Lite backbone and the pseudo-label CutMix."""
+"""Models of DST-CBC: the dynamic loss, the decode heads that pass it the
+pseudo flags, the DeepLabV2 head, the EfficientNet-Lite backbone and the
+pseudo-label CutMix."""
 from .backbones import EfficientNetLite
 from .batch_aug_data_preprocessor import BatchAugSegDataPreProcessor
 from .dlv2_head import DLV2Head
 from .dynamic_loss import DynamicCrossEntropyLoss
-from .dynamic_loss_head import (DynamicLossMixin, build_dynamic_loss_head,
-                                dynamic_loss_head_class, pseudo_confidence_of,
-                                pseudo_mask_of)
+from .dynamic_loss_head import (
+    DynamicASPPHead, DynamicDepthwiseSeparableASPPHead,
+    DynamicDepthwiseSeparableFCNHead, DynamicDLV2Head, DynamicFCNHead,
+    DynamicLossHead, DynamicUPerHead, check_dynamic_heads,
+    pseudo_confidence_of, pseudo_mask_of)
 from .pseudo_cutmix import PseudoCutMix
 
 __all__ = [
-    'BatchAugSegDataPreProcessor', 'DLV2Head', 'DynamicCrossEntropyLoss',
-    'DynamicLossMixin', 'EfficientNetLite', 'PseudoCutMix',
-    'build_dynamic_loss_head', 'dynamic_loss_head_class',
-    'pseudo_confidence_of', 'pseudo_mask_of'
+    'BatchAugSegDataPreProcessor', 'DLV2Head', 'DynamicASPPHead',
+    'DynamicCrossEntropyLoss', 'DynamicDLV2Head',
+    'DynamicDepthwiseSeparableASPPHead', 'DynamicDepthwiseSeparableFCNHead',
+    'DynamicFCNHead', 'DynamicLossHead', 'DynamicUPerHead', 'EfficientNetLite',
+    'PseudoCutMix', 'check_dynamic_heads', 'pseudo_confidence_of',
+    'pseudo_mask_of'
 ]

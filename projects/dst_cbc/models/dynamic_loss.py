@@ -18,41 +18,21 @@ pseudo label (its max softmax probability, stored with the label), with the
 same ``gamma``. It is fixed for the round instead of following the model
 being trained.
 
-The loss only learns which samples are pseudo-labeled from its head, so it
-must sit in a head that tells it (``DynamicLossHead``); configured in any
-other decode head it raises when built.
+The loss learns which samples are pseudo-labeled only from the
+``pseudo_mask`` argument of :meth:`~DynamicCrossEntropyLoss.forward`; without
+it every sample counts as labeled. In a segmentor, a
+:class:`~dst_cbc.models.DynamicLossHead` passes it (a plain MMSeg head
+cannot, and :func:`~dst_cbc.models.check_dynamic_heads` refuses such a
+model).
 """
-import sys
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmseg.models.decode_heads.decode_head import BaseDecodeHead
 from mmseg.registry import MODELS
-
-
-def _head_under_construction() -> Optional[BaseDecodeHead]:
-    """The decode head whose ``BaseDecodeHead.__init__`` is running.
-
-    MMSeg builds ``loss_decode`` inside :meth:`BaseDecodeHead.__init__`; that
-    call is the only moment the pairing of a head and its loss is visible
-    without patching MMSeg.
-
-    Returns:
-        BaseDecodeHead, optional: The head being built, or None when the
-        loss is built on its own.
-    """
-    init = BaseDecodeHead.__init__.__code__
-    frame = sys._getframe(1)
-    while frame is not None:
-        if frame.f_code is init:
-            return frame.f_locals['self']
-        frame = frame.f_back
-    return None
 
 
 @MODELS.register_module()
@@ -109,47 +89,12 @@ class DynamicCrossEntropyLoss(nn.Module):
             raise ValueError('DynamicCrossEntropyLoss: stored confidences '
                              'belong to the stored labels, which online=True '
                              'replaces; use one or the other')
-        head = _head_under_construction()
-        if head is not None and not getattr(head, 'passes_pseudo_masks',
-                                            False):
-            name = type(head).__name__
-            raise TypeError(
-                f'DynamicCrossEntropyLoss is configured in {name}, which '
-                'cannot tell it which samples are pseudo-labeled, so they '
-                'would get plain cross-entropy; wrap the head: type='
-                f"'DynamicLossHead', base_type='{name}'")
         self.gamma = float(gamma)
         self.loss_weight = loss_weight
         self._loss_name = loss_name
         self.online = bool(online)
         self.online_threshold = float(online_threshold)
         self.weight_source = weight_source
-        self._batch = (None, None)
-
-    @contextmanager
-    def pseudo_batch(
-            self,
-            pseudo_mask: Tensor,
-            pseudo_confidence: Optional[Tensor] = None) -> Iterator[None]:
-        """Give the calls inside the context one batch's pseudo flags.
-
-        The head calls its losses (and its pixel sampler calls them) with
-        MMSeg's arguments only; within this context those calls get
-        ``pseudo_mask`` and ``pseudo_confidence`` as if passed to
-        :meth:`forward`. Arguments passed explicitly take precedence. The
-        previous values are restored on exit.
-
-        Args:
-            pseudo_mask (Tensor): Bool tensor of shape (N,).
-            pseudo_confidence (Tensor, optional): Stored confidences of shape
-                (N, H, W). Defaults to None.
-        """
-        previous = self._batch
-        self._batch = (pseudo_mask, pseudo_confidence)
-        try:
-            yield
-        finally:
-            self._batch = previous
 
     def forward(self,
                 cls_score: Tensor,
@@ -170,27 +115,23 @@ class DynamicCrossEntropyLoss(nn.Module):
             ignore_index (int): Label value that contributes nothing.
                 Defaults to 255.
             pseudo_mask (Tensor, optional): Bool tensor of shape (N,), True
-                for pseudo-labeled samples. None takes the one of
-                :meth:`pseudo_batch`, and outside it means every sample is
+                for pseudo-labeled samples. None means every sample is
                 labeled. Defaults to None.
             reduction_override (str, optional): ``'none'`` returns the
-                per-pixel weighted loss of shape (N, H, W) (used by
-                ``OHEMPixelSampler``); None or ``'mean'`` returns the sum
+                per-pixel weighted loss of shape (N, H, W) (by which
+                :class:`~dst_cbc.models.DynamicLossHead` ranks pixels for
+                OHEM); None or ``'mean'`` returns the sum
                 over valid pixels divided by their number. Defaults to None.
             pseudo_confidence (Tensor, optional): The labeling model's
                 confidence in each pixel's stored label, shape (N, H, W);
                 read on pseudo-labeled samples only and needed with
-                ``weight_source='stored'`` when there are any. None takes
-                the one of :meth:`pseudo_batch`. Defaults to None.
+                ``weight_source='stored'`` when there are any.
+                Defaults to None.
 
         Returns:
             Tensor: The scalar loss (float32), or the per-pixel loss map when
             ``reduction_override='none'``.
         """
-        if pseudo_mask is None:
-            pseudo_mask = self._batch[0]
-        if pseudo_confidence is None:
-            pseudo_confidence = self._batch[1]
         self._check_inputs(cls_score, label, weight, pseudo_mask,
                            reduction_override)
         if self.online and pseudo_mask is not None:
