@@ -85,7 +85,7 @@ def test_name_matches_contents(path):
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_recipe(path):
     """ImageNet preprocessing of the weights, encoder lr 0.005 with 10x on
-    the head, the dynamic loss through the head wrapper."""
+    the head, the dynamic loss in DeepLabV3+'s head with the pseudo flags."""
     cfg = Config.fromfile(path)
     pre = cfg.model.data_preprocessor
     assert pre.mean == [127.] * 3 and pre.std == [128.] * 3
@@ -97,7 +97,7 @@ def test_recipe(path):
         'decode_head': dict(lr_mult=10.)
     }
     head = cfg.model.decode_head
-    assert head.type == 'DynamicLossHead'
+    assert head.type == 'DynamicDepthwiseSeparableASPPHead'
     assert head.loss_decode.type == 'DynamicCrossEntropyLoss'
 
 

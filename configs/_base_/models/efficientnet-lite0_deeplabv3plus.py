@@ -29,8 +29,7 @@ model = dict(
         out_indices=(3, 8),
         init_cfg=dict(type='Pretrained', checkpoint='efficientnet-lite0')),
     decode_head=dict(
-        type='DynamicLossHead',
-        base_type='DepthwiseSeparableASPPHead',
+        type='DynamicDepthwiseSeparableASPPHead',
         in_channels=1280,
         in_index=1,
         channels=128,

@@ -29,8 +29,7 @@ model = dict(
         norm_cfg=norm_cfg,
         align_corners=False),
     decode_head=dict(
-        type='DynamicLossHead',
-        base_type='DepthwiseSeparableFCNHead',
+        type='DynamicDepthwiseSeparableFCNHead',
         in_channels=128,
         channels=128,
         concat_input=False,
@@ -41,8 +40,7 @@ model = dict(
         loss_decode=dict(type='DynamicCrossEntropyLoss', gamma=gamma)),
     auxiliary_head=[
         dict(
-            type='DynamicLossHead',
-            base_type='FCNHead',
+            type='DynamicFCNHead',
             in_channels=128,
             channels=32,
             num_convs=1,
@@ -54,8 +52,7 @@ model = dict(
             loss_decode=dict(
                 type='DynamicCrossEntropyLoss', gamma=gamma, loss_weight=0.4)),
         dict(
-            type='DynamicLossHead',
-            base_type='FCNHead',
+            type='DynamicFCNHead',
             in_channels=64,
             channels=32,
             num_convs=1,
