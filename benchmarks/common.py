@@ -35,8 +35,9 @@ from mmseg.registry import MODELS
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CAMVID_CONFIG = osp.join(ROOT, 'configs', 'camvid',
                          'dst-cbc_fast-scnn_1xb4+4_camvid-1-8_128x176.py')
-SYNTHETIC_CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                            'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+SYNTHETIC_CONFIG = osp.join(
+    ROOT, 'configs', 'dst_cbc',
+    'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 DEFAULT_DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'camvid')
 LABEL_RATIO = 8
 

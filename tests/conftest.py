@@ -11,8 +11,9 @@ from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
 from tests.helpers.threads import torch_threads
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                          'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+DEFAULT_CONFIG = osp.join(
+    ROOT, 'configs', 'dst_cbc',
+    'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 
 
 def make_tiny_synthetic(root: str,

@@ -14,7 +14,7 @@ from mmengine.registry import init_default_scope
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+                  'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 
 
 def _free_port() -> int:

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+                  'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 
 
 def _run(args, cwd):

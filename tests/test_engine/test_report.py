@@ -33,7 +33,7 @@ from tests.helpers.threads import torch_threads
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+                  'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 PLOT_SIZE = (int(FIG_SIZE[0] * DPI), int(FIG_SIZE[1] * DPI))  # (640, 400)
 
 

@@ -17,7 +17,7 @@ from tests.helpers.kill_hook import PAUSE_FILE
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+                  'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 # On the trainings' PYTHONPATH, for custom_imports of kill_hook and
 # confidence_metric.
 HELPERS = osp.join(ROOT, 'tests', 'helpers')

@@ -458,7 +458,7 @@ def test_bad_options_name_the_option(kwargs, option):
 
 def test_strong_aug_fragment_switches_both_on(tmp_path):
     base = osp.join(ROOT, 'configs', 'dst_cbc',
-                    'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+                    'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
     fragment = osp.join(ROOT, 'configs', '_base_', 'strong_aug.py')
     child = tmp_path / 'strong.py'
     child.write_text(

@@ -29,7 +29,7 @@ from tools import infer, visualize_pseudo_labels
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1-8_synthetic-64x64.py')
+                  'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 GAP = 4  # white columns between panels (side_by_side's default)
 
 
