@@ -114,8 +114,7 @@ def efficientnet_lite0() -> dict:
             seg_pad_val=255),
         backbone=dict(type='EfficientNetLite', arch='lite0'),
         decode_head=dict(
-            type='DynamicLossHead',
-            base_type='FCNHead',
+            type='DynamicFCNHead',
             in_channels=1280,
             channels=128,
             num_convs=1,

@@ -99,19 +99,21 @@ def map_heads(model_cfg: dict, fn: Callable[[dict], dict]) -> dict:
 
 
 def plain_head(head: dict) -> dict:
-    """The plain MMSeg head of a ``DynamicLossHead`` config.
+    """The plain MMSeg head of a ``Dynamic<Base>`` head config.
 
-    The base head type with ``CrossEntropyLoss`` of the same weight and
-    name, averaged over non-ignored pixels as ours is.
+    The base head type (the name without ``Dynamic``) with
+    ``CrossEntropyLoss`` of the same weight and name, averaged over
+    non-ignored pixels as ours is.
 
     Args:
-        head (dict): A ``DynamicLossHead`` config.
+        head (dict): A ``Dynamic<Base>`` head config, e.g.
+            ``type='DynamicDLV2Head'``.
 
     Returns:
         dict: The plain head's config.
     """
     head = dict(head)
-    head['type'] = head.pop('base_type')
+    head['type'] = head['type'].removeprefix('Dynamic')
     loss = head['loss_decode']
     head['loss_decode'] = dict(
         type='CrossEntropyLoss',
