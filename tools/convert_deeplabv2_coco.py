@@ -157,7 +157,7 @@ def check_against_model(state_dict: Dict[str, Tensor],
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
-    import dst_cbc  # noqa: F401  (registers DynamicLossHead and DLV2Head)
+    import dst_cbc  # noqa: F401  (registers DynamicDLV2Head and DLV2Head)
     from mmseg.registry import MODELS
 
     init_default_scope('mmseg')

@@ -25,7 +25,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 
-import dst_cbc  # noqa: F401  (registers DynamicLossHead & co. for the model)
+import dst_cbc  # noqa: F401  (registers DynamicDLV2Head & co. for the model)
 from dst_cbc.utils import atomic_write_png
 from dst_cbc.visualization import colorize, overlay
 from mmseg.apis import MMSegInferencer

@@ -9,7 +9,7 @@ reads that map into ``results['pseudo_confidence']`` and lists it in
 ``RandomFlip`` move it exactly as they move the label.
 :class:`PackSegInputsWithConfidence` then packs it as the data sample's
 ``pseudo_confidence`` (a ``PixelData`` of shape (1, H, W)), which
-:class:`~dst_cbc.models.DynamicLossMixin` hands to the loss. Crop padding
+:class:`~dst_cbc.models.DynamicLossHead` hands to the loss. Crop padding
 added later by the data preprocessor is labeled IGNORE, so the head pads the
 map with zeros there (:func:`~dst_cbc.models.pseudo_confidence_of`).
 """
