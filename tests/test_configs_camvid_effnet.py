@@ -13,7 +13,7 @@ from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
 import dst_cbc  # noqa: F401
-from dst_cbc.engine.round_lengths import round_lengths
+from dst_cbc.engine.round_schedule import round_lengths
 from dst_cbc.models.backbones import pretrained_weights
 from mmseg.registry import MODELS
 from mmseg.structures import SegDataSample

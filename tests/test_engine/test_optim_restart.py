@@ -7,7 +7,7 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import PARAM_SCHEDULERS
 
-from dst_cbc.engine.optim_restart import restart_optimization
+from dst_cbc.engine.round_schedule import restart_optimization
 
 
 def two_group_runner(param_scheduler):

@@ -136,3 +136,43 @@ def test_store_at_infer_scale_makes_the_labeling_size_the_label_size(tmp_path):
     assert plain(dict(img_path=path))['data_samples'].ori_shape == (4, 6)
     with pytest.raises(ValueError, match='store_at_infer_scale=True needs'):
         PseudoLabelHook(store_at_infer_scale=True)
+
+
+def _loop(rnd, checkpoint):
+    """A curriculum loop as the hook reads it: public properties only."""
+    return SimpleNamespace(
+        round=rnd,
+        alpha=None if rnd == 0 else 0.5,
+        best=SimpleNamespace(checkpoint=checkpoint),
+        dataloader_cfg=dict(dataset=dict(type='SemiSegDataset')),
+        dataloader='the labeled-only dataloader')
+
+
+def test_round_start_labels_and_switches_the_train_dataloader(
+        setup, monkeypatch):
+    runner, checkpoint, folder, identity = setup
+    made = []
+    monkeypatch.setattr(
+        PseudoLabelHook, 'label_round',
+        lambda hook, runner, rnd, alpha, ckpt: made.append(
+            (rnd, alpha, ckpt)) or PseudoLabels(str(folder), {}))
+    runner.seed = 7
+    runner.build_dataloader = lambda cfg, seed: (cfg, seed)
+    runner.train_loop = _loop(0, checkpoint)
+    hook = PseudoLabelHook()
+    hook.before_train(runner)
+    hook.before_train_epoch(runner)  # round 0: supervised, nothing to label
+    assert made == []
+    assert runner.train_loop.dataloader == 'the labeled-only dataloader'
+    runner.train_loop = _loop(1, checkpoint)
+    hook.before_train_epoch(runner)
+    assert made == [(1, 0.5, checkpoint)]
+    assert runner.train_loop.dataloader == (dict(
+        dataset=dict(type='SemiSegDataset', pseudo_label_dir=str(folder))), 7)
+
+
+def test_a_loop_without_rounds_is_refused(setup):
+    runner = setup[0]
+    runner.train_loop = SimpleNamespace(max_iters=10)
+    with pytest.raises(TypeError, match="needs train_cfg type='Curriculum"):
+        PseudoLabelHook().before_train(runner)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import mmseg
 import pytest
 import torch
 
@@ -51,11 +52,12 @@ default_hooks = dict(checkpoint=dict(type='CheckpointHook'))
 """
 
 
-def _command(work_dir, config='tiny.py', resume=False, options=()):
-    cmd = [
-        sys.executable,
-        osp.join(ROOT, 'tools', 'train.py'), config, '--work-dir', work_dir
-    ]
+def _command(work_dir,
+             config='tiny.py',
+             resume=False,
+             options=(),
+             script=osp.join(ROOT, 'tools', 'train.py')):
+    cmd = [sys.executable, script, config, '--work-dir', work_dir]
     if options:
         cmd += ['--cfg-options', *options]
     return cmd + (['--resume'] if resume else [])
@@ -308,3 +310,52 @@ def test_finished_run_is_said_finished(tiny):
     said = again.stdout.index('holds a finished run of this config')
     assert '--resume would only report it finished' in again.stdout
     assert said < again.stdout.index('Iter(train)')
+
+
+# MMSeg's own train script (what ``mim train mmseg`` runs): the configs'
+# CurriculumRunner gives it the same run safety as tools/train.py.
+MMSEG_TRAIN = osp.join(
+    osp.dirname(mmseg.__file__), '.mim', 'tools', 'train.py')
+
+
+def test_mmseg_train_script_refuses_a_busy_work_dir_having_written_nothing(
+        tiny):
+    cwd = tiny['cwd']
+    first = subprocess.Popen(
+        _command('mmseg_busy', script=MMSEG_TRAIN),
+        cwd=cwd,
+        env=_env('pause:4'),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+    marker = osp.join(cwd, 'mmseg_busy', PAUSE_FILE)
+    while not osp.exists(marker) and first.poll() is None:
+        time.sleep(0.05)
+    before = _snapshot(osp.join(cwd, 'mmseg_busy'))
+    second = _train(cwd, 'mmseg_busy', script=MMSEG_TRAIN)
+    after = _snapshot(osp.join(cwd, 'mmseg_busy'))
+    os.remove(marker)
+    output = first.communicate()[0]
+    assert second.returncode == 1, second.stdout[-3000:]
+    assert f'is in use by another run: PID {first.pid} on host' in \
+        second.stdout
+    assert after == before
+    # the first run, MMSeg's script on the default config, trained on
+    # unharmed to the results of tools/train.py
+    assert first.returncode == 0, output[-3000:]
+    _assert_same_results(cwd, 'mmseg_busy')
+
+
+def test_mmseg_train_script_resumes_past_a_truncated_last_checkpoint(tiny):
+    cwd, work_dir = tiny['cwd'], 'mmseg_truncated'
+    killed = _train(cwd, work_dir, kill='round_end:1', script=MMSEG_TRAIN)
+    assert killed.returncode == -9, killed.stdout[-3000:]
+    pointer = open(osp.join(cwd, work_dir, 'last_checkpoint')).read()
+    assert pointer.endswith('round_1_end.pth')
+    with open(pointer, 'r+b') as f:
+        f.truncate(osp.getsize(pointer) // 2)
+    resumed = _train(cwd, work_dir, resume=True, script=MMSEG_TRAIN)
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert (f'{pointer}, which is missing or incomplete; resuming from the '
+            'newest valid checkpoint') in resumed.stdout
+    _assert_same_results(cwd, work_dir)

@@ -253,9 +253,8 @@ def differing_settings(saved: Settings, current: Settings) -> List[str]:
 def check_work_dir(cfg: Config) -> None:
     """Refuse a work dir holding another config's run, naming what differs.
 
-    Reads only, so ``tools/train.py`` calls it before the runner is built
-    (MMEngine's runner writes its log folder and dumps the config into the
-    work dir as it is built).
+    Reads only, so :class:`CurriculumRunner` calls it before MMEngine writes
+    its log folder and dumps the config into the work dir.
 
     Args:
         cfg (Config): The run's config (``work_dir`` set).
@@ -385,18 +384,20 @@ class CurriculumRunner(Runner):
 
     - right after the distributed environment is set up (MMEngine has only
       created the work dir folder), rank 0 takes the work dir's lock
-      (:class:`WorkDirLock`): a second run in a busy work dir is refused
-      having written nothing, and a test run too (give it another
-      ``--work-dir``). The lock is released when ``train``, ``val`` or
-      ``test`` returns or raises;
+      (:class:`WorkDirLock`) and refuses a work dir holding another
+      config's run (:func:`check_work_dir`): a second run in a busy work
+      dir, or a run of another config, is refused having written nothing.
+      This holds for every run the runner builds, tests included: test
+      another config, or while the run trains, with another ``--work-dir``.
+      The lock is released when ``train``, ``val`` or ``test`` returns or
+      raises;
     - the temporary files a killed run left are removed
       (:func:`sweep_temporary_files`);
     - ``resume=True`` continues from the newest checkpoint that verifies
       (:func:`~.checkpoints.resume_point`: ``last_checkpoint``, else the
       newest complete one, with a warning), or from the start when there is
       none; ``load_from`` keeps MMEngine's other meaning, the initial
-      weights of a run that is not resumed;
-    - the config is not dumped over the dump of another config's run.
+      weights of a run that is not resumed.
 
     Arguments are those of ``Runner``.
     """
@@ -410,7 +411,8 @@ class CurriculumRunner(Runner):
             raise
 
     def setup_env(self, env_cfg: Dict) -> None:
-        """Set up the environment, then take the work dir.
+        """Set up the environment, then take the work dir if it is free and
+        this config's.
 
         Args:
             env_cfg (dict): The ``env_cfg`` of ``Runner.setup_env``.
@@ -418,17 +420,8 @@ class CurriculumRunner(Runner):
         super().setup_env(env_cfg)
         self._work_dir_lock = WorkDirLock(self.work_dir)
         on_main_process(self._work_dir_lock.acquire)
+        on_main_process(check_work_dir, self.cfg)
         on_main_process(sweep_temporary_files, self.work_dir)
-
-    def dump_config(self) -> None:
-        """Dump the config into the work dir, unless the work dir holds
-        another config's run (whose dump it would overwrite; training is
-        then refused by :func:`record_run`)."""
-        path = osp.join(self.work_dir, RUN_FILE)
-        if osp.isfile(path) and read_json(path).get(
-                'config') != config_fingerprint(self.cfg):
-            return
-        super().dump_config()
 
     def load_or_resume(self) -> None:
         """Resume from the newest valid checkpoint, or load ``load_from``."""
