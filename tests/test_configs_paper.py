@@ -1,4 +1,5 @@
-"""The VOC and Cityscapes configs under both protocols: their values, their
+"""The VOC and Cityscapes configs under both protocols (each corrected
+config and its paper twin in the folder's paper/): their values, their
 datasets in the documented layout, and the DeepLabV2-R101 on CPU.
 
 Expected values are the paper's settings as restated in
@@ -9,7 +10,6 @@ each paper-protocol row is pinned by tests/test_paper_protocol.py.
 """
 import glob
 import math
-import os
 import os.path as osp
 
 import numpy as np
@@ -23,6 +23,7 @@ import dst_cbc  # noqa: F401
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
 from tests.helpers import fake_trees
+from tests.helpers.configs import PROTOCOLS, config_path, paper_twin
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -37,7 +38,6 @@ CITY_PAPER_EPOCHS = {30: 330, 8: 170, 4: 120, 1: 60}
 # Validation interval of the authors' baseline scripts.
 VOC_BASELINE_VAL = {106: 100, 50: 140, 20: 220, 8: 350, 4: 500}
 CITY_BASELINE_VAL = {30: 100, 8: 350, 4: 500}
-PROTOCOLS = ('corrected', 'paper')
 # Labeled images per ratio in the fake trees (distinct, so that a config
 # reading another ratio's list is caught).
 FAKE_VOC_LABELED = {106: 1, 50: 2, 20: 3, 8: 4, 4: 5}
@@ -138,11 +138,12 @@ EXPECTED = _expected()
 PAPER_CONFIGS = sorted(EXPECTED)
 
 
-def _paper_config_files():
-    """Every config under configs/ named after VOC or Cityscapes."""
+def _paper_config_files(pattern=('*', '*.py')):
+    """Every config under configs/ named after VOC or Cityscapes (the
+    corrected ones; ``pattern=('*', 'paper', '*.py')``: their twins)."""
     return sorted(
         osp.relpath(path, osp.join(ROOT, 'configs'))
-        for path in glob.glob(osp.join(ROOT, 'configs', '*', '*.py'))
+        for path in glob.glob(osp.join(ROOT, 'configs', *pattern))
         if '_base_' not in path and ('_voc-' in osp.basename(path)
                                      or '_cityscapes-' in osp.basename(path)))
 
@@ -152,44 +153,46 @@ _CFGS = {}
 
 def load(name, protocol=None):
     """Parse a config once per test session and protocol (a deep copy each
-    call); ``protocol=None`` leaves DST_CBC_PROTOCOL unset (the default)."""
+    call): ``name`` itself for the corrected protocol (``None``), its twin
+    in the folder's paper/ for ``'paper'``."""
+    protocol = protocol or 'corrected'
     if (name, protocol) not in _CFGS:
-        saved = os.environ.pop('DST_CBC_PROTOCOL', None)
-        try:
-            if protocol is not None:
-                os.environ['DST_CBC_PROTOCOL'] = protocol
-            _CFGS[name,
-                  protocol] = Config.fromfile(osp.join(ROOT, 'configs', name))
-        finally:
-            os.environ.pop('DST_CBC_PROTOCOL', None)
-            if saved is not None:
-                os.environ['DST_CBC_PROTOCOL'] = saved
+        _CFGS[name, protocol] = Config.fromfile(config_path(name, protocol))
     return Config(_CFGS[name, protocol].to_dict())
 
 
 def test_every_voc_and_cityscapes_config_has_expected_values():
     assert _paper_config_files() == PAPER_CONFIGS
+    # ... under both protocols: every one has its paper twin, and only they
+    # are in the paper/ folders.
+    twins = _paper_config_files(('*', 'paper', '*.py'))
+    assert twins == sorted(paper_twin(name) for name in PAPER_CONFIGS)
 
 
+@pytest.mark.parametrize('protocol', PROTOCOLS)
 @pytest.mark.parametrize('name', PAPER_CONFIGS)
-def test_configs_inherit_only_base_files(name):
-    """No sibling chains: the only base is the protocol switch."""
-    with open(osp.join(ROOT, 'configs', name)) as f:
+def test_configs_inherit_only_base_files(name, protocol):
+    """No sibling chains: the only base is the protocol's."""
+    with open(config_path(name, protocol)) as f:
         text = f.read()
     dataset = EXPECTED[name]['dataset']
-    assert ("_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_"
-            f"{dataset}.py'") in text
+    up = '../../' if protocol == 'paper' else '../'
+    assert (f"_base_ = '{up}_base_/protocols/{protocol}_{dataset}.py'" in text)
     assert text.count('_base_ = ') == 1
     if name.startswith('baseline/'):  # built from bases, nothing deleted
         assert '_delete_' not in text
 
 
 @pytest.mark.parametrize('protocol', PROTOCOLS)
-def test_protocol_is_chosen_by_the_environment(protocol):
+def test_protocol_is_chosen_by_the_path(protocol, monkeypatch):
     name = 'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
     assert load(name).protocol == 'corrected'  # the default
     assert load(name, protocol).protocol == protocol
-    with pytest.raises(FileNotFoundError, match='bogus_voc.py'):
+    # The environment chooses nothing any more.
+    monkeypatch.setenv('DST_CBC_PROTOCOL', 'paper')
+    path = config_path(name, protocol)
+    assert Config.fromfile(path).protocol == protocol
+    with pytest.raises(ValueError, match="'bogus' is not one of"):
         load(name, 'bogus')
 
 

@@ -1,13 +1,11 @@
 """What each row of the paper protocol does (docs/paper_configs.md), with
 numbers worked out by hand, against the corrected protocol where it helps.
 
-The configs are loaded with DST_CBC_PROTOCOL=paper (and unset for the
-corrected protocol); every value below is written from the authors' code as
+The paper protocol's configs are the twins in configs/*/paper/ of the
+corrected ones; every value below is written from the authors' code as
 described in ../shared/docs/paper_parity.md, never read from the configs.
 """
 import math
-import os
-import os.path as osp
 
 import numpy as np
 import pytest
@@ -25,23 +23,16 @@ from mmseg.models.utils import resize
 from mmseg.registry import DATASETS, MODELS, TRANSFORMS
 from mmseg.structures import SegDataSample
 from tests.helpers import fake_trees
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from tests.helpers.configs import config_path
 
 VOC = 'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
 CITY = 'dst_cbc/dst-cbc_dlv2-r101-d8_1xb4+4_cityscapes-1-30_257x513.py'
 
 
 def load(name, protocol):
-    """The config under ``protocol`` ('paper' or 'corrected')."""
-    saved = os.environ.pop('DST_CBC_PROTOCOL', None)
-    os.environ['DST_CBC_PROTOCOL'] = protocol
-    try:
-        return Config.fromfile(osp.join(ROOT, 'configs', name))
-    finally:
-        os.environ.pop('DST_CBC_PROTOCOL')
-        if saved is not None:
-            os.environ['DST_CBC_PROTOCOL'] = saved
+    """The config under ``protocol`` ('paper': its twin in paper/, or
+    'corrected')."""
+    return Config.fromfile(config_path(name, protocol))
 
 
 @pytest.fixture(scope='module')

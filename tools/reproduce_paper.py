@@ -2,8 +2,8 @@
 
 Trains the 1/20 supervised baseline, then DST-CBC from it (and, with
 ``--ablations``, the ST, DST, DST-C and OW rows of Table 5 from the same
-baseline), each as ``tools/train.py`` with ``DST_CBC_PROTOCOL=paper``, and
-prints the results next to the paper's::
+baseline), each as ``tools/train.py`` on its paper-protocol config (the
+twins in ``configs/*/paper/``), and prints the results next to the paper's::
 
     python tools/reproduce_paper.py [--ablations] [--gpus 2]
 
@@ -21,7 +21,6 @@ authors' scripts on their shuffle 1 (``20_labeled_1.txt``), which is
 import argparse
 import json
 import math
-import os
 import os.path as osp
 import shlex
 import subprocess
@@ -76,18 +75,19 @@ class Run:
         return self.method.lower()
 
 
-NAME = 'dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+#: The paper protocol's configs: the twins in each folder's ``paper/``.
+NAME = 'dlv2-r101-d8_1xb4+4_voc-aug-paper-1-20_321x321.py'
 BASELINE = Run(
     'baseline',
-    'configs/baseline/baseline_' + NAME.replace('1xb4+4', '1xb8'),
+    'configs/baseline/paper/baseline_' + NAME.replace('1xb4+4', '1xb8'),
     1,
     from_baseline=False)
-DST_CBC = Run('DST-CBC', 'configs/dst_cbc/dst-cbc_' + NAME, 6)
+DST_CBC = Run('DST-CBC', 'configs/dst_cbc/paper/dst-cbc_' + NAME, 6)
 ABLATIONS = [
-    Run('ST', 'configs/ablations/st_' + NAME, 2),
-    Run('DST', 'configs/ablations/dst_' + NAME, 2),
-    Run('DST-C', 'configs/ablations/dst-c_' + NAME, 6),
-    Run('OW', 'configs/ablations/ow_' + NAME, 6),
+    Run('ST', 'configs/ablations/paper/st_' + NAME, 2),
+    Run('DST', 'configs/ablations/paper/dst_' + NAME, 2),
+    Run('DST-C', 'configs/ablations/paper/dst-c_' + NAME, 6),
+    Run('OW', 'configs/ablations/paper/ow_' + NAME, 6),
 ]
 
 
@@ -253,8 +253,8 @@ def train_command(run: Run, args: argparse.Namespace,
             for runs that start from it.
 
     Returns:
-        list[str]: The command, to run with ``DST_CBC_PROTOCOL=paper``
-        from the folder that holds ``pretrain/`` (as every config).
+        list[str]: The command, to run from the folder that holds
+        ``pretrain/`` (as every config).
     """
     work_dir = osp.join(args.work_dir, run.folder)
     config = osp.join(ROOT, run.config)
@@ -360,7 +360,7 @@ def main(argv: Optional[List[str]] = None,
 
     Args:
         argv (list[str], optional): Arguments; None reads ``sys.argv``.
-        execute (callable): Runs a command: ``execute(command, env=...,
+        execute (callable): Runs a command: ``execute(command,
             check=True)``, as :func:`subprocess.run`.
 
     Returns:
@@ -386,7 +386,6 @@ def main(argv: Optional[List[str]] = None,
           f'Estimated wall time: {hours["current GPU"]:.1f} h on one current '
           f'GPU ({hours["2080 Ti"]:.1f} h on the 2080 Ti of the paper; an '
           'estimate scaled from the authors\' 7 h per DST-CBC run).')
-    env = dict(os.environ, DST_CBC_PROTOCOL='paper')
     scores, checkpoint = {}, None
     for run in runs:
         work_dir = osp.join(args.work_dir, run.folder)
@@ -394,14 +393,13 @@ def main(argv: Optional[List[str]] = None,
         if summary is None or len(summary['rounds']) < run.rounds:
             command = train_command(run, args, checkpoint)
             print(
-                f'[{run.method}] DST_CBC_PROTOCOL=paper ' +
-                ' '.join(shlex.quote(c) for c in command),
+                f'[{run.method}] ' + ' '.join(shlex.quote(c) for c in command),
                 flush=True)
             if args.dry_run:
                 if run is BASELINE:
                     checkpoint = osp.join(work_dir, 'round_0_best.pth')
                 continue
-            execute(command, env=env, check=True)
+            execute(command, check=True)
             summary = read_summary(work_dir)
         scores[run.method] = run_score(run, summary)
         if run is BASELINE:

@@ -2,8 +2,9 @@
 # (gamma 9). One round at alpha 1, 30 epochs over the unlabeled images.
 # Start it from the split's 1/20 baseline (configs/baseline/):
 #   --cfg-options train_cfg.baseline_checkpoint=<its round_0_best.pth>
-# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper.
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+# Paper protocol (the authors' code, docs/paper_configs.md):
+#   ablations/paper/dst_dlv2-r101-d8_1xb4+4_voc-aug-paper-1-20_321x321.py
+_base_ = '../_base_/protocols/corrected_voc.py'
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),

@@ -3,8 +3,9 @@
 # 30 epochs over the unlabeled images.
 # Start it from the split's 1/20 baseline (configs/baseline/):
 #   --cfg-options train_cfg.baseline_checkpoint=<its round_0_best.pth>
-# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper.
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+# Paper protocol (the authors' code, docs/paper_configs.md):
+#   ablations/paper/st_dlv2-r101-d8_1xb4+4_voc-aug-paper-1-20_321x321.py
+_base_ = '../_base_/protocols/corrected_voc.py'
 model = dict(decode_head=dict(loss_decode=dict(gamma=0.0)))
 train_dataloader = dict(
     dataset=dict(

@@ -7,15 +7,15 @@
 # Split 1; split 2 or 3: --cfg-options train_dataloader.dataset.split=2
 # Select models on valtiny (val stays the test set): --cfg-options
 #   val_dataloader.dataset.ann_file=splits/valtiny.txt
-# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper, see
-# docs/paper_configs.md.
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_cityscapes.py'
+# Paper protocol (the authors' code, docs/paper_configs.md):
+#   baseline/paper/baseline_dlv2-r101-d8_1xb8_cityscapes-paper-1-30_257x513.py
+_base_ = '../_base_/protocols/corrected_cityscapes.py'
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-30.txt'),
         unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-30.txt')))
-# Round 0: the protocol's epochs for 1/30 (corrected: None, computed as
-# 60 * sqrt(N / n) by the loop; paper: the authors' scripts).
+# Round 0: the protocol's epochs for 1/30, none: the loop computes
+# 60 * sqrt(N / n).
 train_cfg = dict(
     alphas=(),
     val_interval=100,

@@ -7,17 +7,17 @@
 # Split 1; split 2 or 3: --cfg-options train_dataloader.dataset.split=2
 # Select models on valtiny (val stays the test set): --cfg-options
 #   val_dataloader.dataset.ann_file=splits/valtiny.txt
-# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper, see
-# docs/paper_configs.md.
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+# Paper protocol (the authors' code, docs/paper_configs.md):
+#   baseline/paper/baseline_dlv2-r101-d8_1xb8_voc-aug-paper-1-8_321x321.py
+_base_ = '../_base_/protocols/corrected_voc.py'
 # More than 1000 labels: gamma 4 (paper).
 model = dict(decode_head=dict(loss_decode=dict(gamma=4.0)))
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='splits/split{split}/labeled_1-8.txt'),
         unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-8.txt')))
-# Round 0: the protocol's epochs for 1/8 (corrected: None, computed as
-# 30 * sqrt(N / n) by the loop; paper: the authors' scripts).
+# Round 0: the protocol's epochs for 1/8, none: the loop computes
+# 30 * sqrt(N / n).
 train_cfg = dict(
     alphas=(),
     val_interval=350,

@@ -5,9 +5,9 @@
 # With G GPUs keep the total batch of 8 (the length assumes it):
 #   bash tools/dist_train.sh CONFIG 4 \
 #       --cfg-options train_dataloader.batch_size=2
-# Paper protocol (the authors' code): DST_CBC_PROTOCOL=paper, see
-# docs/paper_configs.md.
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+# Paper protocol (the authors' code, docs/paper_configs.md):
+#   baseline/paper/baseline_dlv2-r101-d8_1xb8_voc-aug-paper-full_321x321.py
+_base_ = '../_base_/protocols/corrected_voc.py'
 train_dataloader = dict(
     dataset=dict(
         labeled=dict(ann_file='ImageSets/Segmentation/trainaug.txt'),

@@ -1,15 +1,15 @@
 # Beyond the paper: DST-CBC on a ConvNeXt-T backbone from mmpretrain with
-# MMSeg's UPerHead (wrapped by DynamicLossHead), VOC 1/20, AdamW with
-# stage-wise learning-rate decay as MMSeg's ConvNeXt recipe. Nothing is
-# downloaded by default (random init, for trying the pipeline); for real
-# runs start from ImageNet weights with a child config:
+# MMSeg's UPerHead trained by the dynamic loss (DynamicUPerHead), VOC 1/20,
+# AdamW with stage-wise learning-rate decay as MMSeg's ConvNeXt recipe.
+# Nothing is downloaded by default (random init, for trying the pipeline);
+# for real runs start from ImageNet weights with a child config:
 #   model = dict(backbone=dict(init_cfg=dict(type='Pretrained',
 #       prefix='backbone.', checkpoint='https://download.openmmlab.com/'
 #       'mmclassification/v0/convnext/downstream/'
 #       'convnext-tiny_3rdparty_32xb128-noema_in1k_20220301-795e9634.pth')))
 # The data, lists and curriculum are those of the DeepLabV2 1/20 config
-# (the paper protocol, DST_CBC_PROTOCOL=paper, changes only the data here).
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+# (its paper-protocol twin in ./paper/ changes only the data).
+_base_ = '../_base_/protocols/corrected_voc.py'
 crop_size = (321, 321)
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 data_preprocessor = dict(
@@ -33,8 +33,7 @@ model = dict(
         gap_before_final_norm=False,
         init_cfg=None),
     decode_head=dict(
-        type='DynamicLossHead',
-        base_type='UPerHead',
+        type='DynamicUPerHead',
         in_channels=[96, 192, 384, 768],
         in_index=[0, 1, 2, 3],
         pool_scales=(1, 2, 3, 6),

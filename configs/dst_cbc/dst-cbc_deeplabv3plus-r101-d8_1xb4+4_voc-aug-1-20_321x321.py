@@ -1,11 +1,11 @@
 # Beyond the paper: DST-CBC with a DeepLabV3+ head (MMSeg's
-# DepthwiseSeparableASPPHead wrapped by DynamicLossHead) on the paper's
+# DepthwiseSeparableASPPHead with the dynamic loss) on the paper's
 # caffe-style ResNet-101, VOC 1/20. The backbone starts from the converted
 # COCO DeepLabV2 weights (backbone part only, no download); the head is
-# trained from scratch. Everything else as the DeepLabV2 1/20 config; the
-# paper protocol (DST_CBC_PROTOCOL=paper) changes the backbone and the data
-# as there, the head stays this one.
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+# trained from scratch. Everything else as the DeepLabV2 1/20 config; its
+# paper-protocol twin in ./paper/ changes the backbone and the data as
+# there, the head stays this one.
+_base_ = '../_base_/protocols/corrected_voc.py'
 norm_cfg = dict(type='SyncBN', requires_grad=True)
 model = dict(
     init_cfg=None,
@@ -17,8 +17,7 @@ model = dict(
             prefix='backbone.')),
     decode_head=dict(
         _delete_=True,
-        type='DynamicLossHead',
-        base_type='DepthwiseSeparableASPPHead',
+        type='DynamicDepthwiseSeparableASPPHead',
         in_channels=2048,
         in_index=3,
         channels=512,

@@ -3,9 +3,9 @@
 # alternative to the paper's COCO initialisation, VOC 1/20. Opt-in: the
 # ImageNet weights open-mmlab://resnet101_v1c are downloaded when training
 # starts. V1c expects RGB input with ImageNet mean/std; BatchNorm is frozen
-# (corrected protocol) or trained (DST_CBC_PROTOCOL=paper) as in the
+# (corrected protocol) or trained (its paper twin in ./paper/) as in the
 # DeepLabV2 configs.
-_base_ = '../_base_/protocols/{{$DST_CBC_PROTOCOL:corrected}}_voc.py'
+_base_ = '../_base_/protocols/corrected_voc.py'
 data_preprocessor = dict(
     mean=[123.675, 116.28, 103.53],
     std=[58.395, 57.12, 57.375],

@@ -94,9 +94,9 @@ def _fake_training(calls, scores):
     """A stand-in for subprocess.run: records the command and writes the
     run's summary.json with ``scores[method]`` per round."""
 
-    def execute(command, env, check):
+    def execute(command, check):
         assert check
-        calls.append((command, env))
+        calls.append(command)
         work_dir = command[command.index('--work-dir') + 1]
         method = osp.basename(work_dir)
         rounds = [
@@ -141,18 +141,21 @@ def test_runs_baseline_then_each_method_from_it(tool, workspace, capsys):
     ]
     assert tool.main(argv, _fake_training(calls, SCORES)) == 0
     out = capsys.readouterr().out
-    configs = [osp.relpath(c[2], ROOT) for c, _ in calls]
-    name = 'dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py'
+    configs = [osp.relpath(c[2], ROOT) for c in calls]
+    # The paper protocol's configs: the twins in each folder's paper/.
+    name = 'dlv2-r101-d8_1xb4+4_voc-aug-paper-1-20_321x321.py'
     assert configs == [
-        'configs/baseline/baseline_' + name.replace('1xb4+4', '1xb8'),
-        'configs/dst_cbc/dst-cbc_' + name, 'configs/ablations/st_' + name,
-        'configs/ablations/dst_' + name, 'configs/ablations/dst-c_' + name,
-        'configs/ablations/ow_' + name
+        'configs/baseline/paper/baseline_' + name.replace('1xb4+4', '1xb8'),
+        'configs/dst_cbc/paper/dst-cbc_' + name,
+        'configs/ablations/paper/st_' + name,
+        'configs/ablations/paper/dst_' + name,
+        'configs/ablations/paper/dst-c_' + name,
+        'configs/ablations/paper/ow_' + name
     ]
     work = Path('work_dirs/reproduce_voc-1-20').resolve()
     baseline_best = str(work / 'baseline' / 'round_0_best.pth')
-    for i, (command, env) in enumerate(calls):
-        assert env['DST_CBC_PROTOCOL'] == 'paper'
+    for i, command in enumerate(calls):
+        assert Config.fromfile(command[2]).protocol == 'paper'
         assert command[1] == str(ROOT / 'tools' / 'train.py')
         args = _cfg_options(command)
         assert args.amp and not args.resume
@@ -187,13 +190,8 @@ def test_the_commands_configure_the_paper_protocol_run(tool, workspace):
         '--any-splits', '--cfg-options', 'train_cfg.baseline_iters=2',
         'train_cfg.round_iters=2'
     ], _fake_training(calls, SCORES))
-    command, env = calls[1]
-    args = _cfg_options(command)
-    os.environ['DST_CBC_PROTOCOL'] = env['DST_CBC_PROTOCOL']
-    try:
-        cfg = Config.fromfile(args.config)
-    finally:
-        del os.environ['DST_CBC_PROTOCOL']
+    args = _cfg_options(calls[1])
+    cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)
     assert cfg.protocol == 'paper'
     train = cfg.train_dataloader.dataset
@@ -215,14 +213,14 @@ def test_the_baseline_counts_its_round_0_only(tool, workspace, capsys):
     tool.main(['--any-splits'], _fake_training(calls, scores))
     assert 'baseline    61.00' in capsys.readouterr().out
     assert _cfg_options(
-        calls[1][0]).cfg_options['train_cfg.baseline_checkpoint'].endswith(
+        calls[1]).cfg_options['train_cfg.baseline_checkpoint'].endswith(
             'round_0_best.pth')
 
 
 def test_two_gpus_halve_the_batch(tool, workspace):
     calls = []
     tool.main(['--any-splits', '--gpus', '2'], _fake_training(calls, SCORES))
-    command, _ = calls[0]
+    command = calls[0]
     assert command[:2] == ['bash', str(ROOT / 'tools' / 'dist_train.sh')]
     assert command[3] == '2'
     assert 'train_dataloader.batch_size=4' in command
@@ -234,7 +232,7 @@ def test_dry_run_prints_and_trains_nothing(tool, workspace, capsys):
                      _fake_training(calls, SCORES)) == 0
     out = capsys.readouterr().out
     assert calls == []
-    assert out.count('DST_CBC_PROTOCOL=paper') == 2
+    assert out.count('_voc-aug-paper-1-20_321x321.py') == 2
     assert 'train_cfg.baseline_checkpoint=' + str(
         Path('work_dirs/reproduce_voc-1-20/baseline/round_0_best.pth').resolve(
         )) in out

@@ -1,10 +1,7 @@
-# The corrected protocol on Cityscapes (the default): DeepLabV2 as the paper
-# defines it, on MMSeg's conventions. Every Cityscapes config inherits
-# '<protocol>_cityscapes.py' of this folder, <protocol> given by the
-# environment variable DST_CBC_PROTOCOL (default: corrected), so
-#   DST_CBC_PROTOCOL=paper python tools/train.py CONFIG
-# trains the same config under the paper protocol (./paper_cityscapes.py:
-# the authors' code). Each difference is a row of docs/paper_configs.md.
+# The corrected protocol on Cityscapes: DeepLabV2 as the paper defines it,
+# on MMSeg's conventions. The Cityscapes configs of configs/*/ inherit it;
+# their twins in configs/*/paper/ inherit ./paper_cityscapes.py (the
+# authors' code) instead. Each difference is a row of docs/paper_configs.md.
 _base_ = [
     '../models/deeplabv2_r101-d8.py', '../datasets/cityscapes_257x513.py',
     '../default_runtime.py', '../schedules/curriculum_cityscapes.py'

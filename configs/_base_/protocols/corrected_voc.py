@@ -1,10 +1,7 @@
-# The corrected protocol on PASCAL VOC 2012 aug (the default): DeepLabV2 as
-# the paper defines it, on MMSeg's conventions. Every VOC config inherits
-# '<protocol>_voc.py' of this folder, <protocol> given by the environment
-# variable DST_CBC_PROTOCOL (default: corrected), so
-#   DST_CBC_PROTOCOL=paper python tools/train.py CONFIG
-# trains the same config under the paper protocol (./paper_voc.py: the
-# authors' code). Each difference is a row of docs/paper_configs.md.
+# The corrected protocol on PASCAL VOC 2012 aug: DeepLabV2 as the paper
+# defines it, on MMSeg's conventions. The VOC configs of configs/*/ inherit
+# it; their twins in configs/*/paper/ inherit ./paper_voc.py (the authors'
+# code) instead. Each difference is a row of docs/paper_configs.md.
 _base_ = [
     '../models/deeplabv2_r101-d8.py', '../datasets/voc12_aug_321x321.py',
     '../default_runtime.py', '../schedules/curriculum_voc.py'

@@ -1,26 +1,21 @@
 # The paper protocol on Cityscapes: what the authors' code
-# (voldemortX/DST-CBC, branch dst-cbc) did to produce the paper's tables,
-# chosen with DST_CBC_PROTOCOL=paper (see ./corrected_cityscapes.py). One
-# block per row of the table in docs/paper_configs.md; everything else is
-# the corrected protocol.
-_base_ = './corrected_cityscapes.py'
-protocol = 'paper'
+# (voldemortX/DST-CBC, branch dst-cbc) did to produce the paper's tables.
+# The configs of configs/*/paper/ inherit it (their corrected twins one
+# folder up inherit ./corrected_cityscapes.py). The model rows are
+# ./paper.py's; below, one block per data or labeling row of the table in
+# docs/paper_configs.md; everything else is the corrected protocol.
+_base_ = [
+    './paper.py', '../datasets/cityscapes_257x513.py',
+    '../default_runtime.py', '../schedules/curriculum_cityscapes.py'
+]
+crop_size = (257, 513)
+data_preprocessor = dict(size=crop_size)
+# The 19-class model cannot use the COCO 21-class classifier: the converted
+# weights hold the backbone only.
 model = dict(
-    backbone=dict(
-        # torchvision's ResNet layout, into which the authors loaded the
-        # COCO weights: stride on the 3x3 conv, first block of a dilated
-        # stage at half its dilation (layer3[0]: 1, layer4[0]: 2).
-        style='pytorch',
-        contract_dilation=True,
-        # Trained BatchNorm: batch statistics, weights in SGD with decay.
-        norm_cfg=dict(requires_grad=True),
-        norm_eval=False),
-    decode_head=dict(
-        # The classifier returned inside its loop: dilations 6 and 12 only.
-        summed_branches=2,
-        # align_corners=True for every upsampling of logits (training loss,
-        # labeling, evaluation).
-        align_corners=True))
+    data_preprocessor=data_preprocessor,
+    init_cfg=dict(checkpoint='pretrain/deeplabv2_r101-coco_cityscapes.pth'),
+    decode_head=dict(num_classes=19))
 # Random resize drawing the height in [257, 513] and the width in
 # [513, 1025] independently (the aspect ratio is not kept), then the
 # 257x513 crop and the flip.
@@ -36,10 +31,8 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
-train_dataloader = dict(
-    dataset=dict(
-        labeled=dict(pipeline=train_pipeline),
-        unlabeled=dict(pipeline=train_pipeline)))
+train_set = dict(pipeline=train_pipeline)
+train_dataloader = dict(dataset=dict(labeled=train_set, unlabeled=train_set))
 # Evaluation: image and labels (nearest) resized to 513x1025; predictions
 # stay at that size.
 test_pipeline = [

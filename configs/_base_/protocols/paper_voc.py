@@ -1,26 +1,20 @@
 # The paper protocol on PASCAL VOC 2012 aug: what the authors' code
-# (voldemortX/DST-CBC, branch dst-cbc) did to produce the paper's tables,
-# chosen with DST_CBC_PROTOCOL=paper (see ./corrected_voc.py). One block per
-# row of the table in docs/paper_configs.md; everything else is the
-# corrected protocol.
-_base_ = './corrected_voc.py'
-protocol = 'paper'
+# (voldemortX/DST-CBC, branch dst-cbc) did to produce the paper's tables.
+# The configs of configs/*/paper/ inherit it (their corrected twins one
+# folder up inherit ./corrected_voc.py). The model rows are ./paper.py's;
+# below, one block per data or labeling row of the table in
+# docs/paper_configs.md; everything else is the corrected protocol.
+_base_ = [
+    './paper.py', '../datasets/voc12_aug_321x321.py',
+    '../default_runtime.py', '../schedules/curriculum_voc.py'
+]
+crop_size = (321, 321)
+data_preprocessor = dict(size=crop_size)
+# The VOC model keeps the COCO 21-class classifier.
 model = dict(
-    backbone=dict(
-        # torchvision's ResNet layout, into which the authors loaded the
-        # COCO weights: stride on the 3x3 conv, first block of a dilated
-        # stage at half its dilation (layer3[0]: 1, layer4[0]: 2).
-        style='pytorch',
-        contract_dilation=True,
-        # Trained BatchNorm: batch statistics, weights in SGD with decay.
-        norm_cfg=dict(requires_grad=True),
-        norm_eval=False),
-    decode_head=dict(
-        # The classifier returned inside its loop: dilations 6 and 12 only.
-        summed_branches=2,
-        # align_corners=True for every upsampling of logits (training loss,
-        # labeling, evaluation).
-        align_corners=True))
+    data_preprocessor=data_preprocessor,
+    init_cfg=dict(checkpoint='pretrain/deeplabv2_r101-coco_voc.pth'),
+    decode_head=dict(num_classes=21))
 # Random resize drawing height and width independently in [321, 505]
 # (the aspect ratio is not kept), then the 321x321 crop and the flip.
 train_pipeline = [
@@ -35,10 +29,8 @@ train_pipeline = [
     dict(type='RandomFlip', prob=0.5),
     dict(type='PackSegInputs')
 ]
-train_dataloader = dict(
-    dataset=dict(
-        labeled=dict(pipeline=train_pipeline),
-        unlabeled=dict(pipeline=train_pipeline)))
+train_set = dict(pipeline=train_pipeline)
+train_dataloader = dict(dataset=dict(labeled=train_set, unlabeled=train_set))
 # Evaluation: the image zero-padded (pixel value 0, bottom and right) to
 # 505x505, against the label padded with ignore (255), read from
 # SegmentationClassAug; predictions stay at 505x505.

@@ -1,0 +1,17 @@
+# The paper protocol (the authors' code, docs/paper_configs.md) of
+# ../st_dlv2-r101-d8_1xb4+4_voc-aug-1-20_321x321.py:
+# Ablation "ST" (paper Table 5, VOC 1/20): plain self-training. One round
+# with every pixel pseudo-labeled (alpha 1), plain cross-entropy (gamma 0),
+# 30 epochs over the unlabeled images.
+# Start it from the split's 1/20 baseline (configs/baseline/paper/):
+#   --cfg-options train_cfg.baseline_checkpoint=<its round_0_best.pth>
+_base_ = '../../_base_/protocols/paper_voc.py'
+model = dict(decode_head=dict(loss_decode=dict(gamma=0.0)))
+train_dataloader = dict(
+    dataset=dict(
+        labeled=dict(ann_file='splits/split{split}/labeled_1-20.txt'),
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-20.txt')))
+train_cfg = dict(
+    alphas=(1.0, ),
+    epochs_per_round=30,
+    baseline_epochs=_base_.round0_epochs.get('1-20'))
