@@ -5,8 +5,8 @@
 # ./paper.py's; below, one block per data or labeling row of the table in
 # docs/paper_configs.md; everything else is the corrected protocol.
 _base_ = [
-    './paper.py', '../datasets/cityscapes_257x513.py',
-    '../default_runtime.py', '../schedules/curriculum_cityscapes.py'
+    './paper.py', '../datasets/cityscapes_257x513.py', '../default_runtime.py',
+    '../schedules/curriculum_cityscapes.py'
 ]
 crop_size = (257, 513)
 data_preprocessor = dict(size=crop_size)

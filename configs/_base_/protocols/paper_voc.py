@@ -5,8 +5,8 @@
 # below, one block per data or labeling row of the table in
 # docs/paper_configs.md; everything else is the corrected protocol.
 _base_ = [
-    './paper.py', '../datasets/voc12_aug_321x321.py',
-    '../default_runtime.py', '../schedules/curriculum_voc.py'
+    './paper.py', '../datasets/voc12_aug_321x321.py', '../default_runtime.py',
+    '../schedules/curriculum_voc.py'
 ]
 crop_size = (321, 321)
 data_preprocessor = dict(size=crop_size)
