@@ -27,10 +27,10 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 import dst_cbc  # noqa: F401  (registers the extension's modules)
-from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
-                              read_list, write_splits)
+from dst_cbc.datasets import nested_splits, read_list, write_splits
 from dst_cbc.utils import atomic_write_bytes, atomic_write_json
 from mmseg.registry import MODELS
+from tools.make_synthetic_data import generate_synthetic_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CAMVID_CONFIG = osp.join(ROOT, 'configs', 'camvid',

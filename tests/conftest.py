@@ -6,9 +6,9 @@ import pytest
 from mmengine.config import Config
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
-                              write_list)
+from dst_cbc.datasets import nested_splits, write_list
 from tests.helpers.threads import torch_threads
+from tools.make_synthetic_data import generate_synthetic_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEFAULT_CONFIG = osp.join(

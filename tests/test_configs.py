@@ -8,9 +8,9 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import dst_cbc  # noqa: F401
-from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
-                              write_list)
+from dst_cbc.datasets import nested_splits, write_list
 from mmseg.registry import DATASETS, MODELS
+from tools.make_synthetic_data import generate_synthetic_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(

@@ -53,12 +53,12 @@ from benchmarks.common import (ROOT, SYNTHETIC_CONFIG, add_common_args,
                                markdown_table, point_config, prepare_data,
                                semi_loader_cfg, write_results,
                                write_split_lists)
-from dst_cbc.datasets import generate_synthetic_dataset
 from dst_cbc.engine.precision import (cpu_supports_bf16, inference_autocast,
                                       to_channels_last)
 from dst_cbc.pseudo_labels import PseudoLabeler, label_files
 from mmseg.registry import DATASETS
 from mmseg.structures import SegDataSample
+from tools.make_synthetic_data import generate_synthetic_dataset
 
 MODELS_DIR = osp.join(ROOT, 'configs', '_base_', 'models')
 EFFICIENTNET_LITE = osp.join(ROOT, 'projects', 'dst_cbc', 'models',

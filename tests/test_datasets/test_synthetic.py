@@ -10,12 +10,11 @@ import pytest
 from mmengine.registry import init_default_scope
 from PIL import Image
 
-from dst_cbc.datasets import synthetic
 from dst_cbc.datasets.splits import read_list
-from dst_cbc.datasets.synthetic import (SYNTHETIC_CLASSES,
-                                        generate_synthetic_dataset)
+from dst_cbc.datasets.synthetic import SYNTHETIC_CLASSES
 from mmseg.registry import DATASETS
 from tools import make_synthetic_data
+from tools.make_synthetic_data import generate_synthetic_dataset
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = dict(num_train=6, num_val=3, size=32, seed=0)
@@ -106,15 +105,16 @@ def test_coverage_is_the_covered_fraction_of_each_pixel():
     expected = np.zeros((6, 6))
     expected[1:4, 1:4] = 1
     expected[1:4, 4] = 0.25
-    np.testing.assert_allclose(synthetic._coverage(square, xy), expected)
+    np.testing.assert_allclose(
+        make_synthetic_data._coverage(square, xy), expected)
     # Vertex order does not matter (clockwise gives the same coverage).
     np.testing.assert_allclose(
-        synthetic._coverage(square[::-1].copy(), xy), expected)
+        make_synthetic_data._coverage(square[::-1].copy(), xy), expected)
 
 
 def test_partially_covered_pixels_are_ignored():
     rng = np.random.default_rng(5)
-    img, label = synthetic.render_sample(rng, 48)
+    img, label = make_synthetic_data.render_sample(rng, 48)
     assert img.shape == (48, 48, 3) and img.dtype == np.uint8
     assert label.shape == (48, 48) and label.dtype == np.uint8
     # An ignore pixel lies on a contour: a 4-neighbour has another label.
@@ -164,7 +164,7 @@ def test_failure_leaves_nothing_on_disk(tmp_path, monkeypatch):
         return np.zeros((size, size, 3), np.uint8), np.zeros((size, size),
                                                              np.uint8)
 
-    monkeypatch.setattr(synthetic, 'render_sample', failing_render)
+    monkeypatch.setattr(make_synthetic_data, 'render_sample', failing_render)
     with pytest.raises(RuntimeError, match='disk on fire'):
         generate_synthetic_dataset(str(tmp_path / 'data'), **PARAMS)
     assert os.listdir(tmp_path) == []

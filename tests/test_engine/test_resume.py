@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 
-import mmseg
 import pytest
 import torch
 
+import mmseg
 from tests.helpers.kill_hook import PAUSE_FILE
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -88,8 +88,8 @@ def tiny(tmp_path_factory):
     The run pauses after iteration 4 while a second run is started in its
     work dir (``busy`` holds that run's output), then trains on.
     """
-    from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
-                                  write_list)
+    from dst_cbc.datasets import nested_splits, write_list
+    from tools.make_synthetic_data import generate_synthetic_dataset
     cwd = tmp_path_factory.mktemp('resume')
     root = str(cwd / 'data' / 'synthetic')
     generate_synthetic_dataset(root, num_train=40, num_val=8, size=32)

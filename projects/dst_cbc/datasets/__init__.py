@@ -7,14 +7,14 @@ from .pseudo_confidence import (LoadPseudoConfidence,
 from .semi_dataset import SemiSegDataset, unlabeled_dataset_cfg
 from .splits import (class_presence, labeled_count, nested_splits,
                      pick_valtiny, read_list, write_list, write_splits)
-from .synthetic import SyntheticShapesDataset, generate_synthetic_dataset
+from .synthetic import SyntheticShapesDataset
 from .transforms import CachedLoad, clear_load_cache
 
 __all__ = [
     'CachedLoad', 'CamVidDataset', 'LoadPseudoConfidence', 'MixedBatchSampler',
     'PackSegInputsWithConfidence', 'ResetOriginalShape', 'SemiSegDataset',
     'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
-    'endless_batches', 'generate_synthetic_dataset', 'labeled_count',
-    'nested_splits', 'pick_valtiny', 'read_list', 'unlabeled_dataset_cfg',
-    'use_test_root', 'write_list', 'write_splits'
+    'endless_batches', 'labeled_count', 'nested_splits', 'pick_valtiny',
+    'read_list', 'unlabeled_dataset_cfg', 'use_test_root', 'write_list',
+    'write_splits'
 ]
