@@ -3,6 +3,7 @@ import filecmp
 import json
 import os
 import os.path as osp
+import re
 import socket
 
 import pytest
@@ -75,9 +76,9 @@ def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
     import dst_cbc  # noqa: F401
-    from dst_cbc.datasets import (generate_synthetic_dataset, nested_splits,
-                                  write_list)
+    from dst_cbc.datasets import nested_splits, write_list
     from mmseg.registry import MODELS
+    from tools.make_synthetic_data import generate_synthetic_dataset
     tmp = tmp_path_factory.mktemp('ddp')
     data_root = str(tmp / 'data')
     generate_synthetic_dataset(data_root, num_train=26, num_val=2, size=32)
@@ -172,3 +173,84 @@ def test_dist_train_runs_the_curriculum_on_two_processes(
     # the runner's environment banner: a distributed run of 2 processes
     assert 'Distributed training: True' in proc.stdout
     assert 'GPU number: 2' in proc.stdout
+
+
+# Round 0: iterations 1-6, round 1: 7-10; validation every 2 iterations of a
+# round, periodic checkpoints every 3. The best rounds are picked by the mean
+# confidence, which follows the BatchNorm statistics closely.
+KILLABLE = f"""
+_base_ = [{CONFIG!r}]
+custom_imports = dict(imports=['dst_cbc', 'kill_hook', 'confidence_metric'],
+                      allow_failed_imports=False)
+randomness = dict(seed=0)
+train_cfg = dict(alphas=(1.0, ), baseline_iters=6, round_iters=4,
+                 val_interval=2, metric='confidence')
+val_evaluator = [dict(type='IoUMetric', iou_metrics=['mIoU']),
+                 dict(type='MeanConfidenceMetric')]
+default_hooks = dict(
+    checkpoint=dict(type='AtomicCheckpointHook', interval=3),
+    logger=dict(interval=1))
+custom_hooks = [dict(type='PseudoLabelHook', batch_size=8),
+                dict(type='KillHook')]
+"""
+
+
+def _dist_train(cwd, work_dir, kill=None, resume=False):
+    """tools/dist_train.sh on 2 CPU processes of one thread each."""
+    import subprocess
+    import sys
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(_free_port()),
+        OMP_NUM_THREADS='1',
+        PYTHONPATH=osp.join(ROOT, 'tests', 'helpers'))
+    env.pop('DST_CBC_TEST_KILL', None)
+    if kill:
+        env['DST_CBC_TEST_KILL'] = kill
+    return subprocess.run(
+        [
+            'bash',
+            osp.join(ROOT, 'tools', 'dist_train.sh'), 'killable.py', '2',
+            '--work-dir', work_dir
+        ] + (['--resume'] if resume else []),
+        cwd=cwd,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT)
+
+
+def test_two_process_resume_after_kill_repeats_the_scores(
+        tmp_path, tiny_synthetic):
+    """Killed after iteration 10 (last checkpoint: iteration 9), resumed:
+    every validation score equals the uninterrupted run's, as every rank
+    validates rank 0's model (the one checkpoints hold)."""
+    tiny_synthetic(
+        str(tmp_path / 'data' / 'synthetic'), num_train=24, num_val=4)
+    (tmp_path / 'killable.py').write_text(KILLABLE)
+    clean = _dist_train(str(tmp_path), 'clean')
+    assert clean.returncode == 0, clean.stdout[-3000:]
+    killed = _dist_train(str(tmp_path), 'killed', kill='iter:10')
+    assert killed.returncode != 0, killed.stdout[-3000:]
+    assert not (tmp_path / 'killed' / 'summary.json').exists() or len(
+        json.load(open(tmp_path / 'killed' / 'summary.json'))['rounds']) < 2
+    resumed = _dist_train(str(tmp_path), 'killed', resume=True)
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    assert 'resuming round 1 at iteration 3/4' in resumed.stdout
+    scores = [[
+        r['score']
+        for r in json.load(open(tmp_path / w / 'summary.json'))['rounds']
+    ] for w in ('clean', 'killed')]
+    assert len(scores[0]) == 2 and scores[1] == scores[0]
+    # every validation, also those that are not a round's best: the last
+    # one (iteration 10) is the first after the resume
+    clean_scores = _validation_scores(clean.stdout)
+    assert len(clean_scores) == 5
+    assert _validation_scores(killed.stdout) == clean_scores[:4]
+    assert _validation_scores(resumed.stdout) == clean_scores[4:]
+
+
+def _validation_scores(log):
+    """The mean confidence of every validation a training log shows."""
+    return re.findall(r'Iter\(val\) \[\d+/\d+\].*confidence: ([\d.]+)', log)

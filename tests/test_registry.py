@@ -6,7 +6,8 @@ import pytest
 
 import dst_cbc  # noqa: F401
 from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS,
-                            MODEL_WRAPPERS, MODELS, OPTIM_WRAPPERS, TRANSFORMS)
+                            MODEL_WRAPPERS, MODELS, OPTIM_WRAPPERS, RUNNERS,
+                            TRANSFORMS)
 
 REGISTERED = [
     (MODELS, 'DynamicCrossEntropyLoss', 'dst_cbc.models.dynamic_loss'),
@@ -23,6 +24,7 @@ REGISTERED = [
     (TRANSFORMS, 'PackSegInputsWithConfidence',
      'dst_cbc.datasets.pseudo_confidence'),
     (LOOPS, 'CurriculumTrainLoop', 'dst_cbc.engine.curriculum_loop'),
+    (RUNNERS, 'CurriculumRunner', 'dst_cbc.engine.run_safety'),
     (HOOKS, 'PseudoLabelHook', 'dst_cbc.engine.pseudo_label_hook'),
     (HOOKS, 'ChannelsLastHook', 'dst_cbc.engine.precision'),
     (MODELS, 'PseudoCutMix', 'dst_cbc.models.pseudo_cutmix'),

@@ -24,7 +24,7 @@ import copy
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from mmengine.dist import barrier, get_dist_info
+from mmengine.dist import barrier, broadcast, get_dist_info
 from mmengine.logging import print_log
 from mmengine.runner import set_random_seed
 from mmengine.runner.base_loop import BaseLoop
@@ -34,11 +34,13 @@ from torch.utils.data import DataLoader
 from mmseg.registry import LOOPS
 from ..datasets import endless_batches
 from ..datasets.file_checks import check_dataset_files
+from ..models import check_dynamic_heads
 from ..pseudo_labels import PseudoLabels, read_stats
 from .checkpoints import best_checkpoint_name, save_round_best, save_round_end
 from .pseudo_label_hook import PseudoLabelHook
 from .report import record_results
-from .round_schedule import restart_optimization, round_lengths
+from .round_schedule import (check_train_options, restart_optimization,
+                             round_lengths)
 from .rounds import RESULTS_KEY, RoundResult, best_result, results_from_hub
 from .run_safety import on_main_process, record_run
 
@@ -97,8 +99,17 @@ class CurriculumTrainLoop(BaseLoop):
             raise TypeError(
                 'CurriculumTrainLoop rebuilds its dataloader every '
                 'round and needs train_dataloader as a config dict')
-        _check_train_options(alphas, val_interval, round_lr_mult,
-                             baseline_checkpoint)
+        check_train_options(
+            dict(
+                alphas=alphas,
+                epochs_per_round=epochs_per_round,
+                baseline_iters=baseline_iters,
+                baseline_epochs=baseline_epochs,
+                base_epochs=base_epochs,
+                round_iters=round_iters,
+                baseline_checkpoint=baseline_checkpoint,
+                val_interval=val_interval,
+                round_lr_mult=round_lr_mult))
         self._dataloader_cfg = _checked_dataloader_cfg(dataloader)
         super().__init__(runner, self._dataloader_cfg)
         self.alphas = list(alphas)
@@ -271,7 +282,18 @@ class CurriculumTrainLoop(BaseLoop):
         self._iter += 1
 
     def _validate(self) -> float:
-        """Run the val loop and return the selection metric."""
+        """Run the val loop on rank 0's model and return the selection
+        metric.
+
+        Under DDP (``broadcast_buffers=False``) every rank keeps BatchNorm
+        running statistics of its own batches, and a checkpoint holds rank
+        0's. Every rank takes rank 0's buffers first, so that all ranks
+        validate the one model a checkpoint saves, before and after a
+        resume. Training is unchanged: it normalises with batch statistics.
+        """
+        if get_dist_info()[1] > 1:
+            for buffer in self.runner.model.buffers():
+                broadcast(buffer, src=0)
         metrics = self.runner.val_loop.run()
         if self.metric not in metrics:
             raise KeyError(
@@ -303,25 +325,6 @@ class CurriculumTrainLoop(BaseLoop):
         self.runner.call_hook('after_train_epoch')
 
 
-def _check_train_options(alphas: Sequence[float], val_interval: int,
-                         round_lr_mult: float,
-                         baseline_checkpoint: Optional[str]) -> None:
-    """Refuse ``train_cfg`` values the loop cannot run, naming the option."""
-    for alpha in alphas:
-        if not 0 < alpha <= 1:
-            raise ValueError('train_cfg.alphas must lie in (0, 1], '
-                             f'got {list(alphas)}')
-    if val_interval < 1:
-        raise ValueError(
-            f'train_cfg.val_interval must be >= 1, got {val_interval}')
-    if round_lr_mult <= 0:
-        raise ValueError(
-            f'train_cfg.round_lr_mult must be > 0, got {round_lr_mult}')
-    if baseline_checkpoint and not osp.isfile(baseline_checkpoint):
-        raise FileNotFoundError('train_cfg.baseline_checkpoint '
-                                f'{baseline_checkpoint} does not exist')
-
-
 def _checked_dataloader_cfg(dataloader: dict) -> dict:
     """A copy of the train dataloader config, its sampler's batch size set."""
     cfg = copy.deepcopy(dataloader)
@@ -340,7 +343,8 @@ def _checked_dataloader_cfg(dataloader: dict) -> dict:
 
 def _check_train_dataset(runner, dataset, alphas: Sequence[float]) -> None:
     """Self-training rounds need unlabeled images and a labeling hook; the
-    model's heads must predict the training set's classes."""
+    model's heads must predict the training set's classes, and a head with
+    the dynamic loss must be a ``DynamicLossHead``."""
     if alphas and dataset.num_unlabeled == 0:
         raise ValueError('train_cfg.alphas asks for self-training rounds '
                          'but train_dataloader.dataset has no unlabeled '
@@ -351,6 +355,7 @@ def _check_train_dataset(runner, dataset, alphas: Sequence[float]) -> None:
                          'which need pseudo labels: add '
                          "dict(type='PseudoLabelHook') to custom_hooks")
     check_num_classes(runner.model, len(dataset.metainfo['classes']))
+    check_dynamic_heads(runner.model)
 
 
 def check_num_classes(model: nn.Module, num_classes: int) -> None:

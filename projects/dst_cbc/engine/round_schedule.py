@@ -3,9 +3,50 @@ restarts (optimizer state cleared, initial learning rates, fresh parameter
 schedules), as the paper does."""
 import copy
 import math
+import os.path as osp
 from typing import List, Optional
 
 from ..datasets.mixed_batch_sampler import batches_per_epoch
+
+#: ``train_cfg`` options that must be positive when set.
+POSITIVE_OPTIONS = ('baseline_iters', 'baseline_epochs', 'base_epochs',
+                    'round_iters', 'epochs_per_round', 'val_interval',
+                    'round_lr_mult')
+#: ``train_cfg`` options counting iterations.
+ITERATION_OPTIONS = ('baseline_iters', 'round_iters', 'val_interval')
+
+
+def check_train_options(options: dict) -> None:
+    """Refuse ``train_cfg`` values the curriculum cannot run.
+
+    Called by :class:`~dst_cbc.engine.CurriculumRunner` before anything is
+    built or written, and by the loop itself.
+
+    Args:
+        options (dict): ``train_cfg`` of a ``CurriculumTrainLoop``; options
+            not set (or None) are not checked.
+
+    Raises:
+        ValueError: Naming the first option out of range.
+        FileNotFoundError: If ``baseline_checkpoint`` does not exist.
+    """
+    for key in POSITIVE_OPTIONS:
+        value = options.get(key)
+        if value is not None and not value > 0:
+            raise ValueError(f'train_cfg.{key} must be > 0, got {value!r}')
+    for key in ITERATION_OPTIONS:
+        value = options.get(key)
+        if value is not None and value != int(value):
+            raise ValueError(f'train_cfg.{key} counts iterations and must '
+                             f'be a whole number, got {value!r}')
+    alphas = options.get('alphas', ())
+    if not all(0 < alpha <= 1 for alpha in alphas):
+        raise ValueError(
+            f'train_cfg.alphas must lie in (0, 1], got {list(alphas)}')
+    checkpoint = options.get('baseline_checkpoint')
+    if checkpoint and not osp.isfile(checkpoint):
+        raise FileNotFoundError(
+            f'train_cfg.baseline_checkpoint {checkpoint} does not exist')
 
 
 def epochs_from_ratio(labeled_ratio: float, base_epochs: float = 30.) -> float:

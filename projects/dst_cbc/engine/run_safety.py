@@ -37,6 +37,7 @@ from ..utils import atomic_write_json, config_fingerprint, read_json
 from ..utils.fingerprint import RUN_KEYS
 from .checkpoints import (end_checkpoint_name, is_valid_checkpoint,
                           resumable_checkpoints, resume_point)
+from .round_schedule import check_train_options
 
 LOCK_FILE = 'run.lock'
 #: Seconds a lock is retried before the work dir is refused as in use.
@@ -382,6 +383,8 @@ class CurriculumRunner(Runner):
     and ``tools/test.py`` then build it from the config. Compared with
     ``Runner``:
 
+    - a ``CurriculumTrainLoop``'s options are checked first
+      (:func:`~.round_schedule.check_train_options`);
     - right after the distributed environment is set up (MMEngine has only
       created the work dir folder), rank 0 takes the work dir's lock
       (:class:`WorkDirLock`) and refuses a work dir holding another
@@ -417,6 +420,9 @@ class CurriculumRunner(Runner):
         Args:
             env_cfg (dict): The ``env_cfg`` of ``Runner.setup_env``.
         """
+        train_cfg = self.cfg.get('train_cfg') or {}
+        if str(train_cfg.get('type', '')).endswith('CurriculumTrainLoop'):
+            check_train_options(train_cfg)
         super().setup_env(env_cfg)
         self._work_dir_lock = WorkDirLock(self.work_dir)
         on_main_process(self._work_dir_lock.acquire)

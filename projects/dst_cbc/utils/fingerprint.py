@@ -5,9 +5,11 @@ from typing import Any
 
 from mmengine.config import Config
 
-#: The config entries that decide what a curriculum run computes.
+#: The config entries that decide what a curriculum run computes, its
+#: validation (which picks the best rounds) and test settings included.
 RUN_KEYS = ('model', 'train_dataloader', 'train_cfg', 'optim_wrapper',
-            'param_scheduler', 'custom_hooks')
+            'param_scheduler', 'custom_hooks', 'val_dataloader', 'val_cfg',
+            'val_evaluator', 'test_dataloader', 'test_cfg', 'test_evaluator')
 
 
 def config_fingerprint(cfg: Config) -> str:
