@@ -7,6 +7,7 @@ Covered elsewhere: empty labeled/unlabeled list and an image in both lists
 """
 import os
 import os.path as osp
+import re
 import shutil
 
 import numpy as np
@@ -240,3 +241,35 @@ def test_missing_labels_and_several_datasets_in_one_message(
         f'  - label {labeled} is missing')
     assert f'  - label {val} is missing' in message
     assert unlabeled not in message
+
+
+def test_a_file_listed_twice_is_named(data_root, tmp_path, make_cfg):
+    lst = osp.join(data_root, 'splits/split1/unlabeled_1-8.txt')
+    name = _first(data_root, 'splits/split1/unlabeled_1-8.txt')
+    with open(lst, 'a') as f:
+        f.write(name + '\n')
+    path = osp.join(data_root, 'img_dir', 'train', name + '.png')
+    _refused_before_training(
+        make_cfg(data_root, tmp_path / 'w'), ValueError,
+        rf'unlabeled_1-8.txt\'\): 1 bad file\(s\):\n  - image {path} is '
+        'listed more than once\n')
+
+
+@pytest.mark.parametrize('option,value,said', [
+    ('baseline_iters', -5, 'train_cfg.baseline_iters must be > 0, got -5'),
+    ('round_iters', -3, 'train_cfg.round_iters must be > 0, got -3'),
+    ('val_interval', 0, 'train_cfg.val_interval must be > 0, got 0'),
+    ('epochs_per_round', 0.0,
+     'train_cfg.epochs_per_round must be > 0, got 0.0'),
+    ('round_iters', 2.5, 'train_cfg.round_iters counts iterations and must '
+     'be a whole number, got 2.5'),
+])
+def test_lengths_are_refused_before_the_runner_writes(data_root, tmp_path,
+                                                      make_cfg, option, value,
+                                                      said):
+    from mmseg.registry import RUNNERS
+    cfg = make_cfg(data_root, tmp_path / 'w')
+    cfg.train_cfg[option] = value
+    with pytest.raises(ValueError, match=re.escape(said)):
+        RUNNERS.build(cfg)
+    assert not osp.exists(tmp_path / 'w')

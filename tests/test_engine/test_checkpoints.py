@@ -150,3 +150,17 @@ def test_saved_checkpoint_honours_the_umask(tmp_path):
     assert os.listdir(str(tmp_path)) == ['a.pth']
     assert os.stat(path).st_mode & 0o777 == 0o640
     assert torch.load(path)['meta'] == dict(iter=1)
+
+
+def test_outdated_round_ends_are_removed_once_the_last_verifies(tmp_path):
+    from dst_cbc.engine.checkpoints import remove_outdated_round_ends
+    for rnd in (0, 1, 2):
+        torch.save({'round': rnd}, tmp_path / f'round_{rnd}_end.pth')
+    (tmp_path / 'round_1_best.pth').write_bytes(b'kept')
+    (tmp_path / 'round_3_end.pth').write_bytes(b'truncated')
+    remove_outdated_round_ends(str(tmp_path), 3)  # not valid: nothing goes
+    assert len(list(tmp_path.glob('round_*_end.pth'))) == 4
+    remove_outdated_round_ends(str(tmp_path), 2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        'round_1_best.pth', 'round_2_end.pth', 'round_3_end.pth'
+    ]

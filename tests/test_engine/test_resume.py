@@ -152,9 +152,19 @@ def _assert_same_results(cwd, work_dir):
         assert weights[0].keys() == weights[1].keys()
         assert all(
             torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert not [
-        f for f in os.listdir(osp.join(cwd, work_dir)) if f.endswith('.tmp')
-    ]
+    # no checkpoint or temporary file a kill left behind survives a resume
+    assert _files(cwd, work_dir, '.pth') == _files(cwd, 'clean', '.pth')
+    assert not _files(cwd, work_dir, '.tmp')
+
+
+def _files(cwd, work_dir, suffix):
+    """Files of a work dir and its label folders ending with ``suffix``."""
+    top = osp.join(cwd, work_dir)
+    return sorted(
+        osp.relpath(osp.join(folder, name), top) for folder in [top] + [
+            osp.join(top, 'pseudo_labels', r)
+            for r in os.listdir(osp.join(top, 'pseudo_labels'))
+        ] for name in os.listdir(folder) if name.endswith(suffix))
 
 
 @pytest.mark.parametrize(

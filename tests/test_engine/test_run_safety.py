@@ -128,6 +128,24 @@ def test_check_work_dir_names_what_differs(tmp_path):
         'another --work-dir')
 
 
+def test_validation_and_test_settings_are_part_of_the_identity(tmp_path):
+    cfg = _cfg(tmp_path)
+    cfg.val_dataloader = dict(dataset=dict(ann_file='val.txt'))
+    cfg.test_evaluator = dict(type='IoUMetric')
+    _claim(cfg)
+    valtiny = _cfg(tmp_path)
+    valtiny.val_dataloader = dict(dataset=dict(ann_file='valtiny.txt'))
+    valtiny.test_evaluator = dict(type='IoUMetric')
+    with pytest.raises(
+            ValueError,
+            match=r"val_dataloader.dataset.ann_file: 'val.txt' -> "
+            r"'valtiny.txt'\. Restore"):
+        check_work_dir(valtiny)
+    cfg.test_evaluator = dict(type='IoUMetric', iou_metrics=['mDice'])
+    with pytest.raises(ValueError, match=r'test_evaluator.iou_metrics'):
+        check_work_dir(cfg)
+
+
 def test_check_work_dir_lists_at_most_max_named(tmp_path):
     _claim(_cfg(tmp_path))
     many = {f'k{i:02d}': i for i in range(MAX_NAMED + 3)}
@@ -188,3 +206,23 @@ def test_rank_0_takes_the_lock_and_every_rank_shares_its_refusal(tmp_path):
                             'run: PID ')
     assert ranks[1]['busy'] == dict(error=error)
     assert ranks[0]['released'] and ranks[1]['released']
+
+
+def test_sweep_removes_only_the_temporary_files_of_atomic_writes(tmp_path):
+    labels = tmp_path / 'pseudo_labels' / 'round_2'
+    labels.mkdir(parents=True)
+    ours = [
+        tmp_path / '.round_1_end.pth.tmp',  # a checkpoint being written
+        tmp_path / '.summary.json.k2_x9q0a.tmp',  # tempfile.mkstemp's
+        labels / '.0007.png.ab12cd34.tmp',
+    ]
+    users = [
+        tmp_path / '.notes.tmp', tmp_path / 'summary.json.tmp',
+        tmp_path / 'round_1_end.pth', labels / '0007.png',
+        labels / '.0007.png.toolongname.tmp'
+    ]
+    for path in ours + users:
+        path.write_bytes(b'x')
+    removed = run_safety.sweep_temporary_files(str(tmp_path))
+    assert sorted(removed) == sorted(str(p) for p in ours)
+    assert all(p.exists() for p in users)

@@ -114,9 +114,14 @@ def dataset_file_problems(dataset, needs_labels: bool) -> List[str]:
     ignore_index = getattr(dataset, 'ignore_index', 255)
     reduce_zero_label = getattr(dataset, 'reduce_zero_label', False)
     problems = []
+    seen = set()
     for i in range(len(dataset)):
         info = dataset.get_data_info(i)
         img_path = info['img_path']
+        if img_path in seen:
+            problems.append(f'image {img_path} is listed more than once')
+            continue
+        seen.add(img_path)
         if _is_remote(img_path):
             continue
         shape, problem = image_size(img_path)

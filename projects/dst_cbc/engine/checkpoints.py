@@ -11,6 +11,7 @@ import glob
 import logging
 import os
 import os.path as osp
+import re
 import zipfile
 from typing import List, Optional
 
@@ -167,6 +168,29 @@ class AtomicCheckpointHook(CheckpointHook):
     ``CheckpointHook``.
     """
 
+    def before_train(self, runner) -> None:
+        """Set up as MMEngine does; on a resumed run, also remove the
+        periodic checkpoints a kill left behind (rotated out of
+        ``max_keep_ckpts`` but not yet removed, or saved after the resume
+        point)."""
+        super().before_train(runner)
+        if (self.max_keep_ckpts > 0 and is_main_process()
+                and isinstance(self.file_backend, LocalBackend)
+                and 'keep_ckpt_ids' in runner.message_hub.runtime_info):
+            self._remove_orphans(set(self.keep_ckpt_ids))
+
+    def _remove_orphans(self, kept: set) -> None:
+        """Remove this hook's checkpoints of steps outside ``kept``."""
+        pattern = re.compile(
+            re.escape(self.filename_tmpl).replace(r'\{\}', r'(\d+)') + '$')
+        for name in os.listdir(self.out_dir):
+            match = pattern.match(name)
+            if match and int(match.group(1)) not in kept:
+                os.remove(osp.join(self.out_dir, name))
+                print_log(
+                    f'removed {name}, a checkpoint left by a killed run',
+                    logger='current')
+
     def _save_checkpoint_with_step(self, runner, step, meta) -> None:
         """Save the checkpoint of ``step``, then remove the rotated one."""
         if not isinstance(self.file_backend, LocalBackend):
@@ -227,6 +251,29 @@ def save_round_best(runner, rnd: int, iteration: int) -> None:
         save_optimizer=False,
         save_param_scheduler=False,
         meta=dict(iter=iteration, epoch=rnd))
+
+
+def remove_outdated_round_ends(work_dir: str, last_round: int) -> None:
+    """Remove the end checkpoints of rounds before ``last_round``.
+
+    :func:`save_round_end` removes the previous round's file once
+    ``last_checkpoint`` names the new one; a kill in between leaves it. A
+    resumed run calls this once ``round_<last_round>_end.pth`` verifies.
+
+    Args:
+        work_dir (str): The run's work dir.
+        last_round (int): The last round recorded.
+    """
+    if not is_valid_checkpoint(
+            osp.join(work_dir, end_checkpoint_name(last_round))):
+        return
+    for rnd in range(last_round):
+        path = osp.join(work_dir, end_checkpoint_name(rnd))
+        if osp.isfile(path):
+            os.remove(path)
+            print_log(
+                f'removed {path}, a checkpoint left by a killed run',
+                logger='current')
 
 
 def save_round_end(runner, rnd: int, iteration: int) -> None:

@@ -36,7 +36,8 @@ from ..datasets import endless_batches
 from ..datasets.file_checks import check_dataset_files
 from ..models import check_dynamic_heads
 from ..pseudo_labels import PseudoLabels, read_stats
-from .checkpoints import best_checkpoint_name, save_round_best, save_round_end
+from .checkpoints import (best_checkpoint_name, remove_outdated_round_ends,
+                          save_round_best, save_round_end)
 from .pseudo_label_hook import PseudoLabelHook
 from .report import record_results
 from .round_schedule import (check_train_options, restart_optimization,
@@ -191,6 +192,9 @@ class CurriculumTrainLoop(BaseLoop):
         self.results = results_from_hub(self.runner.message_hub)
         on_main_process(check_dataset_files, _run_datasets(self.runner))
         record_run(self.runner, len(self.results), self.max_epochs)
+        if self.results:
+            on_main_process(remove_outdated_round_ends, self.runner.work_dir,
+                            len(self.results) - 1)
         self.runner.call_hook('before_train')
         for rnd in range(len(self.results), self.max_epochs):
             self._round = rnd

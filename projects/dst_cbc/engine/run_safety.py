@@ -383,8 +383,8 @@ class CurriculumRunner(Runner):
     and ``tools/test.py`` then build it from the config. Compared with
     ``Runner``:
 
-    - a ``CurriculumTrainLoop``'s options are checked first
-      (:func:`~.round_schedule.check_train_options`);
+    - a ``CurriculumTrainLoop``'s options are checked before anything is
+      built or written (:func:`~.round_schedule.check_train_options`);
     - right after the distributed environment is set up (MMEngine has only
       created the work dir folder), rank 0 takes the work dir's lock
       (:class:`WorkDirLock`) and refuses a work dir holding another
@@ -406,6 +406,9 @@ class CurriculumRunner(Runner):
     """
 
     def __init__(self, *args, **kwargs) -> None:
+        train_cfg = kwargs.get('train_cfg') or {}
+        if str(train_cfg.get('type', '')).endswith('CurriculumTrainLoop'):
+            check_train_options(train_cfg)
         self._work_dir_lock: Optional[WorkDirLock] = None
         try:
             super().__init__(*args, **kwargs)
@@ -420,9 +423,6 @@ class CurriculumRunner(Runner):
         Args:
             env_cfg (dict): The ``env_cfg`` of ``Runner.setup_env``.
         """
-        train_cfg = self.cfg.get('train_cfg') or {}
-        if str(train_cfg.get('type', '')).endswith('CurriculumTrainLoop'):
-            check_train_options(train_cfg)
         super().setup_env(env_cfg)
         self._work_dir_lock = WorkDirLock(self.work_dir)
         on_main_process(self._work_dir_lock.acquire)
