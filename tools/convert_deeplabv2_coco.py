@@ -1,4 +1,4 @@
-"""Convert the COCO-pretrained DeepLabV2-ResNet-101 weights to this project.
+"""Convert DeepLabV2-ResNet-101 weights to this project's model.
 
 The paper (like AdvSemiSeg) starts from ``resnet101COCO-41f33a49.pth``, the
 original Caffe DeepLabV2 model pretrained on MS-COCO, in the PyTorch layout
@@ -6,12 +6,22 @@ of ``Res_Deeplab``: ``conv1.weight``, ``bn1.*``,
 ``layer{1..4}.<block>.{conv1,conv2,conv3,bn1,bn2,bn3,downsample.0,
 downsample.1}.*`` and the classifier ``layer5.conv2d_list.{0..3}.{weight,
 bias}`` (21 classes). Files of DeepLab-ResNet-pytorch's ``MS_DeepLab`` carry
-a ``Scale.`` prefix, which is removed. The keys become
-``backbone.*`` (MMSeg's caffe-style ``ResNet``, same names) and
+a ``Scale.`` prefix, which is removed.
+
+It also takes the DST-CBC authors' own checkpoints (``voldemortX/DST-CBC``,
+e.g. their published VOC 1/20 round-0 model, 61.68 mIoU): ``{'model':
+state_dict, 'optimizer', 'lr_scheduler', 'amp'}`` as their
+``save_checkpoint`` writes it, the model being torchvision's
+``IntermediateLayerGetter`` ResNet-101 under ``backbone.*`` (with its 104
+BatchNorm counters) and their ``DeepLabV2Head`` as
+``classifier.0.convs.{0..3}.{weight,bias}``: 632 tensors.
+
+The keys become ``backbone.*`` (MMSeg's ``ResNet``, same names) and
 ``decode_head.conv2d_list.*`` (``DLV2Head``); the BatchNorm counters the
-2017 file lacks are added as 0. The classifier is kept only when it has
-``--num-classes`` outputs (VOC: 21), as the authors' conversion did;
-otherwise it is dropped and the head starts from its own initialisation.
+2017 file lacks are added as 0 (a checkpoint's own are kept). The classifier
+is kept only when it has ``--num-classes`` outputs (VOC: 21), as the
+authors' conversion did; otherwise it is dropped and the head starts from
+its own initialisation.
 
 Example::
 
@@ -19,6 +29,10 @@ Example::
         pretrain/deeplabv2_r101-coco_voc.pth --num-classes 21
     python tools/convert_deeplabv2_coco.py resnet101COCO-41f33a49.pth \\
         pretrain/deeplabv2_r101-coco_cityscapes.pth --num-classes 19
+    # the authors' round-0 model, to start DST-CBC from it
+    # (train_cfg.baseline_checkpoint)
+    python tools/convert_deeplabv2_coco.py fs_voc_20-1.pt \\
+        pretrain/authors_voc-1-20-shuffle1_round0.pth --num-classes 21
 
 The result is checked (every key and shape) against the model of both
 protocols before it is written (to a temporary file renamed at the end):
@@ -44,7 +58,16 @@ MODEL_CONFIGS = (
     osp.join(ROOT, 'configs', '_base_', 'models', 'deeplabv2_r101-d8.py'),
     osp.join(ROOT, 'configs', '_base_', 'protocols', 'paper_voc.py'),
 )
-PREFIX = 'Scale.'
+#: Prefixes of the original layout's keys, removed: DeepLab-ResNet-pytorch's
+#: ``MS_DeepLab`` and the authors' backbone (torchvision's names below it).
+PREFIXES = ('Scale.', 'backbone.')
+#: The authors' classifier (``classifier.0`` is their ``ASPP_V2``), renamed
+#: to the original's.
+AUTHORS_CLASSIFIER = 'classifier.0.convs.'
+ORIGINAL_CLASSIFIER = 'layer5.conv2d_list.'
+#: Keys under which a checkpoint file holds its state dict: MMEngine's, the
+#: authors' ``save_checkpoint``.
+WRAPPER_KEYS = ('state_dict', 'model')
 _BN = r'(weight|bias|running_mean|running_var|num_batches_tracked)'
 BACKBONE_KEY = re.compile(r'^(conv1\.weight|bn1\.' + _BN +
                           r'|layer[1-4]\.\d+\.('
@@ -55,8 +78,11 @@ CLASSIFIER_KEY = re.compile(r'^layer5\.conv2d_list\.(\d+)\.(weight|bias)$')
 
 
 def load_state_dict(path: str) -> Dict[str, Tensor]:
-    """Read a state dict of tensors (a ``{'state_dict': ...}`` wrapper is
-    unwrapped), without executing pickled code.
+    """Read a state dict of tensors, without executing pickled code.
+
+    A ``{'state_dict': ...}`` wrapper (MMEngine) or ``{'model': ...}``
+    wrapper (the DST-CBC authors' checkpoints, whose optimizer, scheduler
+    and amp states are ignored) is unwrapped.
 
     Args:
         path (str): The ``.pth`` file.
@@ -75,13 +101,34 @@ def load_state_dict(path: str) -> Dict[str, Tensor]:
     except Exception as error:  # torch raises many types for bad files
         raise ValueError(f'{path}: not a readable PyTorch state dict '
                          f'({type(error).__name__}: {error})') from error
-    if isinstance(obj, dict) and isinstance(obj.get('state_dict'), dict):
-        obj = obj['state_dict']
+    for wrapper in WRAPPER_KEYS:
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+            break
     if not isinstance(obj, dict) or not obj or not all(
             isinstance(v, Tensor) for v in obj.values()):
         raise ValueError(f'{path}: expected a non-empty dict of tensors, '
                          f'got {type(obj).__name__}')
     return dict(obj)
+
+
+def original_name(key: str) -> str:
+    """The name of a key in the original ``Res_Deeplab`` layout.
+
+    Args:
+        key (str): A key of the original, ``MS_DeepLab`` (``Scale.``) or
+            authors' (``backbone.``, ``classifier.0.convs.``) layout.
+
+    Returns:
+        str: The key without its layout's prefix, the authors' classifier
+        renamed ``layer5.conv2d_list.*``.
+    """
+    if key.startswith(AUTHORS_CLASSIFIER):
+        return ORIGINAL_CLASSIFIER + key[len(AUTHORS_CLASSIFIER):]
+    for prefix in PREFIXES:
+        if key.startswith(prefix):
+            return key[len(prefix):]
+    return key
 
 
 def convert_state_dict(
@@ -91,9 +138,10 @@ def convert_state_dict(
     """Rename the original DeepLabV2 keys to this project's model.
 
     Args:
-        state_dict (dict[str, Tensor]): The original weights.
-        num_classes (int): Classes of the target model; the COCO classifier
-            is kept only if it has this many outputs.
+        state_dict (dict[str, Tensor]): Weights in the original,
+            ``MS_DeepLab`` or authors' layout (:func:`original_name`).
+        num_classes (int): Classes of the target model; the classifier is
+            kept only if it has this many outputs.
         source (str): Name of the weights' origin, for errors.
 
     Returns:
@@ -102,15 +150,21 @@ def convert_state_dict(
 
     Raises:
         ValueError: A key is not part of the DeepLabV2-ResNet-101 layout,
-            or the classifier is missing or inconsistent.
+            a tensor is there in two layouts, or the classifier is missing
+            or inconsistent.
     """
     if num_classes < 1:
         raise ValueError(f'--num-classes must be >= 1, got {num_classes}')
     backbone: Dict[str, Tensor] = {}
     classifier: Dict[str, Tensor] = {}
     unknown: List[str] = []
+    sources: Dict[str, str] = {}
     for key, value in state_dict.items():
-        name = key[len(PREFIX):] if key.startswith(PREFIX) else key
+        name = original_name(key)
+        if name in sources:
+            raise ValueError(f'{source}: {sources[name]!r} and {key!r} are '
+                             'the same tensor in two layouts')
+        sources[name] = key
         if BACKBONE_KEY.match(name):
             backbone['backbone.' + name] = value
         elif CLASSIFIER_KEY.match(name):
@@ -130,7 +184,8 @@ def convert_state_dict(
     }
     if len(out_channels) != 1:
         raise ValueError(f'{source}: expected the classifier '
-                         'layer5.conv2d_list.* with one number of classes, '
+                         'layer5.conv2d_list.* (or classifier.0.convs.*) '
+                         'with one number of classes, '
                          f'found {sorted(out_channels)}')
     keep = out_channels.pop() == num_classes
     return (dict(backbone, **classifier) if keep else backbone), keep
@@ -222,7 +277,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         argparse.Namespace: The options.
     """
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='original DeepLabV2 weights (.pth)')
+    parser.add_argument(
+        'src',
+        help='DeepLabV2 weights (.pth): the COCO model or an authors\' '
+        'checkpoint')
     parser.add_argument('dst', help='converted checkpoint to write')
     parser.add_argument(
         '--num-classes',

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 import torch
+import torchvision
 from mmengine.config import Config
 from mmengine.model import initialize
 from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 
 import dst_cbc  # noqa: F401
 from mmseg.registry import MODELS
@@ -23,6 +25,9 @@ V3PLUS_CFG = (
     'dst-cbc_deeplabv3plus-r101-d8_1xb4+4_voc-aug-1-20_321x321.py')
 # The paper protocol's model: torchvision's ResNet layout.
 PAPER_CFG = ROOT / 'configs' / '_base_' / 'protocols' / 'paper_voc.py'
+PAPER_DST_CBC_CFG = (
+    ROOT / 'configs' / 'dst_cbc' / 'paper' /
+    'dst-cbc_dlv2-r101-d8_1xb4+4_voc-aug-paper-1-20_321x321.py')
 BN = ('weight', 'bias', 'running_mean', 'running_var')
 
 
@@ -56,6 +61,26 @@ def original_layout(num_classes=21):
         layout.append(
             (f'layer5.conv2d_list.{i}.weight', (num_classes, 2048, 3, 3)))
         layout.append((f'layer5.conv2d_list.{i}.bias', (num_classes, )))
+    return layout
+
+
+def authors_layout(num_classes=21):
+    """Keys and shapes of the DST-CBC authors' model (``deeplab_v2`` of
+    voldemortX/DST-CBC, branch dst-cbc): torchvision's ResNet-101 with
+    ``replace_stride_with_dilation=[False, True, True]`` under
+    ``backbone.`` (their ``IntermediateLayerGetter`` keeps conv1 .. layer4,
+    BatchNorm counters included, and drops fc), and their
+    ``DeepLabV2Head``: ``classifier.0`` is an ``ASPP_V2`` whose ``convs``
+    are four 3x3 convolutions with bias from 2048 channels."""
+    resnet = torchvision.models.resnet101(
+        replace_stride_with_dilation=[False, True, True])
+    layout = [('backbone.' + k, tuple(v.shape))
+              for k, v in resnet.state_dict().items()
+              if not k.startswith('fc.')]
+    for i in range(4):
+        layout.append(
+            (f'classifier.0.convs.{i}.weight', (num_classes, 2048, 3, 3)))
+        layout.append((f'classifier.0.convs.{i}.bias', (num_classes, )))
     return layout
 
 
@@ -244,3 +269,83 @@ def test_bad_inputs_raise_errors_naming_the_file(tool, original, tmp_path):
     with pytest.raises(ValueError, match='short.pth'):
         tool.main([str(src), str(dst), '--num-classes', '21'])
     assert not dst.parent.exists()
+
+
+# -- the authors' checkpoints -------------------------------------------------
+def test_authors_layout_is_their_632_keys():
+    # 528 tensors of the COCO file in their names, plus the 104 BatchNorm
+    # counters their convert_coco_resnet101.py reports as extra.
+    layout = dict(authors_layout())
+    assert len(layout) == 632
+    assert sum(k.endswith('num_batches_tracked') for k in layout) == 104
+    assert sorted(k for k in layout if not k.startswith('backbone.')) == [
+        f'classifier.0.convs.{i}.{p}' for i in range(4)
+        for p in ('bias', 'weight')
+    ]
+
+
+def authors_checkpoint(path):
+    """Write a checkpoint as the authors' ``save_checkpoint`` does (torch
+    1.2's legacy format): every tensor filled with its index, trained
+    BatchNorm counters, and the optimizer, poly scheduler and apex amp
+    states of a mixed-precision run."""
+    model = OrderedDict(
+        (key, torch.full(shape, float(i), dtype=torch.float32
+                         ) if shape else torch.tensor(8978, dtype=torch.long))
+        for i, (key, shape) in enumerate(authors_layout()))
+    param = torch.nn.Parameter(torch.ones(2))
+    optimizer = torch.optim.SGD([param], lr=2e-3, momentum=0.9)
+    param.sum().backward()
+    optimizer.step()
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda x: (1 - x / 8978)**0.9)
+    torch.save(
+        dict(
+            model=model,
+            optimizer=optimizer.state_dict(),
+            lr_scheduler=scheduler.state_dict(),
+            amp=OrderedDict(
+                loss_scaler0=dict(loss_scale=65536.0, unskipped=12))),
+        path,
+        _use_new_zipfile_serialization=False)
+    return model
+
+
+def test_the_authors_round_0_model_starts_a_paper_protocol_run(tool, tmp_path):
+    src, dst = tmp_path / 'fs_voc_20-1.pt', tmp_path / 'round0.pth'
+    theirs = authors_checkpoint(src)
+    converted = tool.main([str(src), str(dst), '--num-classes', '21'])
+    assert len(converted) == 632
+    # Their trained counters are kept, not reset to 0.
+    counters = [k for k in converted if k.endswith('num_batches_tracked')]
+    assert len(counters) == 104
+    assert all(converted[k].item() == 8978 for k in counters)
+    # What train_cfg.baseline_checkpoint loads: every tensor of the paper
+    # protocol's model, from the tensor of the same role.
+    init_default_scope('mmseg')
+    model = MODELS.build(Config.fromfile(str(PAPER_DST_CBC_CFG)).model)
+    load_checkpoint(model, str(dst), map_location='cpu', strict=True)
+    index = {key: i for i, key in enumerate(theirs)}
+    state = model.state_dict()
+    for key in theirs:
+        if key.startswith('classifier.'):
+            ours = 'decode_head.conv2d_list.' + key[len('classifier.0.'
+                                                        'convs.'):]
+        else:
+            ours = key
+        if not key.endswith('num_batches_tracked'):
+            assert torch.all(state[ours] == index[key]), key
+    assert torch.all(model.decode_head.conv2d_list[1].bias ==
+                     index['classifier.0.convs.1.bias'])
+    assert torch.all(model.backbone.layer3[22].bn2.running_var ==
+                     index['backbone.layer3.22.bn2.running_var'])
+
+
+def test_a_tensor_in_two_layouts_is_refused(tool, original):
+    both = dict(original)
+    both['backbone.conv1.weight'] = original['conv1.weight']
+    with pytest.raises(
+            ValueError,
+            match=r"theirs\.pt: 'conv1\.weight' and 'backbone\.conv1\.weight'"
+    ):
+        tool.convert_state_dict(both, 21, source='theirs.pt')
