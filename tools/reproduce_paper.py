@@ -125,7 +125,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         type=int,
         choices=(1, 2, 4),
         default=1,
-        help='GPUs per run (a total batch of 8)')
+        help='GPUs per run (a total batch of 8; the paper protocol '
+        'synchronizes BatchNorm across them)')
     parser.add_argument(
         '--any-splits',
         action='store_true',

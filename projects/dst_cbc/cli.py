@@ -111,7 +111,8 @@ def use_cpu_distributed(cfg: Config) -> None:
     process to the GPU of its local rank. Without CUDA this starts the gloo
     process group itself (from the ``RANK``/``WORLD_SIZE``/``MASTER_*``
     variables that ``torch.distributed.run`` sets), so the runner skips its
-    own initialisation, and wraps the model in a device-less DDP.
+    own initialisation, and wraps the model in a device-less DDP. A
+    config's ``sync_bn`` is dropped: SyncBatchNorm runs on GPUs only.
 
     Args:
         cfg (Config): The config (``cfg.launcher`` is the launcher); changed
@@ -127,6 +128,14 @@ def use_cpu_distributed(cfg: Config) -> None:
         type='MMDistributedDataParallel', broadcast_buffers=False)
     wrapper['device_ids'] = None
     cfg.model_wrapper_cfg = wrapper
+    if cfg.get('sync_bn') is not None:
+        print_log(
+            'SyncBatchNorm runs on GPUs only: on CPU processes each keeps '
+            f'its own BatchNorm statistics (sync_bn={cfg.sync_bn!r} '
+            'ignored).',
+            logger='current',
+            level=logging.WARNING)
+        cfg.sync_bn = None
     if not torch.distributed.is_initialized():
         torch.distributed.init_process_group(backend='gloo')
 

@@ -8,9 +8,14 @@ import os.path as osp
 from pathlib import Path
 
 import pytest
+import torch
 from mmengine.config import Config
+from mmengine.model import convert_sync_batchnorm
+from mmengine.registry import init_default_scope
+from torch.nn.modules.batchnorm import _BatchNorm
 
-from dst_cbc.cli import add_common_args
+from dst_cbc.cli import add_common_args, use_cpu_distributed
+from mmseg.registry import MODELS
 from tests.helpers import fake_trees
 from tools import reproduce_paper
 
@@ -224,6 +229,67 @@ def test_two_gpus_halve_the_batch(tool, workspace):
     assert command[:2] == ['bash', str(ROOT / 'tools' / 'dist_train.sh')]
     assert command[3] == '2'
     assert 'train_dataloader.batch_size=4' in command
+
+
+def _resolved(command):
+    """The config tools/train.py builds from a dist_train.sh command."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument('config')
+    parser.add_argument('gpus', type=int)
+    parser.add_argument('--amp', action='store_true')
+    parser.add_argument('--resume', action='store_true')
+    add_common_args(parser)
+    args = parser.parse_args(command[2:])
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    return args.gpus, cfg
+
+
+@pytest.mark.parametrize('gpus', [2, 4])
+def test_several_gpus_keep_batchnorm_statistics_of_8_images(
+        tool, workspace, gpus):
+    """The paper protocol trains BatchNorm on the batch of 8: on G GPUs
+    each sees 8 / G images (4 + 4 split G ways in self-training), and
+    every BatchNorm becomes a SyncBatchNorm over all of them."""
+    calls = []
+    tool.main(['--any-splits', '--gpus', str(gpus)],
+              _fake_training(calls, SCORES))
+    for command in calls:
+        launched, cfg = _resolved(command)
+        assert launched == gpus
+        assert cfg.train_dataloader.batch_size * gpus == 8
+        assert cfg.sync_bn == 'torch'
+    # What MMEngine's Runner does to a launched run's model with it: every
+    # BatchNorm of the backbone (the stem, three per bottleneck, one per
+    # stage's downsample branch), trained, synchronized.
+    init_default_scope('mmseg')
+    model = convert_sync_batchnorm(MODELS.build(cfg.model), cfg.sync_bn)
+    norms = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    assert len(norms) == 1 + 3 * (3 + 4 + 23 + 3) + 4
+    assert all(isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
+    assert all(p.requires_grad for m in norms for p in m.parameters())
+
+
+def test_cpu_processes_keep_their_own_batchnorm(monkeypatch):
+    """SyncBatchNorm runs on GPUs only: a paper config launched on CPU
+    processes (dist_train.sh without CUDA) drops sync_bn, with a word."""
+    cfg = Config.fromfile(str(ROOT / reproduce_paper.DST_CBC.config))
+    assert cfg.sync_bn == 'torch'
+    cfg.launcher = 'pytorch'
+    monkeypatch.setattr(torch.distributed, 'is_initialized', lambda: True)
+    use_cpu_distributed(cfg)
+    assert cfg.sync_bn is None
+    assert cfg.env_cfg.dist_cfg.backend == 'gloo'
+
+
+def test_the_corrected_protocol_sets_no_sync_bn():
+    """Its BatchNorm is frozen (the COCO statistics): nothing to sync."""
+    paper = Config.fromfile(str(ROOT / reproduce_paper.DST_CBC.config))
+    corrected = Config.fromfile(
+        str(ROOT / reproduce_paper.DST_CBC.config.replace(
+            'paper/', '').replace('-paper', '')))
+    assert paper.sync_bn == 'torch'
+    assert corrected.get('sync_bn') is None
 
 
 def test_dry_run_prints_and_trains_nothing(tool, workspace, capsys):
