@@ -2,11 +2,11 @@
 config and its paper twin in the folder's paper/): their values, their
 datasets in the documented layout, and the DeepLabV2-R101 on CPU.
 
-Expected values are the paper's settings as restated in
-../shared/docs/method.md and the authors' scripts, written here by hand,
-never read from the configs. Datasets are built against a tiny fake tree in
-the layout the configs expect (docs/data_preparation.md). The behaviour of
-each paper-protocol row is pinned by tests/test_paper_protocol.py.
+Expected values are the paper's settings (docs/paper_configs.md) and the
+authors' scripts, written here by hand, never read from the configs.
+Datasets are built against a tiny fake tree in the layout the configs
+expect (docs/data_preparation.md). The behaviour of each paper-protocol row
+is pinned by tests/test_paper_protocol.py.
 """
 import glob
 import math

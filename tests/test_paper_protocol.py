@@ -3,7 +3,8 @@ numbers worked out by hand, against the corrected protocol where it helps.
 
 The paper protocol's configs are the twins in configs/*/paper/ of the
 corrected ones; every value below is written from the authors' code as
-described in ../shared/docs/paper_parity.md, never read from the configs.
+listed in docs/paper_configs.md (Every difference between the protocols),
+never read from the configs.
 """
 import math
 
