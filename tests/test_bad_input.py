@@ -273,3 +273,22 @@ def test_lengths_are_refused_before_the_runner_writes(data_root, tmp_path,
     with pytest.raises(ValueError, match=re.escape(said)):
         RUNNERS.build(cfg)
     assert not osp.exists(tmp_path / 'w')
+
+
+def test_a_refused_run_leaves_the_work_dir_unclaimed(data_root, tmp_path,
+                                                     make_cfg):
+    """Bad data is refused before run.json is written: the same work dir
+    then trains on corrected data (another data_root) as a new run."""
+    from mmseg.registry import RUNNERS
+    good = shutil.copytree(data_root, str(tmp_path / 'good'))
+    os.remove(_unlabeled(data_root, 'img_dir'))
+    cfg = make_cfg(data_root, tmp_path / 'w')
+    cfg.train_cfg.alphas = []
+    with pytest.raises(FileNotFoundError, match='is missing'):
+        RUNNERS.build(cfg).train()
+    assert not osp.exists(tmp_path / 'w' / 'run.json')
+    assert not osp.exists(tmp_path / 'w' / 'run.lock')  # released
+    fixed = make_cfg(good, tmp_path / 'w')
+    fixed.train_cfg.alphas = []
+    RUNNERS.build(fixed).train()
+    assert osp.isfile(tmp_path / 'w' / 'round_0_best.pth')

@@ -233,11 +233,15 @@ def test_two_process_resume_after_kill_repeats_the_scores(
     assert clean.returncode == 0, clean.stdout[-3000:]
     killed = _dist_train(str(tmp_path), 'killed', kill='iter:10')
     assert killed.returncode != 0, killed.stdout[-3000:]
+    # killed where asked: after iteration 10, before its validation
+    assert 'Iter(train) [10/10]' in killed.stdout, killed.stdout[-3000:]
+    assert 'Signal 9 (SIGKILL)' in killed.stdout, killed.stdout[-3000:]
     assert not (tmp_path / 'killed' / 'summary.json').exists() or len(
         json.load(open(tmp_path / 'killed' / 'summary.json'))['rounds']) < 2
     resumed = _dist_train(str(tmp_path), 'killed', resume=True)
     assert resumed.returncode == 0, resumed.stdout[-3000:]
-    assert 'resuming round 1 at iteration 3/4' in resumed.stdout
+    assert 'resuming round 1 at iteration 3/4' in resumed.stdout, \
+        resumed.stdout[-3000:]
     scores = [[
         r['score']
         for r in json.load(open(tmp_path / w / 'summary.json'))['rounds']

@@ -152,6 +152,14 @@ def _assert_same_results(cwd, work_dir):
         assert weights[0].keys() == weights[1].keys()
         assert all(
             torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # the report shows every round, as the clean run's
+    reports = [
+        json.load(open(osp.join(cwd, w, 'report.json')))
+        for w in ('clean', work_dir)
+    ]
+    assert [
+        (r['round'], r['score'], r['gain']) for r in reports[1]['rounds']
+    ] == [(r['round'], r['score'], r['gain']) for r in reports[0]['rounds']]
     # no checkpoint or temporary file a kill left behind survives a resume
     assert _files(cwd, work_dir, '.pth') == _files(cwd, 'clean', '.pth')
     assert not _files(cwd, work_dir, '.tmp')
@@ -174,10 +182,14 @@ def _files(cwd, work_dir, suffix):
         'iter:10',  # mid-round 1 (last periodic checkpoint: iteration 9)
         'val:12',  # during a validation of round 2, after iter_12.pth
         'round_end:1',  # between rounds 1 and 2
+        # after the last round: round_2_end.pth saved and named by
+        # last_checkpoint; round_1_end.pth not yet removed, no report of
+        # round 2 yet
+        'ckpt_unrotated:round_2_end.pth',
     ])
 def test_resume_after_kill_matches_uninterrupted_run(tiny, kill):
     cwd = tiny['cwd']
-    work_dir = 'killed_' + kill.replace(':', '_')
+    work_dir = 'killed_' + kill.replace(':', '_').replace('.', '_')
     killed = _train(cwd, work_dir, kill=kill)
     assert killed.returncode == -9, killed.stdout[-3000:]
     resumed = _train(cwd, work_dir, resume=True)
