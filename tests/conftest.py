@@ -1,12 +1,18 @@
-"""Shared fixtures: tiny generated datasets and the default config on them."""
+"""Shared fixtures: tiny generated datasets, the default config on them and
+one finished tiny run."""
+import copy
+import json
 import os.path as osp
+from types import SimpleNamespace
 from typing import Callable
 
 import pytest
 from mmengine.config import Config
+from mmengine.runner import Runner
 
 import dst_cbc  # noqa: F401
 from dst_cbc.datasets import nested_splits, write_list
+from tests.helpers.recorders import ReportSnapshotRecorder, RoundStartRecorder
 from tests.helpers.threads import torch_threads
 from tools.make_synthetic_data import generate_synthetic_dataset
 
@@ -66,6 +72,80 @@ def tiny_synthetic() -> Callable[..., str]:
 def tiny_cfg() -> Callable[..., Config]:
     """:func:`tiny_config`, for tests to call."""
     return tiny_config
+
+
+@pytest.fixture(scope='session')
+def finished_run(tmp_path_factory) -> SimpleNamespace:
+    """One finished tiny curriculum, for the tests that only read a run.
+
+    The default config on 40 generated training images of 32x32 (10
+    labeled, split 1 of 1/4) and 8 validation images: round 0 trains 6
+    iterations, rounds 1 and 2 (alphas 0.5 and 1.0) 4 each, validating every
+    2 iterations; the periodic checkpoint is ``iter_14.pth`` (the last
+    iteration). Trained once per session: tests must not change its files
+    (copy the work dir with ``shutil.copytree`` into ``tmp_path`` first) nor
+    its runner; ``config(work_dir)`` gives a copy of its config to build
+    another runner with.
+
+    Attributes:
+        runner: The finished runner.
+        work (str): Its work dir.
+        data_root (str): The generated data.
+        unlabeled (list[str]): The unlabeled names, as listed.
+        config (str): The config the runner saved in ``work``.
+        config_copy (Callable): ``config_copy(work_dir)``: a deep copy of the
+            run's config writing to ``work_dir``, its visualizer named after
+            it (MMEngine shares a visualizer among runners of one name).
+        results (list[RoundResult]): A copy of the loop's results.
+        stats (dict): Each labeled round's ``stats.json``.
+        snapshots (list[dict]): report.json after each round.
+        round_starts (list[dict]): :class:`RoundStartRecorder`'s records.
+    """
+    tmp = tmp_path_factory.mktemp('finished_run')
+    data_root = make_tiny_synthetic(
+        str(tmp / 'data'), num_train=40, num_val=8, seed=1, ratio=4)
+    cfg = tiny_config(
+        data_root,
+        tmp / 'work',
+        ratio=4,
+        alphas=[0.5, 1.0],
+        baseline_iters=6,
+        round_iters=4,
+        val_interval=2)
+    cfg.default_hooks.checkpoint.interval = 1000
+    cfg.visualizer.name = 'finished_run_visualizer'
+    cfg.custom_hooks += [
+        dict(type='RoundStartRecorder'),
+        dict(type='ReportSnapshotRecorder')
+    ]
+    with torch_threads(1):  # tiny convolutions: threads only contend
+        runner = Runner.from_cfg(copy.deepcopy(cfg))
+        runner.train()
+    hooks = {type(h): h for h in runner.hooks}
+    results = copy.deepcopy(runner.train_loop.results)
+
+    def config_copy(work_dir) -> Config:
+        other = copy.deepcopy(cfg)
+        other.work_dir = str(work_dir)
+        other.visualizer.name = f'visualizer_{work_dir}'
+        return other
+
+    return SimpleNamespace(
+        runner=runner,
+        work=cfg.work_dir,
+        data_root=data_root,
+        unlabeled=open(osp.join(
+            data_root, 'splits/split1/unlabeled_1-4.txt')).read().split(),
+        config=osp.join(cfg.work_dir, osp.basename(DEFAULT_CONFIG)),
+        config_copy=config_copy,
+        results=results,
+        stats={
+            r.round:
+            json.load(open(osp.join(r.pseudo_label_dir, 'stats.json')))
+            for r in results if r.pseudo_label_dir
+        },
+        snapshots=hooks[ReportSnapshotRecorder].snapshots,
+        round_starts=hooks[RoundStartRecorder].records)
 
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,5 @@
 """mmengine checkpoints load on torch >= 2.6 once the extension is imported,
 with ``weights_only=True``: a checkpoint holding other objects is refused."""
-import copy
 import os.path as osp
 import pickle
 
@@ -141,15 +140,10 @@ def test_numpy_1_names_of_the_scalar_constructor_are_allowed(tmp_path):
 
 
 @pytest.fixture(scope='module')
-def project_checkpoint(tmp_path_factory, tiny_synthetic, tiny_cfg):
-    """A 2-iteration supervised run's config and its ``iter_2.pth``."""
-    tmp = tmp_path_factory.mktemp('compat')
-    data_root = tiny_synthetic(str(tmp / 'data'), num_train=16, num_val=4)
-    cfg = tiny_cfg(
-        data_root, tmp / 'work', alphas=[], baseline_iters=2, val_interval=2)
-    cfg.default_hooks.checkpoint.interval = 2
-    Runner.from_cfg(copy.deepcopy(cfg)).train()
-    return cfg, osp.join(cfg.work_dir, 'iter_2.pth')
+def project_checkpoint(finished_run):
+    """A finished tiny run (conftest's, 14 iterations) and its periodic
+    checkpoint, ``iter_14.pth``."""
+    return finished_run, osp.join(finished_run.work, 'iter_14.pth')
 
 
 def test_project_checkpoint_needs_the_allow_list(project_checkpoint):
@@ -167,7 +161,7 @@ def test_project_checkpoint_loads_with_its_runtime_state(project_checkpoint):
     assert {
         'meta', 'state_dict', 'optimizer', 'message_hub', 'param_schedulers'
     } <= set(checkpoint)
-    assert checkpoint['meta']['iter'] == 2
+    assert checkpoint['meta']['iter'] == 14
     momentum = [
         s['momentum_buffer']
         for s in checkpoint['optimizer']['state'].values()
@@ -183,13 +177,11 @@ def test_project_checkpoint_loads_with_its_runtime_state(project_checkpoint):
 
 def test_runner_resumes_from_a_project_checkpoint(project_checkpoint,
                                                   tmp_path):
-    cfg, path = project_checkpoint
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir = str(tmp_path / 'resumed')
-    runner = Runner.from_cfg(cfg)
+    run, path = project_checkpoint
+    runner = Runner.from_cfg(run.config_copy(tmp_path / 'resumed'))
     runner.resume(path, map_location='cpu')
     saved = _load_checkpoint(path, map_location='cpu')
-    assert runner.iter == 2
+    assert runner.iter == 14
     state = runner.optim_wrapper.optimizer.state_dict()['state']
     for key, value in saved['optimizer']['state'].items():
         assert torch.equal(state[key]['momentum_buffer'],

@@ -6,71 +6,21 @@ import os.path as osp
 
 import pytest
 import torch
-from mmengine.hooks import Hook
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import _load_checkpoint
 
 import dst_cbc  # noqa: F401
 from dst_cbc.engine import epochs_from_ratio, round_lengths
-from mmseg.registry import HOOKS
+from tests.helpers.recorders import RoundStartRecorder
 
 
-@HOOKS.register_module()
-class RoundStartRecorder(Hook):
-    """Records what the model and optimizer look like when a round starts."""
-
-    priority = 'LOWEST'  # after PseudoLabelHook
-
-    def __init__(self) -> None:
-        self.records = []
-
-    def before_train_epoch(self, runner) -> None:
-        loop = runner.train_loop
-        optimizer = runner.optim_wrapper.optimizer
-        model = runner.model
-        self.records.append(
-            dict(
-                round=loop.round,
-                alpha=loop.alpha,
-                optimizer_state_size=len(optimizer.state),
-                lrs=[g['lr'] for g in optimizer.param_groups],
-                best=None if loop.best is None else loop.best.to_dict(),
-                state={
-                    k: v.detach().clone()
-                    for k, v in model.state_dict().items()
-                }))
-
-
-@pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
-    """A short curriculum on a small synthetic set: 2 rounds."""
-    tmp = tmp_path_factory.mktemp('loop')
-    data_root = tiny_synthetic(
-        str(tmp / 'data'), num_train=40, num_val=8, seed=1, ratio=4)
-    cfg = tiny_cfg(
-        data_root,
-        tmp / 'work',
-        ratio=4,
-        alphas=[0.5, 1.0],
-        baseline_iters=6,
-        round_iters=4,
-        val_interval=2)
-    cfg.default_hooks.checkpoint.interval = 1000
-    cfg.custom_hooks.append(dict(type='RoundStartRecorder'))
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    recorder = [h for h in runner.hooks
-                if isinstance(h, RoundStartRecorder)][0]
-    return runner, recorder, cfg
-
-
-def test_rounds_use_their_alpha_and_pseudo_labels(tiny_run):
-    runner, recorder, cfg = tiny_run
-    assert [r['round'] for r in recorder.records] == [0, 1, 2]
-    assert [r['alpha'] for r in recorder.records] == [None, 0.5, 1.0]
-    results = runner.train_loop.results
-    for rec, result in zip(recorder.records[1:], results[1:]):
-        assert result.pseudo_label_dir == osp.join(cfg.work_dir,
+def test_rounds_use_their_alpha_and_pseudo_labels(finished_run):
+    records = finished_run.round_starts
+    assert [r['round'] for r in records] == [0, 1, 2]
+    assert [r['alpha'] for r in records] == [None, 0.5, 1.0]
+    results = finished_run.runner.train_loop.results
+    for rec, result in zip(records[1:], results[1:]):
+        assert result.pseudo_label_dir == osp.join(finished_run.work,
                                                    'pseudo_labels',
                                                    f'round_{rec["round"]}')
         stats = json.load(
@@ -82,23 +32,22 @@ def test_rounds_use_their_alpha_and_pseudo_labels(tiny_run):
     assert results[2].stats['coverage'] == 1.0
 
 
-def test_round_starts_from_best_checkpoint_with_fresh_optimizer(tiny_run):
-    runner, recorder, cfg = tiny_run
-    initial_lr = cfg.optim_wrapper.optimizer.lr
-    for rec in recorder.records:
+def test_round_starts_from_best_checkpoint_with_fresh_optimizer(finished_run):
+    records = finished_run.round_starts
+    initial_lr = finished_run.runner.cfg.optim_wrapper.optimizer.lr
+    for rec in records:
         # momentum buffers are empty and the lr is back at its initial value
         assert rec['optimizer_state_size'] == 0
         assert all(lr == pytest.approx(initial_lr) for lr in rec['lrs'])
-    for rec in recorder.records[1:]:
+    for rec in records[1:]:
         best = _load_checkpoint(rec['best']['checkpoint'], map_location='cpu')
         for key, value in best['state_dict'].items():
             assert torch.equal(rec['state'][key], value), key
 
 
-def test_iterations_and_summary(tiny_run):
-    runner, recorder, cfg = tiny_run
-    assert runner.iter == 6 + 4 + 4
-    summary = json.load(open(osp.join(cfg.work_dir, 'summary.json')))
+def test_iterations_and_summary(finished_run):
+    assert finished_run.runner.iter == 6 + 4 + 4
+    summary = json.load(open(osp.join(finished_run.work, 'summary.json')))
     rounds = summary['rounds']
     assert [r['round'] for r in rounds] == [0, 1, 2]
     assert [r['alpha'] for r in rounds] == [None, 0.5, 1.0]
@@ -136,11 +85,9 @@ def test_round_lengths_by_hand():
     assert round_lengths(12, 0, 0, 8, 4, base_epochs=60) == [120]
 
 
-def test_supervised_run_on_every_label(tiny_run, tmp_path):
+def test_supervised_run_on_every_label(finished_run, tmp_path):
     """``alphas=()`` with no unlabeled set: round 0 alone, 30 epochs."""
-    _, _, cfg = tiny_run
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir = str(tmp_path / 'full')
+    cfg = finished_run.config_copy(tmp_path / 'full')
     cfg.train_dataloader.dataset.unlabeled = None
     cfg.train_cfg = dict(
         type='CurriculumTrainLoop',
@@ -162,17 +109,16 @@ def test_supervised_run_on_every_label(tiny_run, tmp_path):
             dict(cfg.train_cfg, alphas=(0.5, )))
 
 
-def test_baseline_checkpoint_makes_the_given_model_round_0(tiny_run, tmp_path):
+def test_baseline_checkpoint_makes_the_given_model_round_0(
+        finished_run, tmp_path):
     """A given baseline takes no iterations: round 1 starts fresh at once.
 
     The config still says ``baseline_iters=6``; with ``baseline_checkpoint``
     round 0 counts 0 iterations, so round 1 runs exactly ``round_iters``
     with a reset optimizer and its own poly schedule.
     """
-    _, _, cfg = tiny_run
-    baseline = osp.join(cfg.work_dir, 'round_0_best.pth')
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir = str(tmp_path / 'loaded')
+    baseline = osp.join(finished_run.work, 'round_0_best.pth')
+    cfg = finished_run.config_copy(tmp_path / 'loaded')
     cfg.train_cfg.baseline_checkpoint = baseline
     cfg.train_cfg.alphas = [1.0]
     cfg.custom_hooks = [
@@ -198,10 +144,8 @@ def test_baseline_checkpoint_makes_the_given_model_round_0(tiny_run, tmp_path):
         assert torch.equal(start['state'][key], value), key
 
 
-def test_baseline_checkpoint_must_exist(tiny_run, tmp_path):
-    _, _, cfg = tiny_run
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir = str(tmp_path / 'missing')
+def test_baseline_checkpoint_must_exist(finished_run, tmp_path):
+    cfg = finished_run.config_copy(tmp_path / 'missing')
     cfg.train_cfg.baseline_checkpoint = str(tmp_path / 'nope.pth')
     with pytest.raises(
             FileNotFoundError,
@@ -209,13 +153,11 @@ def test_baseline_checkpoint_must_exist(tiny_run, tmp_path):
         Runner.from_cfg(cfg).train()
 
 
-def test_load_from_initialises_round_0(tiny_run, tmp_path):
+def test_load_from_initialises_round_0(finished_run, tmp_path):
     """``load_from`` means what it means in MMEngine: round 0 trains from
     the loaded weights (e.g. a pretrained model), for its full length."""
-    _, _, cfg = tiny_run
-    cfg = copy.deepcopy(cfg)
-    cfg.work_dir = str(tmp_path / 'init')
-    cfg.load_from = osp.join(tiny_run[2].work_dir, 'round_0_best.pth')
+    cfg = finished_run.config_copy(tmp_path / 'init')
+    cfg.load_from = osp.join(finished_run.work, 'round_0_best.pth')
     cfg.train_cfg.alphas = []
     cfg.custom_hooks = [dict(type='RoundStartRecorder')]
     runner = Runner.from_cfg(cfg)

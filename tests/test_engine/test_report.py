@@ -1,9 +1,10 @@
 """The curriculum report: from a real tiny run, and rendered from hand-made
 inputs.
 
-The tiny run (16 train images of 32x32, 4 labeled, 2 + 2 + 2 iterations,
-alphas 0.5 and 1.0) uses the default config, so ``CurriculumReportHook``
-comes from ``configs/_base_/schedules/curriculum.py``.
+The tiny run (conftest's ``finished_run``: 40 train images of 32x32, 10
+labeled, 6 + 4 + 4 iterations, alphas 0.5 and 1.0) uses the default config,
+so ``CurriculumReportHook`` comes from
+``configs/_base_/schedules/curriculum.py``.
 """
 import copy
 import glob
@@ -15,9 +16,7 @@ from types import SimpleNamespace
 
 import pytest
 from mmengine.config import Config
-from mmengine.hooks import Hook
 from mmengine.logging import MessageHub
-from mmengine.runner import Runner
 from PIL import Image
 
 import dst_cbc  # noqa: F401
@@ -29,68 +28,11 @@ from dst_cbc.engine.report import (DPI, FIG_SIZE, format_class_tables,
                                    record_results, render_plots)
 from dst_cbc.engine.rounds import RESULTS_KEY, build_report
 from mmseg.registry import HOOKS
-from tests.helpers.threads import torch_threads
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                   'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 PLOT_SIZE = (int(FIG_SIZE[0] * DPI), int(FIG_SIZE[1] * DPI))  # (640, 400)
-
-
-@HOOKS.register_module()
-class ReportSnapshotRecorder(Hook):
-    """Copies report.json after each round, once the report hook wrote it."""
-
-    priority = 'LOWEST'  # after CurriculumReportHook (LOW)
-
-    def __init__(self) -> None:
-        self.snapshots = []
-
-    def after_train_epoch(self, runner) -> None:
-        with open(osp.join(runner.work_dir, 'report.json')) as f:
-            self.snapshots.append(json.load(f))
-
-
-@pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory, tiny_synthetic, tiny_cfg):
-    """Baseline + 2 self-training rounds on a tiny synthetic set."""
-    tmp = tmp_path_factory.mktemp('report')
-    data_root = tiny_synthetic(
-        str(tmp / 'data'),
-        num_train=16,
-        num_val=4,
-        seed=1,
-        ratio=4,
-        batch_size=4)
-    cfg = tiny_cfg(
-        data_root,
-        tmp / 'work',
-        ratio=4,
-        alphas=[0.5, 1.0],
-        baseline_iters=2,
-        round_iters=2,
-        val_interval=2)
-    cfg.train_dataloader.batch_size = 4
-    cfg.visualizer.name = 'test_report_visualizer'
-    cfg.custom_hooks.append(dict(type='ReportSnapshotRecorder'))
-    with torch_threads(1):  # tiny convolutions: threads only contend
-        runner = Runner.from_cfg(cfg)
-        runner.train()
-    recorder = [
-        h for h in runner.hooks if isinstance(h, ReportSnapshotRecorder)
-    ][0]
-    work = cfg.work_dir
-    results = copy.deepcopy(runner.train_loop.results)
-    stats = {
-        r.round: json.load(open(osp.join(r.pseudo_label_dir, 'stats.json')))
-        for r in results if r.pseudo_label_dir
-    }
-    return SimpleNamespace(
-        runner=runner,
-        work=work,
-        results=results,
-        stats=stats,
-        snapshots=recorder.snapshots)
 
 
 def _table_rows(markdown, title):
@@ -101,9 +43,9 @@ def _table_rows(markdown, title):
 
 
 # -- the real run ------------------------------------------------------------
-def test_report_json_matches_results_and_stats(tiny_run):
-    report = json.load(open(osp.join(tiny_run.work, 'report.json')))
-    results, stats = tiny_run.results, tiny_run.stats
+def test_report_json_matches_results_and_stats(finished_run):
+    report = json.load(open(osp.join(finished_run.work, 'report.json')))
+    results, stats = finished_run.results, finished_run.stats
     assert report['metric'] == 'mIoU'
     assert report['classes'] == list(SYNTHETIC_CLASSES)
     assert report['baseline'] == results[0].score
@@ -122,7 +64,7 @@ def test_report_json_matches_results_and_stats(tiny_run):
         assert entry['thresholds'] == st['thresholds']
         assert entry['class_pseudo_iou'] == st['class_iou']
         assert entry['pseudo_acc'] == st['pseudo_acc']
-        assert entry['num_pseudo_images'] == 12
+        assert entry['num_pseudo_images'] == 30
     # alpha = 1 keeps every pixel of every class that has pixels
     assert report['rounds'][2]['coverage'] == 1.0
     assert all(c in (None, 1.0) for c in report['rounds'][2]['class_coverage'])
@@ -135,8 +77,8 @@ def test_report_json_matches_results_and_stats(tiny_run):
     ]
 
 
-def test_report_is_rewritten_at_every_round(tiny_run):
-    snaps = tiny_run.snapshots
+def test_report_is_rewritten_at_every_round(finished_run):
+    snaps = finished_run.snapshots
     assert [[r['round'] for r in s['rounds']] for s in snaps] == \
         [[0], [0, 1], [0, 1, 2]]
     # round 0 has no pseudo labels yet: only the mIoU plot
@@ -144,12 +86,12 @@ def test_report_is_rewritten_at_every_round(tiny_run):
     assert snaps[1]['rounds'][1]['coverage'] == pytest.approx(0.5, abs=0.05)
 
 
-def test_markdown_rows_show_the_numbers(tiny_run):
-    md = open(osp.join(tiny_run.work, 'report.md')).read()
+def test_markdown_rows_show_the_numbers(finished_run):
+    md = open(osp.join(finished_run.work, 'report.md')).read()
     rows = _table_rows(md, '## Rounds')
     assert [r[0] for r in rows] == ['0', '1', '2']
-    for row, result in zip(rows, tiny_run.results):
-        base = tiny_run.results[0].score
+    for row, result in zip(rows, finished_run.results):
+        base = finished_run.results[0].score
         assert row[1] == ('-'
                           if result.alpha is None else f'{result.alpha:.2f}')
         assert row[3] == f'{result.score:.2f}'
@@ -157,7 +99,7 @@ def test_markdown_rows_show_the_numbers(tiny_run):
         assert row[5] == ('-' if result.coverage is None else
                           f'{100 * result.coverage:.1f}')
     cov = _table_rows(md, 'Pseudo-label coverage per class (%)')
-    st = tiny_run.stats[1]
+    st = finished_run.stats[1]
     assert cov[0][:2] == ['1', '0.50']
     assert cov[0][2:] == [
         '-' if c is None else f'{100 * c:.1f}' for c in st['class_coverage']
@@ -165,49 +107,51 @@ def test_markdown_rows_show_the_numbers(tiny_run):
     thr = _table_rows(md, 'Class thresholds (confidence)')
     assert thr[1][2:] == [
         '-' if t is None else f'{t:.3f}'
-        for t in tiny_run.stats[2]['thresholds']
+        for t in finished_run.stats[2]['thresholds']
     ]
     for plot in ('plots/miou.png', 'plots/pseudo_labels.png',
                  'plots/thresholds.png'):
         assert f']({plot})' in md
 
 
-def test_plots_are_pngs_of_the_figure_size(tiny_run):
+def test_plots_are_pngs_of_the_figure_size(finished_run):
     for name in ('miou.png', 'pseudo_labels.png', 'thresholds.png'):
-        with Image.open(osp.join(tiny_run.work, 'plots', name)) as img:
+        with Image.open(osp.join(finished_run.work, 'plots', name)) as img:
             assert img.format == 'PNG'
             assert img.size == PLOT_SIZE
 
 
-def test_one_line_summary_logged_per_round(tiny_run):
-    log_file = glob.glob(osp.join(tiny_run.work, '*', '*.log'))[0]
+def test_one_line_summary_logged_per_round(finished_run):
+    log_file = glob.glob(osp.join(finished_run.work, '*', '*.log'))[0]
     lines = re.findall(
         r'round (\d)/2 done \| alpha (\S+) \| coverage (\S+) \| '
         r'val mIoU ([\d.]+).* \| best ([\d.]+) \(round (\d)\)',
         open(log_file).read())
     assert [int(m[0]) for m in lines] == [0, 1, 2]
-    for match, result in zip(lines, tiny_run.results):
+    for match, result in zip(lines, finished_run.results):
         assert match[3] == f'{result.score:.2f}'
         assert match[2] == ('-' if result.coverage is None else
                             f'{100 * result.coverage:.1f}%')
 
 
-def test_scalars_reach_the_visualizer_by_round(tiny_run):
-    backend = tiny_run.runner.visualizer.get_backend('LocalVisBackend')
+def test_scalars_reach_the_visualizer_by_round(finished_run):
+    backend = finished_run.runner.visualizer.get_backend('LocalVisBackend')
     records = [
         json.loads(line) for line in open(backend._scalar_save_file)
         if 'curriculum/val_mIoU' in line
     ]
     assert [r['step'] for r in records] == [0, 1, 2]
-    for rec, result in zip(records, tiny_run.results):
+    for rec, result in zip(records, finished_run.results):
         assert rec['curriculum/val_mIoU'] == pytest.approx(result.score)
     assert 'curriculum/coverage' not in records[0]
-    st = tiny_run.stats[1]
+    st = finished_run.stats[1]
     assert records[1]['curriculum/alpha'] == 0.5
     assert records[1]['curriculum/coverage'] == pytest.approx(st['coverage'])
     assert records[1]['curriculum/threshold/background'] == pytest.approx(
         st['thresholds'][0])
-    best = [max(r.score for r in tiny_run.results[:i + 1]) for i in range(3)]
+    best = [
+        max(r.score for r in finished_run.results[:i + 1]) for i in range(3)
+    ]
     assert [r['curriculum/best_mIoU'] for r in records] == \
         pytest.approx(best)
 
@@ -402,14 +346,14 @@ def test_hook_sends_each_round_once_and_backfills(tmp_path):
     assert 'curriculum/alpha' not in calls[0][1]  # None values are left out
 
 
-def test_report_uses_the_stats_in_memory(tiny_run, tmp_path):
+def test_report_uses_the_stats_in_memory(finished_run, tmp_path):
     """The hook reads no stats.json: the loop's results carry the stats."""
-    results = copy.deepcopy(tiny_run.results)
+    results = copy.deepcopy(finished_run.results)
     for r in results[1:]:
         r.pseudo_label_dir = str(tmp_path / 'gone' / f'round_{r.round}')
     report = build_report(results, classes=list(SYNTHETIC_CLASSES))
     for entry in report['rounds'][1:]:
-        assert entry['thresholds'] == tiny_run.stats[
+        assert entry['thresholds'] == finished_run.stats[
             entry['round']]['thresholds']
 
 

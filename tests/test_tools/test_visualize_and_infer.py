@@ -1,23 +1,21 @@
 """tools/visualize_pseudo_labels.py, tools/infer.py and the drawing helpers.
 
-A tiny run (baseline + one round at alpha 0.5 on 32x32 images) gives a work
-dir with pseudo labels and checkpoints. The inference tool is checked against
-``tools/test.py --out`` (IoUMetric's ``output_dir``: one ``<name>.png`` of
-predicted class ids per validation image), run in-process on the same
-checkpoint, whose head is randomised so that the predictions hold several
-classes.
+A tiny run (conftest's ``finished_run``: baseline + rounds at alpha 0.5 and
+1.0 on 32x32 images) gives a work dir with pseudo labels and checkpoints.
+The inference tool is checked against ``tools/test.py --out`` (IoUMetric's
+``output_dir``: one ``<name>.png`` of predicted class ids per validation
+image), run in-process on the same checkpoint, whose head is randomised so
+that the predictions hold several classes.
 """
 import os
 import os.path as osp
 import runpy
 import sys
-from types import SimpleNamespace
 
 import mmengine.logging
 import numpy as np
 import pytest
 import torch
-from mmengine.runner import Runner
 from PIL import Image
 
 import dst_cbc  # noqa: F401
@@ -28,41 +26,14 @@ from tests.helpers.threads import torch_threads
 from tools import infer, visualize_pseudo_labels
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
-                  'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 GAP = 4  # white columns between panels (side_by_side's default)
 
 
 @pytest.fixture(scope='module')
-def run(tmp_path_factory, tiny_synthetic, tiny_cfg):
-    """A finished tiny run: work dir, data root and the saved config."""
-    tmp = tmp_path_factory.mktemp('tools')
-    data_root = tiny_synthetic(
-        str(tmp / 'data'),
-        num_train=12,
-        num_val=3,
-        seed=2,
-        ratio=3,
-        batch_size=4)
-    cfg = tiny_cfg(
-        data_root,
-        tmp / 'work',
-        ratio=3,
-        alphas=[0.5],
-        baseline_iters=2,
-        round_iters=1,
-        val_interval=2)
-    cfg.train_dataloader.batch_size = 4
-    cfg.visualizer.name = 'test_tools_visualizer'
-    with torch_threads(1):  # tiny convolutions: threads only contend
-        Runner.from_cfg(cfg).train()
-    work = cfg.work_dir
-    return SimpleNamespace(
-        work=work,
-        data_root=data_root,
-        unlabeled=open(osp.join(
-            data_root, 'splits/split1/unlabeled_1-3.txt')).read().split(),
-        config=osp.join(work, osp.basename(CONFIG)))
+def run(finished_run):
+    """A finished tiny run (conftest's): work dir, data root, unlabeled
+    names and the saved config."""
+    return finished_run
 
 
 # -- drawing helpers, by hand ------------------------------------------------
@@ -146,9 +117,9 @@ def test_visualize_writes_side_by_side_overlays(run, tmp_path):
 def test_visualize_names_what_is_missing(run, tmp_path):
     with pytest.raises(
             FileNotFoundError,
-            match=r"round 2 has no complete .*\['round_1'\]"):
+            match=r"round 3 has no complete .*\['round_1', 'round_2'\]"):
         visualize_pseudo_labels.main(
-            [run.work, '--round', '2', '--out',
+            [run.work, '--round', '3', '--out',
              str(tmp_path)])
     (tmp_path / 'a.py').write_text('')
     (tmp_path / 'b.py').write_text('')
@@ -197,7 +168,7 @@ def test_infer_matches_tools_test_predictions(run, busy_checkpoint, tmp_path,
             'visualizer.name=test_tools_test_py'
         ])
         runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
-    names = ['val_00000', 'val_00001', 'val_00002']
+    names = [f'val_{i:05d}' for i in range(8)]
     assert [osp.basename(p) for p in written] == [n + '.png' for n in names]
     classes = set()
     for name in names:
