@@ -17,6 +17,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                   'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 
+pytestmark = pytest.mark.slow  # 2 spawned processes per run
+
 
 def _free_port() -> int:
     with socket.socket() as s:

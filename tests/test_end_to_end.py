@@ -17,6 +17,8 @@ ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                   'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 
+pytestmark = pytest.mark.slow  # the main job: minutes on CPU
+
 
 def _run(args, cwd):
     proc = subprocess.run(

@@ -16,6 +16,9 @@ import torch
 import mmseg
 from tests.helpers.kill_hook import PAUSE_FILE
 
+# Each test launches tools/train.py (or MMSeg's), most kill it: 10-40 s each.
+pytestmark = pytest.mark.slow
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                   'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')

@@ -192,6 +192,7 @@ def _take_lock(rank: int, port: int, work_dir: str, out: str) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # 2 spawned processes
 def test_rank_0_takes_the_lock_and_every_rank_shares_its_refusal(tmp_path):
     work_dir = str(tmp_path / 'w')
     mp.spawn(
