@@ -1,0 +1,20 @@
+# Ablation "DST-C" (paper Table 5) on CamVid 1/8 with Fast-SCNN: the curriculum
+# without class balance: each round keeps the top-alpha most confident pixels
+# under one global threshold instead of one threshold per class.
+# The DST-CBC config's bases and values
+# (../dst-cbc_fast-scnn_1xb4+4_camvid-1-8_128x176.py: restated, as inheriting
+# it would pass the three levels of _base_ allowed), then what the ablation
+# changes. Start it from the split's baseline
+# (../baseline_fast-scnn_1xb8_camvid-1-8_128x176.py):
+#   --cfg-options train_cfg.baseline_checkpoint=<its round_0_best.pth>
+# or with python -m benchmarks.camvid.run --methods dst-c.
+_base_ = [
+    '../../_base_/models/fast_scnn_dynamic.py',
+    '../../_base_/datasets/camvid_semi.py', '../../_base_/default_runtime.py',
+    '../../_base_/schedules/curriculum_camvid_fast-scnn.py'
+]
+model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
+train_cfg = dict(baseline_iters=3000, round_iters=600, round_lr_mult=0.2)
+# The labeling hook with one global threshold.
+pseudo_label_hook = dict(_base_.pseudo_label_hook, class_balanced=False)
+custom_hooks = [pseudo_label_hook, _base_.report_hook]

@@ -1,0 +1,36 @@
+# Ablation "OW" (paper Table 5) on CamVid 1/8 with Fast-SCNN: DST-CBC with the
+# weight of a pseudo-labeled pixel taken from the labeling model (its max
+# softmax probability, stored next to every pseudo label) instead of the model
+# being trained.
+# The DST-CBC config's bases and values
+# (../dst-cbc_fast-scnn_1xb4+4_camvid-1-8_128x176.py: restated, as inheriting
+# it would pass the three levels of _base_ allowed), then what the ablation
+# changes. Start it from the split's baseline
+# (../baseline_fast-scnn_1xb8_camvid-1-8_128x176.py):
+#   --cfg-options train_cfg.baseline_checkpoint=<its round_0_best.pth>
+# or with python -m benchmarks.camvid.run --methods ow.
+_base_ = [
+    '../../_base_/models/fast_scnn_dynamic.py',
+    '../../_base_/datasets/camvid_semi.py', '../../_base_/default_runtime.py',
+    '../../_base_/schedules/curriculum_camvid_fast-scnn.py'
+]
+model = dict(
+    data_preprocessor=dict(size={{_base_.crop_size}}),
+    decode_head=dict(loss_decode=dict(weight_source='stored')),
+    auxiliary_head=[
+        dict(
+            head,
+            loss_decode=dict(head['loss_decode'], weight_source='stored'))
+        for head in _base_.model.auxiliary_head
+    ])
+# The training pipeline, plus the stored confidence (CamVid's first
+# transform, CachedLoad, loads the image and the label).
+pseudo_label_pipeline = (
+    _base_.train_pipeline[:1] + [dict(type='LoadPseudoConfidence')] +
+    _base_.train_pipeline[1:-1] + [dict(type='PackSegInputsWithConfidence')])
+train_dataloader = dict(
+    dataset=dict(unlabeled=dict(pipeline=pseudo_label_pipeline)))
+train_cfg = dict(baseline_iters=3000, round_iters=600, round_lr_mult=0.2)
+# The labeling hook, storing the confidences.
+pseudo_label_hook = dict(_base_.pseudo_label_hook, store_confidence=True)
+custom_hooks = [pseudo_label_hook, _base_.report_hook]
