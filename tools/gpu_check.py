@@ -451,12 +451,13 @@ def training_metrics(work_dir: str) -> dict:
     Returns:
         dict: ``optim_wrapper`` (:func:`optim_wrapper`), ``iters``
         (trained, from ``summary.json``), ``it_per_s``
-        (1 / the median of MMEngine's per-iteration times after the first
-        log line), ``peak_memory_mb`` (MMEngine's ``memory``: the most GPU
-        memory allocated between log lines), ``rounds`` (round, alpha,
+        (1 / the median of MMEngine's per-iteration times of the training
+        log lines after the first), ``peak_memory_mb`` (MMEngine's
+        ``memory`` of those lines: the most GPU memory allocated while
+        training), ``rounds`` (round, alpha,
         iters, score) and ``best`` (round, score); None where absent.
     """
-    lines = [s for s in read_scalars(work_dir) if 'time' in s]
+    lines = [s for s in read_scalars(work_dir) if 'iter' in s]  # training
     times = [s['time'] for s in lines[1:]]
     memory = [s['memory'] for s in lines if 'memory' in s]
     summary_path = osp.join(work_dir, 'summary.json')
@@ -501,6 +502,7 @@ def run_stage(stage: Sequence[Job], scratch: str, deadline: float, cores: int,
             run_result(
                 training.job,
                 status,
+                log=training.log,
                 side_by_side=len(stage) > 1,
                 wall_s=round(seconds, 1),
                 labeling=labeling_times(training.marks),
@@ -510,13 +512,14 @@ def run_stage(stage: Sequence[Job], scratch: str, deadline: float, cores: int,
 
 def run_result(job: Job, status: str, **measured) -> dict:
     """A run's entry of the report: what it is, its status, what was
-    measured (``side_by_side``, ``wall_s``, ``labeling`` and the
+    measured (``log``, ``side_by_side``, ``wall_s``, ``labeling`` and the
     :func:`training_metrics`; None or empty when not measured)."""
     result = dict(
         name=job.name,
         config=job.config,
         precision='fp16 (--amp)' if job.amp else 'fp32',
         status=status,
+        log=None,
         side_by_side=False,
         wall_s=None,
         labeling=[],
