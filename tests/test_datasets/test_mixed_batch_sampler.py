@@ -21,7 +21,7 @@ def fake(num_labeled, num_unlabeled, pseudo=True):
     return SimpleNamespace(
         num_labeled=num_labeled,
         num_unlabeled=num_unlabeled,
-        has_pseudo_labels=pseudo)
+        unlabeled_readable=pseudo)
 
 
 def batches(sampler):

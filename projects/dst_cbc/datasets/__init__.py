@@ -7,12 +7,14 @@ from .pseudo_confidence import (LoadPseudoConfidence,
 from .semi_dataset import SemiSegDataset, unlabeled_dataset_cfg
 from .splits import (class_presence, labeled_count, nested_splits,
                      pick_valtiny, read_list, write_list, write_splits)
+from .strong_views import PackSegInputsWithViews, StrongViews
 from .synthetic import SyntheticShapesDataset
 from .transforms import CachedLoad, clear_load_cache
 
 __all__ = [
     'CachedLoad', 'CamVidDataset', 'LoadPseudoConfidence', 'MixedBatchSampler',
-    'PackSegInputsWithConfidence', 'ResetOriginalShape', 'SemiSegDataset',
+    'PackSegInputsWithConfidence', 'PackSegInputsWithViews',
+    'ResetOriginalShape', 'SemiSegDataset', 'StrongViews',
     'SyntheticShapesDataset', 'class_presence', 'clear_load_cache',
     'endless_batches', 'labeled_count', 'nested_splits', 'pick_valtiny',
     'read_list', 'unlabeled_dataset_cfg', 'use_test_root', 'write_list',

@@ -38,7 +38,9 @@ class MixedBatchSampler(Sampler):
     ``batch_size`` indices is one batch, so the data loader's own
     ``batch_size`` must equal this one (``len(self)`` is a multiple of it).
 
-    - Without pseudo labels (round 0), or with ``num_pseudo=0``, a batch is
+    - Without readable unlabeled images (round 0: no pseudo labels yet,
+      see :attr:`SemiSegDataset.unlabeled_readable`), or with
+      ``num_pseudo=0``, a batch is
       ``batch_size`` labeled indices and an epoch is one pass over the
       labeled set, padded by wrapping around so that every rank gets
       ``num_batches`` full batches.
@@ -54,10 +56,11 @@ class MixedBatchSampler(Sampler):
 
     Args:
         dataset (SemiSegDataset): The dataset to sample from (anything with
-            ``num_labeled``, ``num_unlabeled`` and ``has_pseudo_labels``).
+            ``num_labeled``, ``num_unlabeled`` and ``unlabeled_readable``).
         batch_size (int): Images per batch on each rank.
-        num_pseudo (int, optional): Pseudo-labeled images per batch.
-            Defaults to ``batch_size // 2``.
+        num_pseudo (int, optional): Pseudo-labeled (unlabeled) images per
+            batch; it may exceed the labeled ones (UniMatch: ``batch_size=
+            3 * B, num_pseudo=2 * B``). Defaults to ``batch_size // 2``.
         shuffle (bool): Whether to shuffle; if False both streams are in
             index order. Defaults to True.
         seed (int, optional): Random seed, identical on every rank. Defaults
@@ -85,7 +88,7 @@ class MixedBatchSampler(Sampler):
             raise ValueError(
                 'MixedBatchSampler: `num_pseudo` must be an integer in '
                 f'[0, batch_size={batch_size}), got {num_pseudo!r}.')
-        for attr in ('num_labeled', 'num_unlabeled', 'has_pseudo_labels'):
+        for attr in ('num_labeled', 'num_unlabeled', 'unlabeled_readable'):
             if not hasattr(dataset, attr):
                 raise TypeError(
                     'MixedBatchSampler: `dataset` must be a SemiSegDataset '
@@ -101,7 +104,7 @@ class MixedBatchSampler(Sampler):
 
         self.dataset = dataset
         self.batch_size = batch_size
-        self.num_pseudo = num_pseudo if dataset.has_pseudo_labels else 0
+        self.num_pseudo = num_pseudo if dataset.unlabeled_readable else 0
         self.num_labeled_per_batch = batch_size - self.num_pseudo
         self.shuffle = shuffle
         self.seed = sync_random_seed() if seed is None else seed

@@ -4,7 +4,9 @@ labels, seen as one index space.
 Indices ``[0, num_labeled)`` are the labeled images, indices
 ``[num_labeled, num_labeled + num_unlabeled)`` the unlabeled ones. Every
 sample carries ``data_samples.metainfo['is_pseudo']`` so that the loss can
-weight pseudo-labeled pixels (the dynamic self-training loss).
+weight pseudo-labeled pixels (the dynamic self-training loss). With
+``online=True`` the unlabeled images are read as they are, for methods that
+label them in the training step (UniMatch).
 """
 import copy
 import os.path as osp
@@ -99,15 +101,15 @@ def unlabeled_dataset_cfg(semi_dataset_cfg: dict) -> Optional[dict]:
 class SemiSegDataset(Dataset):
     """Labeled images followed by unlabeled (pseudo-labeled) images.
 
-    Both halves are ordinary MMSeg datasets with the same training pipeline.
-    When ``pseudo_label_dir`` is given, the unlabeled half is built by
-    :func:`~dst_cbc.pseudo_labels.label_dataset_cfg`, so ``LoadAnnotations``
-    reads the
-    round's pseudo labels instead of any ground truth. Without it (round 0
-    of the curriculum) only the labeled indices can be read. If the unlabeled
-    config names no ``classes``, it gets the labeled half's classes and
-    palette. MMEngine's serialized data lists are used as they are (nothing
-    is copied), so data loader workers share them.
+    Both halves are ordinary MMSeg datasets, usually with the same training
+    pipeline. When ``pseudo_label_dir`` is given, the unlabeled half is built
+    by :func:`~dst_cbc.pseudo_labels.label_dataset_cfg`, so
+    ``LoadAnnotations`` reads the round's pseudo labels instead of any
+    ground truth. Without it (round 0 of the curriculum) only the labeled
+    indices can be read, unless ``online``. If the unlabeled config names no
+    ``classes``, it gets the labeled half's classes and palette. MMEngine's
+    serialized data lists are used as they are (nothing is copied), so data
+    loader workers share them.
 
     Args:
         labeled (dict | BaseDataset): The labeled dataset or its config.
@@ -121,12 +123,20 @@ class SemiSegDataset(Dataset):
         split (int, optional): Fills a ``{split}`` placeholder in either
             half's ``ann_file``, so that one config serves splits 1, 2, 3
             (``--cfg-options train_dataloader.dataset.split=2``).
+        online (bool): Whether the unlabeled images are read as they are,
+            through the unlabeled half's own pipeline (which needs no
+            ground truth), for a method that labels them in its training
+            step (UniMatch): their indices are readable without
+            ``pseudo_label_dir``, which it excludes. They are still flagged
+            ``is_pseudo``. Defaults to False.
 
     Raises:
         ValueError: If a half is empty, an image is in both halves, the
             two halves name different classes, ``unlabeled`` is a built
-            dataset while ``pseudo_label_dir`` is given, or the pseudo
-            labeled half would remap class ids (``label_map``).
+            dataset while ``pseudo_label_dir`` is given, the pseudo
+            labeled half would remap class ids (``label_map``), or
+            ``online`` is set without an unlabeled half or with
+            ``pseudo_label_dir``.
         FileNotFoundError: If ``pseudo_label_dir`` or the pseudo label of an
             unlabeled image does not exist.
     """
@@ -135,7 +145,13 @@ class SemiSegDataset(Dataset):
                  labeled: Union[dict, BaseDataset],
                  unlabeled: Union[dict, BaseDataset, None],
                  pseudo_label_dir: Optional[str] = None,
-                 split: Optional[int] = None) -> None:
+                 split: Optional[int] = None,
+                 online: bool = False) -> None:
+        if online and (unlabeled is None or pseudo_label_dir is not None):
+            raise ValueError(
+                'SemiSegDataset: `online=True` reads the unlabeled images '
+                'as they are: it needs an `unlabeled` dataset and no '
+                '`pseudo_label_dir`.')
         labeled = _with_split(labeled, split, 'labeled')
         unlabeled = _with_split(unlabeled, split, 'unlabeled')
         self._labeled = self._build(labeled, 'labeled')
@@ -156,6 +172,7 @@ class SemiSegDataset(Dataset):
         else:
             self._unlabeled = self._build(unlabeled, 'unlabeled')
         self._pseudo_label_dir = pseudo_label_dir
+        self._online = online
         self._num_labeled = len(self._labeled)
         self._num_unlabeled = (0 if self._unlabeled is None else len(
             self._unlabeled))
@@ -297,6 +314,17 @@ class SemiSegDataset(Dataset):
         return self._pseudo_label_dir is not None
 
     @property
+    def online(self) -> bool:
+        """bool: Whether the unlabeled images are read as they are."""
+        return self._online
+
+    @property
+    def unlabeled_readable(self) -> bool:
+        """bool: Whether the unlabeled indices can be read: with pseudo
+        labels, or ``online``."""
+        return self.has_pseudo_labels or self._online
+
+    @property
     def pseudo_label_dir(self) -> Optional[str]:
         """str | None: The folder of the pseudo labels, as given."""
         return self._pseudo_label_dir
@@ -329,14 +357,15 @@ class SemiSegDataset(Dataset):
         is_pseudo = idx >= self._num_labeled
         if not is_pseudo:
             results = self._labeled[idx]
-        elif not self.has_pseudo_labels:
+        elif not self.unlabeled_readable:
             img_path = self._unlabeled.get_data_info(
                 idx - self._num_labeled)['img_path']
             raise RuntimeError(
                 f'SemiSegDataset: index {idx} is the unlabeled image '
                 f'{img_path!r}, but the dataset was built without '
-                '`pseudo_label_dir`; sample only labeled indices '
-                f'[0, {self._num_labeled}) before pseudo labels exist.')
+                '`pseudo_label_dir` (or `online=True`); sample only labeled '
+                f'indices [0, {self._num_labeled}) before pseudo labels '
+                'exist.')
         else:
             results = self._unlabeled[idx - self._num_labeled]
         data_samples = results.get('data_samples', None) if isinstance(
