@@ -38,6 +38,14 @@ REGISTERED = [
     (OPTIM_WRAPPERS, 'BF16OptimWrapper', 'dst_cbc.engine.precision'),
     (MODEL_WRAPPERS, 'ChannelsLastDistributedDataParallel',
      'dst_cbc.engine.precision'),
+    (MODELS, 'UniMatch', 'dst_cbc.models.unimatch'),
+    (MODELS, 'UniMatchDataPreProcessor',
+     'dst_cbc.models.unimatch_data_preprocessor'),
+    (MODELS, 'OhemCrossEntropyLoss', 'dst_cbc.models.ohem_loss'),
+    (TRANSFORMS, 'StrongViews', 'dst_cbc.datasets.strong_views'),
+    (TRANSFORMS, 'PackSegInputsWithViews', 'dst_cbc.datasets.strong_views'),
+    (LOOPS, 'SemiIterBasedTrainLoop', 'dst_cbc.engine.semi_loop'),
+    (HOOKS, 'TrainingCurvesHook', 'dst_cbc.engine.training_curves'),
 ]
 
 
