@@ -45,7 +45,7 @@ default_hooks = dict(
     checkpoint=dict(type='AtomicCheckpointHook', interval=3),
     logger=dict(interval=1))
 custom_hooks = [dict(type='PseudoLabelHook', batch_size=8),
-                dict(type='KillHook')]
+                dict(type='CurriculumReportHook'), dict(type='KillHook')]
 """
 # The same run checkpointed by MMEngine's CheckpointHook, which deletes the
 # rotated-out checkpoint before it writes the new one.
