@@ -17,8 +17,9 @@ LEAVES = sorted(p for p in ALL_FILES
                 if '_base_' not in osp.relpath(p, CONFIG_DIR).split(osp.sep))
 MAX_DEPTH = 3
 #: <method>_<model>_<N>xb<B>_<data>-<ratio>_<crop>.py, B = 8 (supervised) or
-#: 4+4 (labeled + pseudo-labeled); the paper protocol's twins end their data
-#: part in -paper (voc-aug-paper-1-20).
+#: 4+4 (labeled + pseudo-labeled), for methods that train online (UniMatch)
+#: <labeled>+<unlabeled>; the paper protocol's twins end their data part in
+#: -paper (voc-aug-paper-1-20).
 NAME = re.compile(r'(?P<method>[a-z0-9]+(?:-[a-z0-9]+)*)'
                   r'_(?P<model>[a-z0-9]+(?:-[a-z0-9]+)*)'
                   r'_(?P<gpus>\d+)xb(?P<batch>\d+(?:\+\d+)?)'
@@ -27,6 +28,8 @@ NAME = re.compile(r'(?P<method>[a-z0-9]+(?:-[a-z0-9]+)*)'
                   r'_(?P<crop>\d+x\d+)\.py')
 #: The data parts that have a paper protocol, and its base per dataset.
 PAPER_DATA = {'voc-aug': 'voc', 'cityscapes': 'cityscapes'}
+#: Folders of methods under their authors' protocol only (no twins).
+OWN_PROTOCOL = {'unimatch'}
 
 
 def rel(path):
@@ -73,7 +76,7 @@ def corrected_leaves():
     for path in LEAVES:
         match = NAME.fullmatch(osp.basename(path))
         if match and match['data'] in PAPER_DATA and osp.basename(
-                osp.dirname(path)) != 'paper':
+                osp.dirname(path)) not in OWN_PROTOCOL | {'paper'}:
             out.append(path)
     return out
 
@@ -148,6 +151,15 @@ def test_name_says_protocol_batch_and_crop(path):
     crop and protocol are the config's; the hooks run are the named ones."""
     match = NAME.fullmatch(osp.basename(path))
     cfg = Config.fromfile(path, import_custom_modules=False)
+    if osp.basename(osp.dirname(path)) in OWN_PROTOCOL:
+        labeled, unlabeled = map(int, match['batch'].split('+'))
+        assert cfg.train_dataloader.batch_size == labeled + unlabeled
+        assert cfg.train_dataloader.sampler.num_pseudo == unlabeled
+        assert match['gpus'] == '1' and cfg.protocol == match['method']
+        assert tuple(cfg.crop_size) == tuple(
+            int(s) for s in match['crop'].split('x'))
+        assert cfg.report_hook in cfg.custom_hooks
+        return
     assert cfg.train_dataloader.batch_size == 8
     assert match['batch'] == ('4+4' if cfg.train_cfg.alphas else '8')
     assert match['gpus'] == '1'
