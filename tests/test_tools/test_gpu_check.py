@@ -91,12 +91,12 @@ def test_dry_run_prints_the_plan_and_changes_nothing(tmp_path, wheel_dir):
     venv_python = f'{scratch}/venv/bin/python'
     for line in (
             f'-m venv --system-site-packages {scratch}/venv',
-            f'pip install --no-index --no-deps {wheel_dir}/*.whl   '
-            '(1 wheels)',
+            f'pip install --no-index --no-deps --ignore-installed '
+            f'{wheel_dir}/*.whl   (1 wheels)',
             'CUDA_VISIBLE_DEVICES= FORCE_CUDA=0 MMCV_WITH_OPS=1 MAX_JOBS=16',
             f'--no-build-isolation {wheel_dir}/mmcv-2.1.0.tar.gz   '
-            '(CPU ops only)',
-            f'pip install --no-index --no-deps --no-build-isolation -e {ROOT}',
+            '(CPU ops only)', 'pip install --no-index --no-deps '
+            f'--no-build-isolation --use-pep517 -e {ROOT}',
             f'plan: generate data in {scratch}/data',
             'plan: stage 4 (side by side)',
             f'[main-fp16] {venv_python} {ROOT}/tools/train.py '
