@@ -5,6 +5,7 @@ import copy
 import math
 from typing import Dict, List, Optional, Tuple, Union
 
+import torch
 from mmengine.dist import broadcast, get_dist_info
 from mmengine.runner import IterBasedTrainLoop, set_random_seed
 from torch import nn
@@ -48,7 +49,8 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
       run's seed and the iteration, and a resumed run starts at its
       iteration without loading the batches before it
       (:func:`~dst_cbc.datasets.endless_batches`): with ``num_workers=0``
-      it repeats the uninterrupted run;
+      it repeats the uninterrupted run. A run resumed at a validation
+      iteration validates first (the checkpoint is saved before it);
     - every rank validates rank 0's BatchNorm buffers, the model the
       checkpoints hold.
 
@@ -100,6 +102,10 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
                 'train_cfg.unlabeled_per_iter must be in [1, '
                 f'{sampler.num_pseudo}] (the sampler\'s num_pseudo), got '
                 f'{unlabeled_per_iter!r}')
+        # A new epoch's iterator draws a base seed from the loader's
+        # generator instead of torch's global one, which every iteration
+        # seeds: a run resumed mid-epoch then repeats the uninterrupted one.
+        self.dataloader.generator = torch.Generator().manual_seed(runner.seed)
         self.epochs = epochs
         self.unlabeled_per_iter = unlabeled_per_iter
         self._max_iters = math.ceil(epochs * dataset.num_unlabeled /
@@ -127,20 +133,27 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
         record_run(self.runner, 0, 1)
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
+        if self._iter > 0 and self._validates_now():
+            # Resumed at a validation: its checkpoint preceded it.
+            self._validate()
         batches = endless_batches(self.dataloader, self._iter)
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
             set_random_seed(self.runner.seed + self._iter)
             self.run_iter(next(batches))
-            self._decide_current_val_interval()
-            if (self.runner.val_loop is not None
-                    and self._iter >= self.val_begin
-                    and (self._iter % self.val_interval == 0
-                         or self._iter == self._max_iters)):
+            if self._validates_now():
                 self._validate()
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model
+
+    def _validates_now(self) -> bool:
+        """Whether the iterations done so far end with a validation."""
+        self._decide_current_val_interval()
+        return (self.runner.val_loop is not None
+                and self._iter >= self.val_begin
+                and (self._iter % self.val_interval == 0
+                     or self._iter == self._max_iters))
 
     def _validate(self) -> None:
         """Run the val loop on rank 0's BatchNorm buffers."""

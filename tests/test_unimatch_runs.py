@@ -1,0 +1,191 @@
+"""The UniMatch configs train a few iterations on generated data: CamVid
+(EfficientNet-Lite0, resumed mid-run to the same weights, bf16 autocast) and
+VOC (DeepLabV3+ R101 at a tiny crop), with the report of the loss terms."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+import dst_cbc  # noqa: F401
+from dst_cbc import cli
+from dst_cbc.datasets import write_list
+from dst_cbc.engine.precision import cpu_supports_bf16
+from tests.helpers.fake_trees import write_image, write_label
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(ROOT, 'configs', 'unimatch')
+CAMVID = osp.join(
+    CONFIGS,
+    'unimatch_effnet-lite0-deeplabv3plus_1xb4+8_camvid-1-8_128x176.py')
+VOC = osp.join(
+    CONFIGS, 'unimatch_deeplabv3plus-r101-d16_1xb8+16_voc-classic-1-16_'
+    '321x321.py')
+TERMS = ('loss_x', 'loss_s1', 'loss_s2', 'loss_fp', 'confident_ratio')
+
+
+@pytest.fixture(scope='module')
+def camvid_root(tmp_path_factory):
+    """CamVid's layout: 4 labeled train images, 8 more without labels,
+    one val image."""
+    root = str(tmp_path_factory.mktemp('camvid'))
+    train = [f'f{i:03d}' for i in range(12)]
+    for i, name in enumerate(train):
+        write_image(osp.join(root, 'train', name + '.png'), (120, 90), i)
+        if i < 4:
+            write_label(
+                osp.join(root, 'trainannot', name + '.png'), (120, 90), 11)
+    write_image(osp.join(root, 'val', 'v000.png'), (120, 90), 99)
+    write_label(osp.join(root, 'valannot', 'v000.png'), (120, 90), 11)
+    write_list(osp.join(root, 'val.txt'), ['v000'])
+    write_list(osp.join(root, 'splits/split1/labeled_1-8.txt'), train[:4])
+    write_list(osp.join(root, 'splits/split1/unlabeled_1-8.txt'), train[4:])
+    return root
+
+
+def shrink(cfg, crop, scale):
+    """Smaller crops, from images resized to ``scale``."""
+    train = cfg.train_dataloader.dataset
+    for half in (train.labeled, train.unlabeled):
+        for t in half.pipeline:
+            if t.type == 'RandomCrop':
+                t.crop_size = crop
+            if t.type == 'RandomResize':
+                t.scale = scale
+    cfg.model.data_preprocessor.size = crop
+
+
+def camvid_cfg(root, work_dir, iters):
+    """The CamVid 1/8 config on ``root``: 2 labeled + 4 unlabeled crops of
+    64 x 64, ``iters`` iterations, validation and checkpoints every 2."""
+    cfg = Config.fromfile(CAMVID)
+    train = cfg.train_dataloader.dataset
+    for half in (train.labeled, train.unlabeled):
+        half.data_root = root
+        half.ann_file = half.ann_file.replace('data/camvid/', '')
+    cfg.val_dataloader.dataset.data_root = root
+    cfg.test_dataloader = cfg.val_dataloader
+    shrink(cfg, (64, 64), (120, 90))
+    cfg.train_dataloader.batch_size = 6
+    cfg.train_dataloader.sampler.num_pseudo = 4
+    # 8 unlabeled images, 2 per iteration: an epoch is 4 iterations.
+    cfg.train_cfg.update(
+        epochs=iters / 4, unlabeled_per_iter=2, val_interval=2)
+    cfg.default_hooks.checkpoint.update(interval=2, max_keep_ckpts=3)
+    cfg.default_hooks.logger.interval = 1
+    cfg.work_dir = str(work_dir)
+    return cfg
+
+
+class StopAfter(Hook):
+    """Raise after iteration ``n`` (its checkpoint saved): a crash."""
+
+    priority = 'LOWEST'
+
+    def __init__(self, n):
+        self.n = n
+
+    def after_train_iter(self, runner, batch_idx, data_batch, outputs):
+        if runner.iter + 1 == self.n:
+            raise KeyboardInterrupt(f'stopped after iteration {self.n}')
+
+
+def weights(path):
+    return torch.load(
+        path, map_location='cpu', weights_only=False)['state_dict']
+
+
+def test_camvid_trains_reports_and_resumes_to_the_same_weights(
+        camvid_root, tmp_path, one_thread):
+    full = Runner.from_cfg(camvid_cfg(camvid_root, tmp_path / 'full', 4))
+    assert full.train_loop.max_iters == 4
+    full.train()
+    work = tmp_path / 'full'
+    report = json.loads((work / 'report.json').read_text())
+    assert set(TERMS) <= set(report['ranges'])
+    assert [v['iter'] for v in report['val']] == [2, 4]
+    assert (work / 'plots' / 'losses.png').is_file()
+    assert (work / 'run.json').is_file()
+    for term in TERMS:
+        assert len(full.message_hub.get_scalar(f'train/{term}').data[0]) == 4
+
+    crashed = Runner.from_cfg(camvid_cfg(camvid_root, tmp_path / 'cut', 4))
+    crashed.register_hook(StopAfter(2))
+    with pytest.raises(KeyboardInterrupt):
+        crashed.train()
+    resumed_cfg = camvid_cfg(camvid_root, tmp_path / 'cut', 4)
+    resumed_cfg.resume = True
+    resumed = Runner.from_cfg(resumed_cfg)
+    resumed.train()
+    assert resumed.iter == 4
+    ours = weights(tmp_path / 'cut' / 'iter_4.pth')
+    theirs = weights(work / 'iter_4.pth')
+    assert ours.keys() == theirs.keys()
+    for key in ours:
+        assert torch.equal(ours[key], theirs[key]), key
+    report = json.loads((tmp_path / 'cut' / 'report.json').read_text())
+    assert [v['iter'] for v in report['val']] == [2, 4]
+
+
+@pytest.mark.skipif(not cpu_supports_bf16(), reason='no bf16 on this CPU')
+def test_camvid_trains_under_amp(camvid_root, tmp_path, one_thread):
+    cfg = camvid_cfg(camvid_root, tmp_path, 1)
+    cli.enable_amp(cfg)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert type(runner.optim_wrapper).__name__ == 'BF16OptimWrapper'
+    for term in TERMS:
+        value = runner.message_hub.get_scalar(f'train/{term}').current()
+        assert torch.isfinite(torch.tensor(value))
+
+
+def test_the_loop_needs_online_unlabeled_images(camvid_root, tmp_path):
+    cfg = camvid_cfg(camvid_root, tmp_path, 1)
+    cfg.train_dataloader.dataset.online = False
+    with pytest.raises(ValueError, match='online=True'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_voc_config_trains_two_iterations(tmp_path, one_thread):
+    """DeepLabV3+ R101 (no pretrained weights) on 33 x 33 crops of a tiny
+    VOC tree: 1 labeled + 2 unlabeled crops per iteration."""
+    root = str(tmp_path / 'VOC2012')
+    train = [f'2008_{i:06d}' for i in range(6)]
+    for i, name in enumerate(train + ['2007_000000']):
+        size = (50, 40) if i % 2 else (40, 50)
+        write_image(osp.join(root, 'JPEGImages', name + '.jpg'), size, i)
+        write_label(
+            osp.join(root, 'SegmentationClassAug', name + '.png'), size, 21)
+    write_label(
+        osp.join(root, 'SegmentationClass', '2007_000000.png'),
+        size,
+        21,
+        palette=True)
+    write_list(
+        osp.join(root, 'ImageSets/Segmentation/val.txt'), ['2007_000000'])
+    write_list(osp.join(root, 'splits/unimatch/92/labeled.txt'), train[:2])
+    write_list(osp.join(root, 'splits/unimatch/92/unlabeled.txt'), train[2:])
+    cfg = Config.fromfile(VOC)
+    cfg.model.backbone.init_cfg = None
+    shrink(cfg, (33, 33), (50, 50))
+    train_set = cfg.train_dataloader.dataset
+    for dataset in (train_set.labeled, train_set.unlabeled,
+                    cfg.val_dataloader.dataset):
+        dataset.data_root = root
+    cfg.test_dataloader = cfg.val_dataloader
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        loader.update(num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.batch_size = 3
+    cfg.train_dataloader.sampler.num_pseudo = 2
+    cfg.train_cfg.update(epochs=0.5, unlabeled_per_iter=1, val_interval=2)
+    cfg.default_hooks.checkpoint.update(interval=10, save_best=None)
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == runner.train_loop.max_iters == 2
+    for term in TERMS:
+        assert len(runner.message_hub.get_scalar(f'train/{term}').data[0]) == 2
+    assert (tmp_path / 'work' / 'report.md').is_file()
