@@ -22,9 +22,9 @@ model = dict(
         # align_corners=True for every upsampling of logits (training loss,
         # labeling, evaluation).
         align_corners=True))
-# BatchNorm statistics of the whole batch of 8 on any number of GPUs: MMEngine's
-# Runner converts every BatchNorm of a launched run (tools/dist_train.sh,
-# --launcher) to torch's SyncBatchNorm, which on one GPU computes what
-# BatchNorm does. Unlaunched runs keep BatchNorm; CPU processes, which
-# SyncBatchNorm cannot run on, keep their own statistics (dst_cbc.cli).
+# BatchNorm statistics of the whole batch of 8 on any number of GPUs:
+# MMEngine's Runner converts every BatchNorm of a launched run
+# (tools/dist_train.sh, --launcher) to torch's SyncBatchNorm, which on one GPU
+# computes what BatchNorm does. Unlaunched runs keep BatchNorm; CPU processes,
+# which SyncBatchNorm cannot run on, keep their own statistics (dst_cbc.cli).
 sync_bn = 'torch'
