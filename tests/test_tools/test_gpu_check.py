@@ -1,7 +1,7 @@
 """tools/gpu_check.sh and tools/gpu_check.py on a CPU: the arguments, the
 dry-run plan and its time, the configs the runs resolve, the generated
-data, and a tiny run measured and reported as on a GPU (the install and the
-CUDA runs themselves need the GPU machine)."""
+data, and (slow) a tiny run measured and reported as on a GPU (the install
+and the CUDA runs themselves need the GPU machine)."""
 import argparse
 import json
 import os
@@ -275,6 +275,7 @@ def tiny_scratch(tmp_path_factory):
     return scratch
 
 
+@pytest.mark.slow
 def test_a_run_is_measured_and_reported(tiny_scratch, tmp_path, monkeypatch):
     """The main job, 4 + 4 iterations on CPU, through the check's runner:
     its speed, rounds, labeling pass, and the report of both files."""
@@ -303,6 +304,7 @@ def test_a_run_is_measured_and_reported(tiny_scratch, tmp_path, monkeypatch):
     assert f'| 1 | 0.20 | {score:.2f} |' in markdown
 
 
+@pytest.mark.slow
 def test_a_run_past_the_deadline_is_stopped(tiny_scratch):
     job = Job('main-stopped', gpu_check.MAIN_CONFIG, False, TINY, 10, 300)
     [run] = gpu_check.run_stage([job], str(tiny_scratch),
