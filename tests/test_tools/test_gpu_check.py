@@ -66,7 +66,15 @@ def test_help_prints_the_usage():
       "--jobs must be a whole number >= 1, got '0'"),
      (('{wheels}', '{out}', '--jobs'), '--jobs needs a number'),
      (('--scratch', '{wheels}/mmcv-2.1.0.tar.gz', '{wheels}', '{out}'),
-      '--scratch {wheels}/mmcv-2.1.0.tar.gz exists and is not a folder')])
+      '--scratch {wheels}/mmcv-2.1.0.tar.gz exists and is not a folder'),
+     (('--train-only', '--install-only', '{wheels}', '{out}'),
+      '--install-only and --train-only exclude each other'),
+     (('--train-only', '--scratch', '{tmp}', '{wheels}', '{out}'),
+      '--train-only expects OUT_DIR, got 2 argument(s)'),
+     (('--train-only', '--scratch', '{tmp}', '{out}'),
+      "--train-only needs --scratch DIR holding an --install-only run's "
+      'venv/ and install.json'),
+     (('--train-only', '{out}'), "--train-only needs --scratch DIR")])
 def test_a_bad_argument_is_named(tmp_path, wheel_dir, args, message):
     names = dict(tmp=tmp_path, wheels=wheel_dir, out=tmp_path / 'out')
     result = check('--dry-run', *[a.format(**names) for a in args])
@@ -114,6 +122,19 @@ def test_install_only_plans_no_run(tmp_path, wheel_dir):
     assert result.returncode == 0
     assert 'stop after the install (--install-only)' in result.stdout
     assert 'tools/train.py' not in result.stdout
+
+
+def test_train_only_plans_the_runs_with_an_earlier_install(tmp_path):
+    scratch = tmp_path / 'scratch'
+    (scratch / 'venv' / 'bin').mkdir(parents=True)
+    (scratch / 'venv' / 'bin' / 'python').symlink_to(sys.executable)
+    (scratch / 'install.json').write_text('{}')
+    result = check('--dry-run', '--train-only', '--scratch', scratch,
+                   tmp_path / 'out')
+    assert result.returncode == 0, result.stderr
+    assert 'plan: install' not in result.stdout
+    assert result.stdout.count(f'{scratch}/venv/bin/python {ROOT}/tools/'
+                               'train.py') == 5
 
 
 def test_without_cuda_it_stops_before_installing(tmp_path, wheel_dir):
