@@ -4,7 +4,8 @@ CUDA and the report.
 Run by the check with the Python of the venv it installed::
 
     python tools/gpu_check.py --out DIR --scratch DIR \\
-        [--install-json FILE] [--started EPOCH_SECONDS] [--dry-run]
+        [--install-json FILE] [--started EPOCH_SECONDS] [--python PY] \\
+        [--dry-run]
 
 In ``--scratch`` it generates three data sets (the main job's synthetic
 data, a CamVid-size tree, a PASCAL VOC tree), then trains, each as
@@ -565,6 +566,7 @@ def environment() -> dict:
 
 
 def _cell(value, digits: int = 2) -> str:
+    """A table cell: '-' for None, floats with ``digits`` decimals."""
     if value is None:
         return '-'
     return f'{value:.{digits}f}' if isinstance(value, float) else str(value)
@@ -592,8 +594,8 @@ def markdown(report: dict) -> str:
         f"| compilers | {_cell(install.get('cxx'))}; nvcc: "
         f"{_cell(install.get('nvcc'))} |",
         f"| data generation (s) | {_cell(report.get('data_s'), 0)} |",
-        f"| check (s, install included) | {_cell(report.get('total_s'), 0)} "
-        '|', '',
+        f"| check (s, from the command's start) | "
+        f"{_cell(report.get('total_s'), 0)} |", '',
         '| run | precision | optimizer wrapper | status | iterations | it/s | '
         'peak GPU memory (MB) | labeling (ms/image) | wall (s) | '
         'best (round) |', '|---|---|---|---|---|---|---|---|---|---|'
