@@ -1,35 +1,36 @@
-"""Helpers shared by the performance benchmarks.
+"""Helpers shared by the benchmarks.
 
-Each benchmark runs on the real CamVid data when it is there (Fast-SCNN at
-half resolution, ``configs/camvid``) and otherwise on generated synthetic
-data (the default config), prints Markdown tables and writes them to
-``<out>/results.md`` next to ``<out>/results.json``. Wall times are compared
-as ratios of medians measured in the same run, with the compared sides
-interleaved, because absolute times drift on a shared machine.
+The performance benchmarks run on CamVid when ``--data-root`` holds it
+(Fast-SCNN at half resolution, ``configs/camvid``) and otherwise on
+generated synthetic data (the main job's config). Every benchmark writes
+``<out>/results.json`` (with the machine it ran on: CPU model, instruction
+set, threads) and ``<out>/results.md``, and prints the tables. Wall times
+are compared as ratios of medians measured in the same run, the compared
+sides interleaved, because absolute times drift on a shared machine.
 """
 import argparse
 import copy
-import io
 import os.path as osp
+import platform
 import time
 from dataclasses import dataclass
-from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Union)
+from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 import torch
 from mmengine.config import Config
 from mmengine.logging import MMLogger
+from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint, set_random_seed
+from mmengine.runner import Runner, load_checkpoint, set_random_seed
 from PIL import Image
 from torch import nn
-from torch.utils.data import DataLoader
 
 import dst_cbc  # noqa: F401  (registers the extension's modules)
-from dst_cbc.datasets import nested_splits, read_list, write_splits
+from dst_cbc.datasets import (endless_batches, nested_splits, read_list,
+                              write_splits)
 from dst_cbc.utils import atomic_write_bytes, atomic_write_json
-from mmseg.registry import MODELS
+from mmseg.registry import HOOKS, MODELS
 from tools.make_synthetic_data import generate_synthetic_dataset
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -38,7 +39,8 @@ CAMVID_CONFIG = osp.join(ROOT, 'configs', 'camvid',
 SYNTHETIC_CONFIG = osp.join(
     ROOT, 'configs', 'dst_cbc',
     'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
-DEFAULT_DATA_ROOT = osp.join(osp.dirname(ROOT), 'shared', 'data', 'camvid')
+#: Where the CamVid configs expect the data (SegNet layout).
+DEFAULT_DATA_ROOT = osp.join(ROOT, 'data', 'camvid')
 LABEL_RATIO = 8
 
 
@@ -58,7 +60,7 @@ class BenchData:
 
 
 def add_common_args(parser: argparse.ArgumentParser, name: str) -> None:
-    """Add the options every benchmark takes.
+    """Add the options every performance benchmark takes.
 
     Args:
         parser (ArgumentParser): The benchmark's parser.
@@ -90,6 +92,20 @@ def add_common_args(parser: argparse.ArgumentParser, name: str) -> None:
         help="torch's intra-op threads (default: torch's choice)")
 
 
+def apply_common_args(args: argparse.Namespace) -> None:
+    """Set torch's threads (``--threads``) and quiet MMEngine's logging.
+
+    A WARNING-level logger becomes MMEngine's current one, so that the
+    INFO lines of weight initialization and labeling do not bury the tables.
+
+    Args:
+        args (Namespace): Parsed options of :func:`add_common_args`.
+    """
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    MMLogger.get_instance('dst_cbc_benchmark', log_level='WARNING')
+
+
 def write_split_lists(data_root: str,
                       split_dir: str,
                       ratios: Sequence[int] = (LABEL_RATIO, ),
@@ -104,7 +120,6 @@ def write_split_lists(data_root: str,
         data_root (str): Folder holding ``train.txt``.
         split_dir (str): Folder of the ``split<s>`` folders.
         ratios (Sequence[int]): The ``k`` of each ratio ``1/k``.
-            Defaults to ``(LABEL_RATIO, )``.
         num_splits (int): Splits to write. Defaults to 1.
     """
     names = read_list(osp.join(data_root, 'train.txt'))
@@ -116,7 +131,7 @@ def point_config(cfg: Config,
                  split_dir: str,
                  ratio: int = LABEL_RATIO,
                  split: Union[int, str] = 1) -> None:
-    """Point a DST-CBC config's datasets at the data and split lists.
+    """Point a config's datasets at the data and split lists.
 
     The paths are made absolute: a dataset joins a relative ``ann_file`` to
     its ``data_root``, not to the current directory. A config without an
@@ -127,7 +142,6 @@ def point_config(cfg: Config,
         data_root (str): The dataset folder.
         split_dir (str): The folder written by :func:`write_split_lists`.
         ratio (int): The ``k`` of the lists' ratio ``1/k``.
-            Defaults to :data:`LABEL_RATIO`.
         split (int | str): The split whose lists to read, or ``'{split}'``
             to leave the choice to the config's ``split`` (the placeholder
             ``SemiSegDataset`` fills). Defaults to 1.
@@ -144,53 +158,68 @@ def point_config(cfg: Config,
         cfg[loader].dataset.data_root = data_root
 
 
+def synthetic_data(out_dir: str,
+                   num_train: int = 256,
+                   size: int = 64,
+                   note: str = '') -> BenchData:
+    """The main job's config on synthetic data generated in ``out_dir``
+    (``synthetic_<num_train>x<size>``, reused when already there).
+
+    Args:
+        out_dir (str): The benchmark's output folder.
+        num_train (int): Training images (a quarter as many for val).
+        size (int): Image side.
+        note (str): What to say before the data's description.
+
+    Returns:
+        BenchData: The config pointed at split 1 of 1/8 labels.
+    """
+    init_default_scope('mmseg')
+    data_root = osp.join(out_dir, f'synthetic_{num_train}x{size}')
+    generate_synthetic_dataset(
+        data_root,
+        num_train=num_train,
+        num_val=max(1, num_train // 4),
+        size=size)
+    cfg = Config.fromfile(SYNTHETIC_CONFIG)
+    split_dir = osp.join(out_dir, 'splits')
+    write_split_lists(data_root, split_dir)
+    point_config(cfg, data_root, split_dir)
+    return BenchData(
+        'synthetic', cfg,
+        f'{note}SYNTHETIC data generated in {data_root} ({num_train} train '
+        f'images of {size}x{size}); the model of '
+        f'{osp.relpath(SYNTHETIC_CONFIG, ROOT)}.')
+
+
 def prepare_data(data_root: str,
                  out_dir: str,
                  synthetic_train: int = 256,
                  synthetic_size: int = 64,
                  camvid_config: str = CAMVID_CONFIG) -> BenchData:
-    """CamVid when ``data_root`` holds it, else generated synthetic data.
-
-    Nothing is downloaded: the synthetic set is generated into
-    ``out_dir/synthetic_<train>x<size>`` (reused when already there).
+    """CamVid when ``data_root`` holds it, else :func:`synthetic_data`.
 
     Args:
         data_root (str): Where CamVid would be.
         out_dir (str): The benchmark's output folder.
-        synthetic_train (int): Training images of the synthetic set (a
-            quarter as many validation images). Defaults to 256.
+        synthetic_train (int): Training images of the synthetic set.
         synthetic_size (int): Image side of the synthetic set.
-            Defaults to 64.
         camvid_config (str): The DST-CBC config used on CamVid.
-            Defaults to the Fast-SCNN one.
 
     Returns:
         BenchData: The data's kind, config and a note for the output.
     """
+    if not osp.isfile(osp.join(data_root, 'train.txt')):
+        return synthetic_data(out_dir, synthetic_train, synthetic_size,
+                              f'CamVid not found at {data_root}: ')
     init_default_scope('mmseg')
-    if osp.isfile(osp.join(data_root, 'train.txt')):
-        kind, cfg = 'camvid', Config.fromfile(camvid_config)
-        note = (f'CamVid at {data_root}; the model of '
-                f'{osp.relpath(camvid_config, ROOT)} (training crops '
-                f'{cfg.crop_size[0]}x{cfg.crop_size[1]}).')
-    else:
-        missing = data_root
-        data_root = osp.join(out_dir,
-                             f'synthetic_{synthetic_train}x{synthetic_size}')
-        generate_synthetic_dataset(
-            data_root,
-            num_train=synthetic_train,
-            num_val=max(1, synthetic_train // 4),
-            size=synthetic_size)
-        kind, cfg = 'synthetic', Config.fromfile(SYNTHETIC_CONFIG)
-        note = (f'CamVid not found at {missing}: SYNTHETIC data generated '
-                f'in {data_root} ({synthetic_train} train images of '
-                f'{synthetic_size}x{synthetic_size}); DeepLabV2-R18-mini of '
-                f'{osp.relpath(SYNTHETIC_CONFIG, ROOT)}.')
+    cfg = Config.fromfile(camvid_config)
     split_dir = osp.join(out_dir, 'splits')
     write_split_lists(data_root, split_dir)
     point_config(cfg, data_root, split_dir)
-    return BenchData(kind, cfg, note)
+    return BenchData(
+        'camvid', cfg, f'CamVid at {data_root}; the model of '
+        f'{osp.relpath(camvid_config, ROOT)}.')
 
 
 def build_model(model_cfg: dict,
@@ -218,8 +247,7 @@ def build_model(model_cfg: dict,
 def semi_loader_cfg(cfg: Config,
                     pseudo_label_dir: Optional[str] = None,
                     **overrides) -> dict:
-    """The train dataloader config as :class:`CurriculumTrainLoop` builds
-    it for a round.
+    """The train dataloader config of a round, as the loop builds it.
 
     Args:
         cfg (Config): The DST-CBC config.
@@ -237,33 +265,51 @@ def semi_loader_cfg(cfg: Config,
     return loader
 
 
-def write_png(label: np.ndarray, path: str) -> None:
-    """Write a uint8 label map as an 8-bit PNG, atomically.
+def train_briefly(model: nn.Module, cfg: Config, iters: int,
+                  seed: int) -> nn.Module:
+    """Train ``model`` ``iters`` supervised iterations (round 0's batches,
+    the config's optimizer), so that its confidences are spread as a
+    trained model's are.
+
+    Returns:
+        nn.Module: ``model``, trained in place.
+    """
+    loader = Runner.build_dataloader(semi_loader_cfg(cfg), seed=seed)
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    model.train()
+    for _, batch in zip(range(iters), endless_batches(loader)):
+        model.train_step(batch, optim_wrapper)
+    return model
+
+
+def labeling_dataset_cfg(cfg: Config,
+                         num_images: Optional[int] = None,
+                         **hook_options) -> dict:
+    """The unlabeled images, loaded as the config's labeling hook loads
+    them.
 
     Args:
-        label (np.ndarray): The label map.
-        path (str): The PNG's path.
+        cfg (Config): A DST-CBC config (its named ``pseudo_label_hook``).
+        num_images (int, optional): Keep the first ``num_images`` only.
+        **hook_options: Hook options to replace (``store_at_infer_scale``).
+
+    Returns:
+        dict: The dataset config (``pipeline`` the hook's
+        ``labeling_pipeline()``).
     """
-    buffer = io.BytesIO()
-    Image.fromarray(label).save(buffer, format='PNG')
-    atomic_write_bytes(path, buffer.getvalue())
+    hook = HOOKS.build(dict(cfg.pseudo_label_hook, **hook_options))
+    dataset = dict(
+        copy.deepcopy(cfg.train_dataloader.dataset.unlabeled),
+        pipeline=hook.labeling_pipeline())
+    if num_images is not None:
+        dataset['indices'] = num_images
+    return dataset
 
 
-def endless(loader: DataLoader) -> Iterator[Any]:
-    """Batches of ``loader``, epoch after epoch (the sampler reseeded).
-
-    Args:
-        loader (DataLoader): A data loader.
-
-    Yields:
-        The loader's batches, without end.
-    """
-    epoch = 0
-    while True:
-        if hasattr(loader.sampler, 'set_epoch'):
-            loader.sampler.set_epoch(epoch)
-        yield from loader
-        epoch += 1
+def read_png(path: str) -> np.ndarray:
+    """Read an 8-bit label PNG."""
+    with Image.open(path) as image:
+        return np.asarray(image)
 
 
 def interleave(fns: Dict[str, Callable[[], Any]],
@@ -291,35 +337,41 @@ def interleave(fns: Dict[str, Callable[[], Any]],
     return seconds
 
 
-def markdown_table(header: Sequence[str],
-                   rows: Sequence[Sequence[Any]]) -> str:
-    """A Markdown table.
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else the platform's)."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine(threads: Optional[int] = None) -> Dict:
+    """What a result depends on besides the code: CPU model, the
+    instruction set torch uses, threads, torch.
 
     Args:
-        header (Sequence[str]): Column titles.
-        rows (Sequence[Sequence]): Cells, formatted with ``str``.
+        threads (int, optional): The threads of the measured processes;
+            defaults to this process's torch threads.
 
     Returns:
-        str: The table, one line per row.
+        dict: ``cpu``, ``capability`` (e.g. ``'AVX512'``), ``threads`` and
+        ``torch``.
     """
-    lines = ['| ' + ' | '.join(header) + ' |', '|' + '---|' * len(header)]
-    lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
-    return '\n'.join(lines)
+    return dict(
+        cpu=cpu_model(),
+        capability=torch.backends.cpu.get_cpu_capability(),
+        threads=threads or torch.get_num_threads(),
+        torch=torch.__version__)
 
 
-def apply_common_args(args: argparse.Namespace) -> None:
-    """Set torch's threads (``--threads``) and quiet MMEngine's logging.
-
-    A WARNING-level logger becomes MMEngine's current one: weight
-    initialization and the labeler log through it, and their INFO lines
-    would bury the tables.
-
-    Args:
-        args (Namespace): Parsed options of :func:`add_common_args`.
-    """
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    MMLogger.get_instance('dst_cbc_benchmark', log_level='WARNING')
+def machine_line(info: Dict) -> str:
+    """One sentence naming the machine of :func:`machine`."""
+    return (f'{info["cpu"]} ({info["capability"]}), {info["threads"]} '
+            f'thread(s), torch {info["torch"]}.')
 
 
 def write_results(out_dir: str, results: Dict, text: str) -> None:
@@ -327,7 +379,7 @@ def write_results(out_dir: str, results: Dict, text: str) -> None:
 
     Args:
         out_dir (str): The benchmark's output folder.
-        results (dict): JSON-serialisable results.
+        results (dict): JSON-serialisable results (with ``machine``).
         text (str): The Markdown report.
     """
     atomic_write_json(osp.join(out_dir, 'results.json'), results)

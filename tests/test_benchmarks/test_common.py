@@ -1,4 +1,4 @@
-"""The benchmarks' shared data preparation (``benchmarks/common.py``)."""
+"""The benchmarks' shared helpers (``benchmarks/common.py``)."""
 import os.path as osp
 
 import pytest
@@ -24,3 +24,34 @@ def test_relative_out_is_resolved_against_the_current_directory(
         assert osp.isfile(path)
     if kind == 'camvid':
         assert train.labeled.data_root == str(fake_camvid)
+
+
+def test_interleave_alternates_the_order():
+    calls = []
+    seconds = common.interleave(
+        dict(a=lambda: calls.append('a'), b=lambda: calls.append('b')), 3)
+    assert calls == ['a', 'b', 'b', 'a', 'a', 'b']
+    assert [len(s) for s in seconds.values()] == [3, 3]
+
+
+def test_labeling_dataset_follows_the_named_hook():
+    cfg = common.Config(
+        dict(
+            pseudo_label_hook=dict(
+                type='PseudoLabelHook', batch_size=8, infer_scale=(24, 16)),
+            train_dataloader=dict(
+                dataset=dict(unlabeled=dict(type='X', pipeline=[])))))
+    plain = common.labeling_dataset_cfg(cfg, 5)
+    stored = common.labeling_dataset_cfg(cfg, store_at_infer_scale=True)
+    assert plain['indices'] == 5 and 'indices' not in stored
+    assert [t['type'] for t in stored['pipeline']] == [
+        'LoadImageFromFile', 'Resize', 'ResetOriginalShape', 'PackSegInputs'
+    ]
+    assert 'ResetOriginalShape' not in [t['type'] for t in plain['pipeline']]
+
+
+def test_machine_names_cpu_instruction_set_and_threads():
+    info = common.machine(3)
+    assert info['threads'] == 3 and info['cpu']
+    assert isinstance(info['capability'], str) and info['capability']
+    assert common.machine_line(info).startswith(f'{info["cpu"]} (')
