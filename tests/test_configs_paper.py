@@ -139,13 +139,15 @@ PAPER_CONFIGS = sorted(EXPECTED)
 
 
 def _paper_config_files(pattern=('*', '*.py')):
-    """Every config under configs/ named after VOC or Cityscapes (the
-    corrected ones; ``pattern=('*', 'paper', '*.py')``: their twins)."""
+    """Every DST-CBC config under configs/ named after VOC or Cityscapes
+    (the corrected ones; ``pattern=('*', 'paper', '*.py')``: their twins;
+    configs/unimatch/ follows the UniMatch authors' protocol)."""
     return sorted(
         osp.relpath(path, osp.join(ROOT, 'configs'))
         for path in glob.glob(osp.join(ROOT, 'configs', *pattern))
-        if '_base_' not in path and ('_voc-' in osp.basename(path)
-                                     or '_cityscapes-' in osp.basename(path)))
+        if '_base_' not in path and not osp.basename(path).startswith(
+            'unimatch_') and ('_voc-' in osp.basename(path)
+                              or '_cityscapes-' in osp.basename(path)))
 
 
 _CFGS = {}
