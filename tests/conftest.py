@@ -1,11 +1,13 @@
 """Shared fixtures: tiny generated datasets, the default config on them and
 one finished tiny run."""
 import copy
+import gc
 import json
 import os.path as osp
 from types import SimpleNamespace
 from typing import Callable
 
+import mmengine.config.config as mmengine_config
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -51,6 +53,13 @@ def tiny_config(data_root: str,
                 **train_cfg) -> Config:
     """The default config pointed at ``data_root``, with ``train_cfg``."""
     cfg = Config.fromfile(DEFAULT_CONFIG)
+    # Dumped and logged unformatted (yapf takes a second or more per runner);
+    # Config.fromfile ignores its format_python_code for a plain config.
+    cfg = Config(
+        cfg.to_dict(),
+        cfg_text=cfg.text,
+        filename=cfg.filename,
+        format_python_code=False)
     for kind in ('labeled', 'unlabeled'):
         half = cfg.train_dataloader.dataset[kind]
         half.data_root = data_root
@@ -60,6 +69,48 @@ def tiny_config(data_root: str,
     cfg.work_dir = str(work_dir)
     cfg.train_cfg.update(train_cfg)
     return cfg
+
+
+def pytest_collection_finish(session):
+    """Exempt what is loaded by now (torch, MMEngine, the test modules) from
+    the garbage collector's scans: MMEngine's datasets call gc.collect()
+    whenever they are built, which otherwise scans millions of objects
+    (about half a second per dataset)."""
+    gc.freeze()
+
+
+@pytest.fixture(scope='session', autouse=True)
+def one_torch_thread():
+    """Every test on one torch thread (subprocesses keep torch's default):
+    the tests run small models, many small ops, which a second thread does
+    not speed up and which stall when the cores are busy (a tiny run took
+    up to ten times as long on two threads at a load of 6 on 2 cores)."""
+    with torch_threads(1):
+        yield
+
+
+@pytest.fixture(scope='session', autouse=True)
+def config_formatted_once():
+    """Format each config text with yapf once per session.
+
+    MMEngine formats the whole config with yapf whenever it dumps or logs it
+    or saves a checkpoint: several times per runner, a second or more each
+    (most of what building a tiny runner costs). The formatting is a pure
+    function of the text: the same text gets the same result from a cache.
+    """
+    format_code = mmengine_config.FormatCode
+    formatted = {}
+
+    def cached(text, style_config=None, **kwargs):
+        key = (text, repr(style_config), repr(sorted(kwargs.items())))
+        if key not in formatted:
+            formatted[key] = format_code(
+                text, style_config=style_config, **kwargs)
+        return formatted[key]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mmengine_config, 'FormatCode', cached)
+        yield
 
 
 @pytest.fixture(scope='session')
@@ -118,9 +169,8 @@ def finished_run(tmp_path_factory) -> SimpleNamespace:
         dict(type='RoundStartRecorder'),
         dict(type='ReportSnapshotRecorder')
     ]
-    with torch_threads(1):  # tiny convolutions: threads only contend
-        runner = Runner.from_cfg(copy.deepcopy(cfg))
-        runner.train()
+    runner = Runner.from_cfg(copy.deepcopy(cfg))
+    runner.train()
     hooks = {type(h): h for h in runner.hooks}
     results = copy.deepcopy(runner.train_loop.results)
 
@@ -128,6 +178,10 @@ def finished_run(tmp_path_factory) -> SimpleNamespace:
         other = copy.deepcopy(cfg)
         other.work_dir = str(work_dir)
         other.visualizer.name = f'visualizer_{work_dir}'
+        # a runner's message hub and logger are MMEngine instances named by
+        # experiment and second: a name of its own per copy keeps a runner
+        # built in the same second from reading another's recorded rounds
+        other.experiment_name = f'run_{work_dir}'
         return other
 
     return SimpleNamespace(

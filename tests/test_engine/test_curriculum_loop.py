@@ -153,6 +153,26 @@ def test_baseline_checkpoint_must_exist(finished_run, tmp_path):
         Runner.from_cfg(cfg).train()
 
 
+def test_baseline_checkpoint_of_another_layout_is_refused(
+        finished_run, tmp_path):
+    """Every key of the model must be in a given baseline: an unconverted
+    checkpoint (here, its keys renamed) is refused, not half loaded."""
+    checkpoint = _load_checkpoint(
+        osp.join(finished_run.work, 'round_0_best.pth'), map_location='cpu')
+    checkpoint['state_dict'] = {
+        'net.' + key: value
+        for key, value in checkpoint['state_dict'].items()
+    }
+    other = str(tmp_path / 'other_layout.pth')
+    torch.save(checkpoint, other)
+    cfg = finished_run.config_copy(tmp_path / 'other')
+    cfg.train_cfg.baseline_checkpoint = other
+    cfg.train_cfg.alphas = [1.0]
+    with pytest.raises(
+            RuntimeError, match='missing keys in source state_dict'):
+        Runner.from_cfg(cfg).train()
+
+
 def test_load_from_initialises_round_0(finished_run, tmp_path):
     """``load_from`` means what it means in MMEngine: round 0 trains from
     the loaded weights (e.g. a pretrained model), for its full length."""

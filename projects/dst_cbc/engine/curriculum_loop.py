@@ -315,9 +315,11 @@ class CurriculumTrainLoop(BaseLoop):
         self.runner.load_checkpoint(best.checkpoint, map_location='cpu')
 
     def _given_baseline(self) -> RoundResult:
-        """Round 0 as ``baseline_checkpoint``: loaded and validated."""
+        """Round 0 as ``baseline_checkpoint``: loaded (every key of the
+        model, so a checkpoint of another layout is refused, not half
+        loaded) and validated."""
         self.runner.load_checkpoint(
-            self.baseline_checkpoint, map_location='cpu')
+            self.baseline_checkpoint, map_location='cpu', strict=True)
         score = self._validate() if self.runner.val_loop is not None else None
         return RoundResult(0, None, 0, score, self.baseline_checkpoint)
 
