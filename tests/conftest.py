@@ -2,6 +2,7 @@
 one finished tiny run."""
 import copy
 import gc
+import itertools
 import json
 import os.path as osp
 from types import SimpleNamespace
@@ -47,6 +48,10 @@ def make_tiny_synthetic(root: str,
     return root
 
 
+# Names of tiny_config's configs, one each: see tiny_config.
+_TINY_NAMES = itertools.count()
+
+
 def tiny_config(data_root: str,
                 work_dir: str,
                 ratio: int = 8,
@@ -67,6 +72,11 @@ def tiny_config(data_root: str,
     cfg.val_dataloader.dataset.data_root = data_root
     cfg.test_dataloader = cfg.val_dataloader
     cfg.work_dir = str(work_dir)
+    # A runner's message hub and logger are MMEngine instances named by
+    # experiment and second, and tiny runners take well under a second to
+    # build: a name of its own per config keeps a runner from reading the
+    # rounds another recorded.
+    cfg.experiment_name = f'tiny_{next(_TINY_NAMES)}'
     cfg.train_cfg.update(train_cfg)
     return cfg
 

@@ -125,7 +125,6 @@ def test_alpha_outside_unit_interval(data_root, tmp_path, make_cfg, alphas):
         runner.train()
 
 
-@pytest.mark.slow  # three trainings
 def test_work_dir_of_another_run_is_refused(data_root, tmp_path, make_cfg):
     first = make_cfg(data_root, tmp_path / 'w')
     first.train_cfg.alphas = []
