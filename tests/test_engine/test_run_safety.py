@@ -37,6 +37,7 @@ def messages(monkeypatch):
     return said
 
 
+@pytest.mark.slow  # the other process imports the package: 5-12 s
 def test_lock_of_a_live_process_refuses_then_its_stale_lock_is_taken(
         tmp_path, messages):
     work_dir = str(tmp_path / 'w')
