@@ -23,7 +23,7 @@ REGISTERED = [
     (TRANSFORMS, 'LoadPseudoConfidence', 'dst_cbc.datasets.pseudo_confidence'),
     (TRANSFORMS, 'PackSegInputsWithConfidence',
      'dst_cbc.datasets.pseudo_confidence'),
-    (LOOPS, 'CurriculumTrainLoop', 'dst_cbc.engine.curriculum_loop'),
+    (LOOPS, 'CurriculumTrainLoop', 'dst_cbc.engine.loops'),
     (RUNNERS, 'CurriculumRunner', 'dst_cbc.engine.run_safety'),
     (HOOKS, 'PseudoLabelHook', 'dst_cbc.engine.pseudo_label_hook'),
     (HOOKS, 'ChannelsLastHook', 'dst_cbc.engine.precision'),
@@ -44,8 +44,8 @@ REGISTERED = [
     (MODELS, 'OhemCrossEntropyLoss', 'dst_cbc.models.ohem_loss'),
     (TRANSFORMS, 'StrongViews', 'dst_cbc.datasets.strong_views'),
     (TRANSFORMS, 'PackSegInputsWithViews', 'dst_cbc.datasets.strong_views'),
-    (LOOPS, 'SemiIterBasedTrainLoop', 'dst_cbc.engine.semi_loop'),
-    (HOOKS, 'TrainingCurvesHook', 'dst_cbc.engine.training_curves'),
+    (LOOPS, 'SemiIterBasedTrainLoop', 'dst_cbc.engine.loops'),
+    (HOOKS, 'TrainingCurvesHook', 'dst_cbc.engine.report'),
 ]
 
 

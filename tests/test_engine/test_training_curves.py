@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from mmengine.logging import MessageHub
 
-from dst_cbc.engine.training_curves import (TrainingCurvesHook, range_means,
+from dst_cbc.engine.report import (TrainingCurvesHook, range_means,
                                             smooth)
 
 

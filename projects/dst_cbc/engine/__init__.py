@@ -1,16 +1,15 @@
 """The curriculum: its runner, train loop, round schedule and records, the
 hooks it uses, checkpoints and precision; the loop and report of online
 methods (UniMatch)."""
-from .curriculum_loop import CurriculumTrainLoop
+from .loops import CurriculumTrainLoop, SemiIterBasedTrainLoop
 from .precision import BF16OptimWrapper, ChannelsLastHook, inference_autocast
 from .pseudo_label_hook import PseudoLabelHook
-from .report import (CurriculumReportHook, format_report_markdown,
-                     format_summary, render_plots, write_summary)
+from .report import (CurriculumReportHook, TrainingCurvesHook,
+                     format_report_markdown, format_summary, render_plots,
+                     write_summary)
 from .round_schedule import epochs_from_ratio, round_lengths
 from .rounds import RoundResult, best_result, build_report
 from .run_safety import CurriculumRunner
-from .semi_loop import SemiIterBasedTrainLoop
-from .training_curves import TrainingCurvesHook
 
 __all__ = [
     'BF16OptimWrapper', 'ChannelsLastHook', 'inference_autocast',
