@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from mmengine.logging import MessageHub
 
-from dst_cbc.engine.report import (TrainingCurvesHook, range_means,
-                                            smooth)
+from dst_cbc.engine.report import TrainingCurvesHook, range_means, smooth
 
 
 def test_range_means_and_smooth():
