@@ -243,6 +243,7 @@ def test_tool_writes_dataset_splits_and_valtiny(tmp_path, capsys):
     assert tree_bytes(out) == before
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch: 5-8 s
 def test_tool_runs_from_another_working_directory(tmp_path):
     result = subprocess.run([
         sys.executable,

@@ -134,6 +134,7 @@ def test_bad_options_are_usage_errors(tool, lists, tmp_path, extra, capsys):
     assert not (tmp_path / 'o').exists()
 
 
+@pytest.mark.slow  # a fresh interpreter imports torch: 5-6 s
 def test_command_line_error_names_the_file(tmp_path):
     command = [
         sys.executable,
