@@ -10,6 +10,7 @@ sides interleaved, because absolute times drift on a shared machine.
 """
 import argparse
 import copy
+import filecmp
 import os.path as osp
 import platform
 import time
@@ -162,31 +163,17 @@ def synthetic_data(out_dir: str,
                    num_train: int = 256,
                    size: int = 64,
                    note: str = '') -> BenchData:
-    """The main job's config on synthetic data generated in ``out_dir``
-    (``synthetic_<num_train>x<size>``, reused when already there).
-
-    Args:
-        out_dir (str): The benchmark's output folder.
-        num_train (int): Training images (a quarter as many for val).
-        size (int): Image side.
-        note (str): What to say before the data's description.
-
-    Returns:
-        BenchData: The config pointed at split 1 of 1/8 labels.
-    """
-    init_default_scope('mmseg')
+    """The main job's config on synthetic data generated in
+    ``out_dir/synthetic_<num_train>x<size>`` (reused when already there),
+    split 1 of 1/8 labels; ``note`` opens its description."""
     data_root = osp.join(out_dir, f'synthetic_{num_train}x{size}')
     generate_synthetic_dataset(
         data_root,
         num_train=num_train,
         num_val=max(1, num_train // 4),
         size=size)
-    cfg = Config.fromfile(SYNTHETIC_CONFIG)
-    split_dir = osp.join(out_dir, 'splits')
-    write_split_lists(data_root, split_dir)
-    point_config(cfg, data_root, split_dir)
     return BenchData(
-        'synthetic', cfg,
+        'synthetic', pointed(SYNTHETIC_CONFIG, data_root, out_dir),
         f'{note}SYNTHETIC data generated in {data_root} ({num_train} train '
         f'images of {size}x{size}); the model of '
         f'{osp.relpath(SYNTHETIC_CONFIG, ROOT)}.')
@@ -197,29 +184,27 @@ def prepare_data(data_root: str,
                  synthetic_train: int = 256,
                  synthetic_size: int = 64,
                  camvid_config: str = CAMVID_CONFIG) -> BenchData:
-    """CamVid when ``data_root`` holds it, else :func:`synthetic_data`.
-
-    Args:
-        data_root (str): Where CamVid would be.
-        out_dir (str): The benchmark's output folder.
-        synthetic_train (int): Training images of the synthetic set.
-        synthetic_size (int): Image side of the synthetic set.
-        camvid_config (str): The DST-CBC config used on CamVid.
-
-    Returns:
-        BenchData: The data's kind, config and a note for the output.
-    """
+    """``camvid_config`` on CamVid when ``data_root`` holds it (split 1 of
+    1/8 labels, lists in ``out_dir/splits``), else :func:`synthetic_data`
+    of ``synthetic_train`` images of side ``synthetic_size``."""
     if not osp.isfile(osp.join(data_root, 'train.txt')):
         return synthetic_data(out_dir, synthetic_train, synthetic_size,
                               f'CamVid not found at {data_root}: ')
+    return BenchData(
+        'camvid', pointed(camvid_config, data_root, out_dir),
+        f'CamVid at {data_root}; the model of '
+        f'{osp.relpath(camvid_config, ROOT)}.')
+
+
+def pointed(config: str, data_root: str, out_dir: str) -> Config:
+    """``config`` pointed at ``data_root`` and its split 1 of 1/8 labels,
+    written into ``out_dir/splits``."""
     init_default_scope('mmseg')
-    cfg = Config.fromfile(camvid_config)
+    cfg = Config.fromfile(config)
     split_dir = osp.join(out_dir, 'splits')
     write_split_lists(data_root, split_dir)
     point_config(cfg, data_root, split_dir)
-    return BenchData(
-        'camvid', cfg, f'CamVid at {data_root}; the model of '
-        f'{osp.relpath(camvid_config, ROOT)}.')
+    return cfg
 
 
 def build_model(model_cfg: dict,
@@ -310,6 +295,29 @@ def read_png(path: str) -> np.ndarray:
     """Read an 8-bit label PNG."""
     with Image.open(path) as image:
         return np.asarray(image)
+
+
+def label_agreement(paths_a: Sequence[str], paths_b: Sequence[str]) -> Dict:
+    """Compare two sets of pseudo labels of the same images (255: ignored).
+
+    Returns:
+        dict: ``pixels``, ``differing`` pixels, ``kept_only_a``,
+        ``kept_only_b``, ``class_changed`` (kept by both, another class),
+        ``identical_files`` and ``files``.
+    """
+    counts = dict.fromkeys(('pixels', 'differing', 'kept_only_a',
+                            'kept_only_b', 'class_changed', 'identical_files'),
+                           0)
+    for path_a, path_b in zip(paths_a, paths_b):
+        a, b = read_png(path_a), read_png(path_b)
+        kept_a, kept_b = a != 255, b != 255
+        counts['pixels'] += a.size
+        counts['differing'] += int((a != b).sum())
+        counts['kept_only_a'] += int((kept_a & ~kept_b).sum())
+        counts['kept_only_b'] += int((kept_b & ~kept_a).sum())
+        counts['class_changed'] += int((kept_a & kept_b & (a != b)).sum())
+        counts['identical_files'] += filecmp.cmp(path_a, path_b, False)
+    return dict(counts, files=len(paths_a))
 
 
 def interleave(fns: Dict[str, Callable[[], Any]],

@@ -28,7 +28,6 @@ Usage::
 import argparse
 import contextlib
 import copy
-import filecmp
 import functools
 import os.path as osp
 import statistics
@@ -42,9 +41,10 @@ from mmengine.structures import PixelData
 from torch import nn
 
 from benchmarks.common import (ROOT, add_common_args, apply_common_args,
-                               build_model, interleave, labeling_dataset_cfg,
-                               machine, machine_line, prepare_data, read_png,
-                               synthetic_data, train_briefly, write_results)
+                               build_model, interleave, label_agreement,
+                               labeling_dataset_cfg, machine, machine_line,
+                               prepare_data, synthetic_data, train_briefly,
+                               write_results)
 from dst_cbc.engine.precision import (cpu_supports_bf16, inference_autocast,
                                       to_channels_last)
 from dst_cbc.engine.report import markdown_table
@@ -235,30 +235,6 @@ def train_step(model: nn.Module, wrapper: OptimWrapper, inputs: torch.Tensor,
     wrapper.update_params(loss)
 
 
-def compare_labels(files_a: Sequence[str], files_b: Sequence[str]) -> Dict:
-    """Compare two variants' labels of the same images.
-
-    Returns:
-        dict: ``pixels``, ``differing`` pixels, ``agreement`` (fraction
-        with the same label, ignore included), ``class_changed`` (kept by
-        both, different classes), ``identical_files`` and ``files``.
-    """
-    pixels = same = changed = identical = 0
-    for path_a, path_b in zip(files_a, files_b):
-        a, b = read_png(path_a), read_png(path_b)
-        pixels += a.size
-        same += int((a == b).sum())
-        changed += int(((a != b) & (a != 255) & (b != 255)).sum())
-        identical += filecmp.cmp(path_a, path_b, shallow=False)
-    return dict(
-        pixels=pixels,
-        differing=pixels - same,
-        agreement=same / pixels,
-        class_changed=changed,
-        identical_files=identical,
-        files=len(files_a))
-
-
 def label_check(cfg: Config,
                 model: nn.Module,
                 out_dir: str,
@@ -267,7 +243,7 @@ def label_check(cfg: Config,
 
     Returns:
         dict: ``images`` and, per alpha, per variant, the labeler's
-        ``seconds`` (one run) and, against fp32, :func:`compare_labels`.
+        ``seconds`` (one run) and, against fp32, :func:`label_agreement`.
     """
     dataset_cfg = labeling_dataset_cfg(cfg, num_images)
     dataset = DATASETS.build(dataset_cfg)
@@ -292,7 +268,7 @@ def label_check(cfg: Config,
             per_variant[name] = dict(seconds=time.perf_counter() - start)
             if name != 'fp32':
                 per_variant[name].update(
-                    compare_labels(files['fp32'], files[name]))
+                    label_agreement(files['fp32'], files[name]))
         results[str(alpha)] = per_variant
     return dict(images=len(dataset), by_alpha=results)
 
@@ -349,8 +325,8 @@ def report(results: Dict) -> str:
         for alpha, variants in check['by_alpha'].items():
             labels += [[
                 f'{model}, {check["images"]} images', alpha, name,
-                f'{100 * res["agreement"]:.3f} %', f'{res["differing"]:,}',
-                f'{res["class_changed"]:,}',
+                f'{100 - 100 * res["differing"] / res["pixels"]:.3f} %',
+                f'{res["differing"]:,}', f'{res["class_changed"]:,}',
                 f'{res["identical_files"]} / {res["files"]}'
             ] for name, res in variants.items() if name != 'fp32']
     if labels:

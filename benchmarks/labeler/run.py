@@ -44,8 +44,8 @@ from torch.profiler import ProfilerActivity, profile
 
 from benchmarks.common import (CAMVID_CONFIG, add_common_args,
                                apply_common_args, build_model, interleave,
-                               labeling_dataset_cfg, machine, machine_line,
-                               prepare_data, read_png, train_briefly,
+                               label_agreement, labeling_dataset_cfg, machine,
+                               machine_line, prepare_data, train_briefly,
                                write_results)
 from dst_cbc.engine.report import markdown_table
 from dst_cbc.pseudo_labels import (NUM_BINS, PseudoLabeler, label_files,
@@ -253,25 +253,16 @@ def agreement(ours: Dict, ours_paths: Sequence[str], reference: Dict,
     without pixels, the reference none (0) for a class it keeps whole.
 
     Returns:
-        dict: ``threshold_max_diff`` (None if none compared); ``pixels``,
-        ``differing``, ``kept_only_ours``, ``kept_only_reference`` and
-        ``class_changed`` (kept by both with different classes).
+        dict: :func:`label_agreement` (a = ours) and ``threshold_max_diff``
+        (None if no class is compared).
     """
     diffs = [
         abs(o - r) for o, r in zip(ours['thresholds'], reference['thresholds'])
         if o is not None and r != 0
     ]
-    counts = dict.fromkeys(('pixels', 'differing', 'kept_only_ours',
-                            'kept_only_reference', 'class_changed'), 0)
-    for path_a, path_b in zip(ours_paths, reference_paths):
-        a, b = read_png(path_a), read_png(path_b)
-        kept_a, kept_b = a != 255, b != 255
-        counts['pixels'] += a.size
-        counts['differing'] += int((a != b).sum())
-        counts['kept_only_ours'] += int((kept_a & ~kept_b).sum())
-        counts['kept_only_reference'] += int((kept_b & ~kept_a).sum())
-        counts['class_changed'] += int((kept_a & kept_b & (a != b)).sum())
-    return dict(counts, threshold_max_diff=max(diffs) if diffs else None)
+    return dict(
+        label_agreement(ours_paths, reference_paths),
+        threshold_max_diff=max(diffs) if diffs else None)
 
 
 def run_benchmark(args: argparse.Namespace) -> Dict:
@@ -370,9 +361,8 @@ def report(results: Dict) -> str:
     agree = [[
         name, '-' if a['threshold_max_diff'] is None else
         f'{a["threshold_max_diff"]:.2g}',
-        f'{100 * a["differing"] / a["pixels"]:.2f} %',
-        f'{a["kept_only_ours"]:,}', f'{a["kept_only_reference"]:,}',
-        f'{a["class_changed"]:,}'
+        f'{100 * a["differing"] / a["pixels"]:.2f} %', f'{a["kept_only_a"]:,}',
+        f'{a["kept_only_b"]:,}', f'{a["class_changed"]:,}'
     ] for name, a in results['agreement'].items()]
     paper, bare = results['paper_ratio'], results['forward_ratio']
     return '\n'.join([

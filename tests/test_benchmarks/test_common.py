@@ -1,7 +1,9 @@
 """The benchmarks' shared helpers (``benchmarks/common.py``)."""
 import os.path as osp
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from benchmarks import common
 
@@ -55,3 +57,23 @@ def test_machine_names_cpu_instruction_set_and_threads():
     assert info['threads'] == 3 and info['cpu']
     assert isinstance(info['capability'], str) and info['capability']
     assert common.machine_line(info).startswith(f'{info["cpu"]} (')
+
+
+def test_label_agreement_by_hand(tmp_path):
+
+    def png(name, label):
+        Image.fromarray(np.uint8(label)).save(tmp_path / name)
+        return str(tmp_path / name)
+
+    a = [png('a0.png', [[0, 1], [255, 2]]), png('a1.png', [[3, 3], [3, 3]])]
+    b = [png('b0.png', [[0, 2], [1, 2]]), png('b1.png', [[3, 3], [3, 3]])]
+    # image 0: (0, 0) and (1, 1) agree; (0, 1) kept by both, 1 -> 2;
+    # (1, 0) ignored in a only. Image 1: identical.
+    assert common.label_agreement(a, b) == dict(
+        pixels=8,
+        differing=2,
+        kept_only_a=0,
+        kept_only_b=1,
+        class_changed=1,
+        identical_files=1,
+        files=2)
