@@ -199,8 +199,7 @@ class CurriculumTrainLoop(BaseLoop):
         schedule with that round's pseudo labels.
         """
         self.results = results_from_hub(self.runner.message_hub)
-        on_main_process(check_dataset_files, _run_datasets(self.runner))
-        record_run(self.runner, len(self.results), self.max_epochs)
+        check_data_and_claim(self.runner, len(self.results), self.max_epochs)
         if self.results:
             on_main_process(remove_outdated_round_ends, self.runner.work_dir,
                             len(self.results) - 1)
@@ -336,6 +335,20 @@ class CurriculumTrainLoop(BaseLoop):
         record_results(self.runner, self.results, self.metric)
         save_round_end(self.runner, self._round, self._iter)
         self.runner.call_hook('after_train_epoch')
+
+
+def check_data_and_claim(runner, rounds_done: int, num_rounds: int) -> None:
+    """Check every file the run reads, then record the work dir as this
+    config's (:func:`~.run_safety.record_run`): a run refused for its data
+    leaves the work dir unclaimed.
+
+    Args:
+        runner (Runner): The runner, its train and val loops built.
+        rounds_done (int): Rounds already recorded (after ``--resume``).
+        num_rounds (int): Rounds of the run, round 0 included.
+    """
+    on_main_process(check_dataset_files, _run_datasets(runner))
+    record_run(runner, rounds_done, num_rounds)
 
 
 def share_rank_0_buffers(model: nn.Module) -> None:
@@ -510,10 +523,9 @@ class SemiIterBasedTrainLoop(IterBasedTrainLoop):
 
     def run(self) -> nn.Module:
         """Check the data, then train from the current iteration."""
-        on_main_process(check_dataset_files, _run_datasets(self.runner))
         check_num_classes(self.runner.model,
                           len(self.dataloader.dataset.metainfo['classes']))
-        record_run(self.runner, 0, 1)
+        check_data_and_claim(self.runner, 0, 1)
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         if self._iter > 0 and self._validates_now():

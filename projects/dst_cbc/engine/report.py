@@ -16,7 +16,7 @@ history), into the same ``report.md``, ``report.json`` and ``plots/``.
 import io
 import math
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Set
+from typing import Callable, Dict, List, Optional, Sequence, Set
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -436,6 +436,32 @@ def render_plots(
 
 
 # -- the hook -----------------------------------------------------------------
+def save_report(work_dir: str, report: dict, plots: Dict[str, bytes],
+                format_markdown: Callable[[dict, Sequence[str]], str]) -> str:
+    """Write a report's plots, ``report.json`` and ``report.md`` (each
+    atomically) to ``work_dir``.
+
+    Args:
+        work_dir (str): The run's work dir.
+        report (dict): The report's numbers (JSON values).
+        plots (dict[str, bytes]): PNG bytes by file name, written to
+            :data:`PLOT_DIR`.
+        format_markdown (Callable): Renders ``report.md`` from the report
+            and the plots' paths relative to it.
+
+    Returns:
+        str: The path of ``report.md``.
+    """
+    for name, png in plots.items():
+        atomic_write_bytes(osp.join(work_dir, PLOT_DIR, name), png)
+    plot_paths = [f'{PLOT_DIR}/{name}' for name in plots]
+    atomic_write_json(
+        osp.join(work_dir, REPORT_JSON), dict(report, plots=plot_paths))
+    markdown = osp.join(work_dir, REPORT_MD)
+    atomic_write_bytes(markdown, format_markdown(report, plot_paths).encode())
+    return markdown
+
+
 def write_report(work_dir: str,
                  report: dict,
                  palette: Optional[Sequence[Sequence[int]]] = None) -> str:
@@ -450,16 +476,8 @@ def write_report(work_dir: str,
     Returns:
         str: The path of ``report.md``.
     """
-    plots = render_plots(report, palette)
-    for name, png in plots.items():
-        atomic_write_bytes(osp.join(work_dir, PLOT_DIR, name), png)
-    plot_paths = [f'{PLOT_DIR}/{name}' for name in plots]
-    atomic_write_json(
-        osp.join(work_dir, REPORT_JSON), dict(report, plots=plot_paths))
-    markdown = osp.join(work_dir, REPORT_MD)
-    atomic_write_bytes(markdown,
-                       format_report_markdown(report, plot_paths).encode())
-    return markdown
+    return save_report(work_dir, report, render_plots(report, palette),
+                       format_report_markdown)
 
 
 @HOOKS.register_module()
@@ -771,11 +789,5 @@ class TrainingCurvesHook(Hook):
         report = self.build_report(runner)
         if report['val']:
             plots[VAL_PNG] = plot_val(report['val'], self.metric)
-        for name, png in plots.items():
-            atomic_write_bytes(osp.join(runner.work_dir, PLOT_DIR, name), png)
-        paths = [f'{PLOT_DIR}/{name}' for name in plots]
-        atomic_write_json(
-            osp.join(runner.work_dir, REPORT_JSON), dict(report, plots=paths))
-        markdown = osp.join(runner.work_dir, REPORT_MD)
-        atomic_write_bytes(markdown, format_markdown(report, paths).encode())
+        markdown = save_report(runner.work_dir, report, plots, format_markdown)
         print_log(f'report: {markdown}', logger='current')
