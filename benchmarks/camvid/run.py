@@ -1,36 +1,44 @@
-"""CamVid at CPU scale: DST-CBC and its ablations, baseline and oracle.
+"""CamVid at CPU scale: DST-CBC, its ablations and UniMatch beside the
+supervised baseline and oracle, scored on val and on the test split.
 
 Half-resolution CamVid (180x240 images, 128x176 training crops) with the
-``configs/camvid`` configs of ``--model``. For every split (1/8 labeled by
-default, splits 1 and 2) it trains the supervised baseline (the baseline
-config: round 0 alone, its best checkpoint on ``valtiny`` is the baseline),
-then every ``--methods`` config from that checkpoint
-(``train_cfg.baseline_checkpoint``): ``dst-cbc`` is the model's DST-CBC
-config, the others are ``configs/camvid/ablations/<method>_*`` (the paper's
-Table 5: ``st``, ``dst``, ``dst-c``, ``ow``; ``dst-cbc-cutmix`` beyond it).
-Once for all splits it trains the oracle, the supervised recipe on every
-label. Every model is selected on ``valtiny`` (one val image per class);
-every number reported is the full val set (101 images), and with
-``--test-root`` that set too.
+``configs/camvid`` (and ``configs/unimatch``) configs of ``--model``. For
+every split (1/8 labeled by default, splits 1 and 2) it trains the
+supervised baseline (the baseline config: round 0 alone, its best
+checkpoint on ``valtiny`` is the baseline), then every self-training
+``--methods`` config from that checkpoint (``train_cfg.baseline_checkpoint``):
+``dst-cbc`` is the model's DST-CBC config, the others are
+``configs/camvid/ablations/<method>_*`` (the paper's Table 5: ``st``,
+``dst``, ``dst-c``, ``ow``; ``dst-cbc-cutmix`` beyond it). ``unimatch``
+trains the model's UniMatch config from ImageNet weights, as its authors
+do, not from the baseline. Once for all splits and ratios it trains the
+oracle, the supervised recipe on every label. Every model is selected on
+``valtiny`` (one val image per class); every number reported is the full
+val set (101 images) and the test split (233 images of other sequences:
+``<data-root>/test.txt``, or ``--test-root``). Baselines, oracle and
+UniMatch are also scored on val at six points of their training (the
+curves of ``miou_1-<ratio>.png``).
 
 Each training and evaluation is a process (``tools/train.py``,
-``tools/test.py``), up to ``--jobs`` at once with
-``cores / jobs`` threads each unless ``OMP_NUM_THREADS`` is set. A
-training's work dir is named by the run and a digest of its config, and a
-finished one is read, not trained again: a rerun with the same ``--out``
-trains only what it lacks (another method, other ``--cfg-options`` on the
-same baselines, the oracle of another ratio).
+``tools/test.py``), up to ``--jobs`` at once with ``cores / jobs`` threads
+each unless ``OMP_NUM_THREADS`` is set. A training's work dir is named by
+the run and a digest of its config; a finished one is read, not trained
+again, and an unfinished one (the benchmark was stopped) resumes from its
+last checkpoint: rerunning the same command with the same ``--out`` trains
+only what is missing (another method, another ratio, the rest of a run).
+A run's wall time is the sum of its attempts (from its logs); the CPUs of
+its attempts are recorded beside it.
 
 Usage::
 
     python -m benchmarks.camvid.run [--model effnet-lite0] [--data-root DIR]
         [--out DIR] [--splits 1 2] [--ratio 8] [--no-oracle]
-        [--methods dst-cbc st dst dst-c ow dst-cbc-cutmix]
+        [--methods dst-cbc st dst dst-c ow dst-cbc-cutmix unimatch]
         [--baseline-iters N] [--jobs 2] [--test-root DIR]
         [--cfg-options k=v ...] [--supervised-options k=v ...]
 
-Writes ``<out>/results.json``, ``<out>/results.md`` and
-``<out>/miou_per_round.png`` and prints the tables.
+Writes ``<out>/results_1-<ratio>.json``, ``<out>/results_1-<ratio>.md`` and
+``<out>/miou_1-<ratio>.png`` and prints the tables.
 """
 import argparse
 import copy
@@ -40,6 +48,7 @@ import io
 import json
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
 import threading
@@ -56,7 +65,7 @@ from dst_cbc.datasets import (class_presence, pick_valtiny, read_list,
 from dst_cbc.engine.report import markdown_table
 from dst_cbc.utils import atomic_write_bytes, atomic_write_json, read_json
 
-CONFIG_DIR = osp.join(ROOT, 'configs', 'camvid')
+CONFIG_DIR = osp.join(ROOT, 'configs')
 #: Per model: its title and the model part of its config names.
 MODELS = {
     'fast-scnn': ('Fast-SCNN from scratch', 'fast-scnn'),
@@ -65,9 +74,15 @@ MODELS = {
 }
 #: Self-training methods: DST-CBC and the ablations' config prefixes.
 METHODS = ('dst-cbc', 'st', 'dst', 'dst-c', 'ow', 'dst-cbc-cutmix')
+#: Online methods, trained from ImageNet weights beside the baseline.
+ONLINE = ('unimatch', )
 NUM_CLASSES = 11
-#: The baseline's training curve: checkpoints at this many points.
+#: The training curves: val scores at this many points of a run.
 CURVE_POINTS = 6
+#: A training's record of its attempts' machines, in its work dir.
+MACHINES_JSON = 'benchmark_machines.json'
+#: MMEngine's log line time stamp, e.g. ``2026/12/07 21:55:37``.
+LOG_TIME = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - ')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -81,7 +96,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--ratio', type=int, default=8)
     parser.add_argument('--no-oracle', action='store_true')
     parser.add_argument(
-        '--methods', nargs='+', choices=METHODS, default=['dst-cbc'])
+        '--methods', nargs='+', choices=METHODS + ONLINE, default=['dst-cbc'])
     parser.add_argument(
         '--baseline-iters',
         type=int,
@@ -90,8 +105,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--jobs', type=int, default=1)
     parser.add_argument(
         '--test-root',
-        help='also score the selected models on this set (CamVid layout: '
-        'test.txt, test/, testannot/)')
+        help='the test set (CamVid layout: test.txt, test/, testannot/); '
+        'defaults to --data-root when it has test.txt')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -118,27 +133,34 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     for option in ('out', 'data_root', 'test_root'):
         if getattr(args, option):
             setattr(args, option, osp.abspath(getattr(args, option)))
+    if args.test_root is None and osp.isfile(
+            osp.join(args.data_root, 'test.txt')):
+        args.test_root = args.data_root
     return args
 
 
 def config_path(model: str, method: str, ratio: int = 8) -> str:
     """The config of ``model``'s run ``method`` at 1/``ratio`` labels.
 
-    ``method`` is ``'baseline'``, ``'oracle'`` or one of :data:`METHODS`.
-    Without a config of the ratio the 1/8 one serves (the runner points it
-    at the ratio's lists).
+    ``method`` is ``'baseline'``, ``'oracle'`` or one of :data:`METHODS`
+    and :data:`ONLINE`. Without a config of the ratio the 1/8 one serves
+    (the runner points it at the ratio's lists).
 
     Raises:
         FileNotFoundError: If neither exists.
     """
     part = MODELS[model][1]
     names = dict(
-        baseline='baseline_{part}_1xb8_camvid-{ratio}_128x176.py',
-        oracle='baseline_{part}_1xb8_camvid-full_128x176.py')
-    name = names.get(method,
-                     '{method}_{part}_1xb4+4_camvid-{ratio}_128x176.py')
-    if method not in names and method != 'dst-cbc':
-        name = 'ablations/' + name
+        baseline='camvid/baseline_{part}_1xb8_camvid-{ratio}_128x176.py',
+        oracle='camvid/baseline_{part}_1xb8_camvid-full_128x176.py',
+        unimatch='unimatch/unimatch_{part}_1xb4+8_camvid-{ratio}_128x176.py',
+        **{
+            'dst-cbc':
+            'camvid/{method}_{part}_1xb4+4_camvid-{ratio}_128x176.py'
+        })
+    name = names.get(
+        method, 'camvid/ablations/{method}_{part}_1xb4+4_camvid-{ratio}'
+        '_128x176.py')
     for labels in (f'1-{ratio}', '1-8'):
         path = osp.join(CONFIG_DIR,
                         name.format(method=method, part=part, ratio=labels))
@@ -148,10 +170,11 @@ def config_path(model: str, method: str, ratio: int = 8) -> str:
 
 
 def make_splits(data_root: str, out: str, ratio: int, num_splits: int) -> str:
-    """Write nested 1/8 and 1/4 (and 1/``ratio``) lists and ``valtiny``
-    into ``out/splits``; return that folder."""
+    """Write nested 1/16, 1/8 and 1/4 (and 1/``ratio``) lists and
+    ``valtiny`` into ``out/splits``; return that folder."""
     split_dir = osp.join(out, 'splits')
-    write_split_lists(data_root, split_dir, sorted({4, 8, ratio}), num_splits)
+    write_split_lists(data_root, split_dir, sorted({4, 8, 16, ratio}),
+                      num_splits)
     presence = class_presence(
         osp.join(data_root, 'valannot'),
         read_list(osp.join(data_root, 'val.txt')),
@@ -161,6 +184,23 @@ def make_splits(data_root: str, out: str, ratio: int, num_splits: int) -> str:
         osp.join(split_dir, 'valtiny.txt'),
         pick_valtiny(presence, NUM_CLASSES))
     return split_dir
+
+
+def training_seconds(work_dir: str) -> float:
+    """Wall seconds of a training over all its attempts: per MMEngine log
+    (``<work_dir>/<time stamp>/<time stamp>.log``, one per attempt), its
+    last time stamp minus its first."""
+    total = 0.
+    stamp = '[0-9]' * 8 + '_' + '[0-9]' * 6
+    for path in glob.glob(osp.join(work_dir, stamp, stamp + '.log')):
+        with open(path) as f:
+            stamps = [m.group(1) for m in map(LOG_TIME.match, f) if m]
+        if stamps:
+            first, last = (
+                time.mktime(time.strptime(t, '%Y/%m/%d %H:%M:%S'))
+                for t in (stamps[0], stamps[-1]))
+            total += last - first
+    return total
 
 
 class Processes:
@@ -178,12 +218,13 @@ class Processes:
                             str(max(1, (os.cpu_count() or 1) // jobs)))
 
     def run(self, cmd: List[str], log: str) -> float:
-        """Run ``cmd`` with its output in ``log``; its wall seconds.
+        """Run ``cmd`` with its output appended to ``log``; its wall
+        seconds.
 
         Raises:
             RuntimeError: If the command fails, naming its log.
         """
-        with self._slots, open(log, 'w') as f:
+        with self._slots, open(log, 'a') as f:
             start = time.time()
             code = subprocess.run(
                 cmd, stdout=f, stderr=subprocess.STDOUT,
@@ -192,6 +233,15 @@ class Processes:
             raise RuntimeError(f'{" ".join(cmd)} failed (exit {code}); see '
                                f'{log}')
         return time.time() - start
+
+
+def curve_points(iters: int, interval: int) -> List[int]:
+    """:data:`CURVE_POINTS` iterations of a run of ``iters`` at which a
+    checkpoint is saved every ``interval``: even multiples of
+    ``interval``, and the last iteration."""
+    step = interval * max(1, round(iters / CURVE_POINTS / interval))
+    points = list(range(step, iters + 1, step))[:CURVE_POINTS]
+    return points if points and points[-1] == iters else points + [iters]
 
 
 class Benchmark:
@@ -224,28 +274,35 @@ class Benchmark:
 
     def train(self, name: str, cfg: Config) -> Dict:
         """Train ``cfg`` in ``<out>/<name>-<digest>`` unless a finished run
-        of the same config is there.
+        of the same config is there; an unfinished one resumes.
 
         Returns:
-            dict: ``work_dir``, its ``summary.json`` and ``seconds`` (the
-            wall time of the training when it ran).
+            dict: ``work_dir``, ``seconds`` (the training's wall time, all
+            attempts) and ``machines`` (the CPU of each attempt).
         """
         text = cfg.pretty_text
         digest = hashlib.sha1(text.encode()).hexdigest()[:8]
         work_dir = osp.join(self.args.out, f'{name}-{digest}')
         done = osp.join(work_dir, 'benchmark.json')
+        machines = osp.join(work_dir, MACHINES_JSON)
         if not osp.isfile(done):
             os.makedirs(work_dir, exist_ok=True)
             path = osp.join(work_dir, 'benchmark_config.py')
             atomic_write_bytes(path, text.encode())
-            cmd = [sys.executable, f'{ROOT}/tools/train.py', path]
-            seconds = self.processes.run(cmd + ['--work-dir', work_dir],
-                                         f'{work_dir}/train.log')
-            atomic_write_json(done, dict(seconds=seconds))
+            seen = read_json(machines) if osp.isfile(machines) else []
+            here = machine(int(self.processes.env['OMP_NUM_THREADS']))
+            if here not in seen:
+                atomic_write_json(machines, seen + [here])
+            cmd = [
+                sys.executable, f'{ROOT}/tools/train.py', path, '--work-dir',
+                work_dir, '--resume'
+            ]
+            self.processes.run(cmd, f'{work_dir}/train.log')
+            atomic_write_json(done, dict(seconds=training_seconds(work_dir)))
         return dict(
             work_dir=work_dir,
-            summary=read_json(osp.join(work_dir, 'summary.json')),
-            seconds=read_json(done)['seconds'])
+            seconds=read_json(done)['seconds'],
+            machines=read_json(machines) if osp.isfile(machines) else [])
 
     def evaluate(self,
                  work_dir: str,
@@ -272,12 +329,21 @@ class Benchmark:
             return list(pool.map(fn, items))
 
     def scores(self, work_dir: str, checkpoint: str) -> Dict:
-        """``mIoU`` on val and, with ``--test-root``, ``test_mIoU``."""
+        """``mIoU`` on val and, with a test set, ``test_mIoU``."""
         scores = dict(mIoU=self.evaluate(work_dir, checkpoint))
         if self.args.test_root:
             scores['test_mIoU'] = self.evaluate(work_dir, checkpoint,
                                                 self.args.test_root)
         return scores
+
+    def curve(self, work_dir: str, points: List[int]) -> Dict[int, float]:
+        """val mIoU of the checkpoints ``iter_<n>.pth`` of ``points``."""
+        return dict(
+            zip(
+                points,
+                self.map(
+                    lambda n: self.evaluate(
+                        work_dir, f'{work_dir}/iter_{n}.pth'), points)))
 
     def supervised(self, split: Optional[int] = None) -> Dict:
         """The oracle (``split`` None) or a split's baseline, selected on
@@ -295,18 +361,16 @@ class Benchmark:
         })
         run = self.train('oracle' if split is None else f'split{split}/base',
                          cfg)
-        points = range(step, iters + 1, step)
-        curve = self.map(
-            lambda n: self.evaluate(run['work_dir'],
-                                    f'{run["work_dir"]}/iter_{n}.pth'), points)
-        best = run['summary']['best']
+        best = read_json(osp.join(run['work_dir'], 'summary.json'))['best']
         return dict(
             self.scores(run['work_dir'], best['checkpoint']),
             valtiny_mIoU=best['score'],
             checkpoint=best['checkpoint'],
             iters=iters,
-            curve=dict(zip(points, curve)),
-            seconds=run['seconds'])
+            curve=self.curve(run['work_dir'],
+                             list(range(step, iters + 1, step))),
+            seconds=run['seconds'],
+            machines=run['machines'])
 
     def self_training(self, split: int, method: str, baseline: Dict) -> Dict:
         """``method``'s rounds from the split's baseline, each round's best
@@ -315,7 +379,7 @@ class Benchmark:
         cfg.train_cfg.baseline_checkpoint = baseline['checkpoint']
         cfg.merge_from_dict(self.args.cfg_options)
         run = self.train(f'split{split}/{method}', cfg)
-        summary = run['summary']
+        summary = read_json(osp.join(run['work_dir'], 'summary.json'))
         vals = self.map(
             lambda r: baseline['mIoU'] if r['round'] == 0 else self.evaluate(
                 run['work_dir'], r['checkpoint']), summary['rounds'])
@@ -334,12 +398,46 @@ class Benchmark:
             selected_round=kept,
             mIoU=vals[kept],
             checkpoint=summary['best']['checkpoint'],
-            seconds=run['seconds'])
+            seconds=run['seconds'],
+            machines=run['machines'])
         if self.args.test_root:
             result['test_mIoU'] = baseline['test_mIoU'] if kept == 0 else (
                 self.evaluate(run['work_dir'], result['checkpoint'],
                               self.args.test_root))
         return result
+
+    def online(self, split: int, method: str) -> Dict:
+        """``method`` (UniMatch) on the split from ImageNet weights: its
+        best validation on valtiny is kept; a checkpoint at every
+        validation, :data:`CURVE_POINTS` of them scored on val
+        (``curve``)."""
+        cfg = self.config(method, split)
+        interval = cfg.train_cfg.val_interval
+        cfg.merge_from_dict({
+            'default_hooks.checkpoint.interval': interval,
+            'default_hooks.checkpoint.max_keep_ckpts': -1
+        })
+        run = self.train(f'split{split}/{method}', cfg)
+        report = read_json(osp.join(run['work_dir'], 'report.json'))
+        iters, best = report['val'][-1]['iter'], report['best']
+        [checkpoint] = glob.glob(
+            osp.join(run['work_dir'], f'best_*_iter_{best["iter"]}.pth'))
+        return dict(
+            self.scores(run['work_dir'], checkpoint),
+            valtiny_mIoU=best['score'],
+            kept_iteration=best['iter'],
+            checkpoint=checkpoint,
+            iters=iters,
+            curve=self.curve(run['work_dir'], curve_points(iters, interval)),
+            seconds=run['seconds'],
+            machines=run['machines'])
+
+    def method(self, split: int, method: str, baselines: Dict) -> Dict:
+        """``method`` on ``split``: online, or self-training from the
+        split's baseline (a future in ``baselines``)."""
+        if method in ONLINE:
+            return self.online(split, method)
+        return self.self_training(split, method, baselines[split].result())
 
 
 def gap_closed(base: float, score: float, oracle: Optional[float]) -> str:
@@ -349,80 +447,141 @@ def gap_closed(base: float, score: float, oracle: Optional[float]) -> str:
     return f'{100 * (score - base) / (oracle - base):.0f} %'
 
 
+def pair(result: Dict) -> str:
+    """A result's ``val / test`` mIoU (``-`` for a missing test score)."""
+    test = result.get('test_mIoU')
+    return f'{result["mIoU"]:.2f} / ' + ('-'
+                                         if test is None else f'{test:.2f}')
+
+
+def kept(result: Dict) -> str:
+    """What selection kept: the round, or the iteration."""
+    if 'selected_round' in result:
+        return f'round {result["selected_round"]}'
+    return f'iter {result["kept_iteration"]}'
+
+
+def mean_line(results: Dict, method: str) -> str:
+    """``method``'s mean gain over the splits and the share of the
+    baseline-to-oracle gap the means close, on test and on val."""
+    entries = list(results['splits'].values())
+    oracle = results.get('oracle', {})
+    parts = []
+    for key, name in (('test_mIoU', 'test'), ('mIoU', 'val')):
+        if any(key not in e[k] for e in entries for k in ('baseline', method)):
+            continue
+        base, score = (
+            sum(e[k][key] for e in entries) / len(entries)
+            for k in ('baseline', method))
+        parts.append(f'{name} {base:.2f} -> {score:.2f} ({score - base:+.2f}, '
+                     f'gap closed {gap_closed(base, score, oracle.get(key))})')
+    return f'{method}, mean of the splits: ' + '; '.join(parts)
+
+
+def machines_line(results: Dict) -> str:
+    """The CPUs the trainings ran on (each run records its attempts')."""
+    runs = [results.get('oracle', {})
+            ] + [r for e in results['splits'].values() for r in e.values()]
+    seen = []
+    for info in (m for r in runs for m in r.get('machines', [])):
+        if info not in seen:
+            seen.append(info)
+    return ' '.join(machine_line(m) for m in seen or [results['machine']])
+
+
 def table(results: Dict) -> str:
-    """The benchmark's Markdown tables: every split and method (wall
-    time: baseline + method), the mean gains, the rounds and the curves."""
-    oracle = results.get('oracle', {}).get('mIoU')
+    """The benchmark's Markdown tables: every split and method (val / test
+    mIoU, gains on test, wall time: baseline + self-training, or the online
+    method alone), the means, the rounds and the curves."""
+    oracle = results.get('oracle', {})
     rows, lines = [], []
     for split, entry in sorted(results['splits'].items()):
         base = entry['baseline']
         for method in results['methods']:
             res = entry[method]
+            key = 'test_mIoU' if 'test_mIoU' in res else 'mIoU'
+            seconds = res['seconds'] + (
+                base['seconds'] if method not in ONLINE else 0)
             rows.append([
-                str(split), method, '-' if oracle is None else f'{oracle:.2f}',
-                f'{base["mIoU"]:.2f}',
-                f'{res["mIoU"]:.2f} ({res["selected_round"]})',
-                f'{res["mIoU"] - base["mIoU"]:+.2f}',
-                gap_closed(base['mIoU'], res['mIoU'], oracle),
-                f'{(base["seconds"] + res["seconds"]) / 60:.1f} min'
+                str(split), method,
+                pair(base), f'{pair(res)} ({kept(res)})',
+                f'{res[key] - base[key]:+.2f}',
+                gap_closed(base[key], res[key],
+                           oracle.get(key)), f'{seconds / 60:.0f} min'
             ])
-            lines.append(f'split {split}, {method}, val (valtiny) by round: ' +
-                         ', '.join(f'{r["val_mIoU"]:.2f} '
-                                   f'({r["valtiny_mIoU"]:.2f})'
-                                   for r in res['rounds']))
+            if 'rounds' in res:
+                lines.append(f'split {split}, {method}, val (valtiny) by '
+                             'round: ' + ', '.join(f'{r["val_mIoU"]:.2f} '
+                                                   f'({r["valtiny_mIoU"]:.2f})'
+                                                   for r in res['rounds']))
+            else:
+                lines.append(f'split {split}, {method}, val by iteration: ' +
+                             ', '.join(f'{k}: {v:.2f}'
+                                       for k, v in res['curve'].items()))
         lines.append(f'split {split} baseline, val by iteration: ' +
                      ', '.join(f'{k}: {v:.2f}'
                                for k, v in base['curve'].items()))
-    for method in results['methods']:
-        entries = list(results['splits'].values())
-        gains = [e[method]['mIoU'] - e['baseline']['mIoU'] for e in entries]
-        mean = [
-            sum(e[k]['mIoU'] for e in entries) / len(entries)
-            for k in ('baseline', method)
-        ]
-        lines.append(f'{method}: mean gain {sum(gains) / len(gains):+.2f}, '
-                     f'gap closed {gap_closed(*mean, oracle)}')
-    if oracle is not None:
-        res = results['oracle']
-        lines.append(f'oracle: {res["seconds"] / 60:.1f} min; val by '
-                     'iteration ' +
+    lines += [mean_line(results, method) for method in results['methods']]
+    if oracle:
+        lines.append(f'oracle: val / test {pair(oracle)}, '
+                     f'{oracle["seconds"] / 60:.0f} min; val by iteration ' +
                      ', '.join(f'{k}: {v:.2f}'
-                               for k, v in res['curve'].items()))
+                               for k, v in oracle['curve'].items()))
     header = [
-        'split', 'method', 'oracle', 'baseline', 'val mIoU (round kept)',
-        'gain', 'gap closed', 'wall time'
+        'split', 'method', 'baseline val / test', 'val / test (kept)', 'gain',
+        'gap closed', 'wall time'
     ]
     return '\n'.join([
-        machine_line(results['machine']), '',
+        f'CamVid 1/{results["ratio"]}, {results["title"]}. '
+        'gain and gap closed: on test. ' + machines_line(results), '',
         markdown_table(header, rows), ''
     ] + lines)
 
 
 def plot(results: Dict, path: str) -> None:
-    """val mIoU of each round's best checkpoint, per split and method."""
+    """Left: val mIoU of each round's best checkpoint per split and
+    self-training method; right: val mIoU along the trainings of the
+    baselines, the online methods and the oracle."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, (rounds_ax, iters_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for split, entry in sorted(results['splits'].items()):
+        curves = dict(baseline=entry['baseline']['curve'])
         for method in results['methods']:
+            if method in ONLINE:
+                curves[method] = entry[method]['curve']
+                continue
             rounds = entry[method]['rounds']
-            ax.plot([r['round'] for r in rounds],
-                    [r['val_mIoU'] for r in rounds],
-                    marker='o',
-                    label=f'{method}, split {split}')
+            rounds_ax.plot([r['round'] for r in rounds],
+                           [r['val_mIoU'] for r in rounds],
+                           marker='o',
+                           label=f'{method}, split {split}')
+        for name, curve in curves.items():
+            iters_ax.plot([int(k) for k in curve],
+                          list(curve.values()),
+                          marker='.',
+                          label=f'{name}, split {split}')
     if 'oracle' in results:
-        ax.axhline(
+        curve = results['oracle']['curve']
+        iters_ax.plot([int(k) for k in curve],
+                      list(curve.values()),
+                      color='k',
+                      linestyle='--',
+                      label='oracle')
+        rounds_ax.axhline(
             results['oracle']['mIoU'],
             color='k',
             linestyle='--',
             label='oracle')
-    ax.set_xlabel('round (0: the baseline)')
-    ax.set_ylabel('val mIoU (%)')
-    ax.set_title(
-        f'CamVid 1/{results["ratio"]} at 180x240\n{results["title"]}',
+    rounds_ax.set_xlabel('round (0: the baseline)')
+    iters_ax.set_xlabel('iteration')
+    for ax in (rounds_ax, iters_ax):
+        ax.set_ylabel('val mIoU (%)')
+        ax.legend(fontsize=7)
+    fig.suptitle(
+        f'CamVid 1/{results["ratio"]} at 180x240, {results["title"]}',
         fontsize=10)
-    ax.legend(fontsize=7)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format='png', dpi=100)
@@ -434,19 +593,23 @@ def run_benchmark(args: argparse.Namespace, bench: Benchmark) -> Dict:
     """Train and score everything the arguments ask for.
 
     Returns:
-        dict: The results written to ``results.json``.
+        dict: The results written to ``results_1-<ratio>.json``.
     """
     start = time.time()
     # Threads wait on processes (at most --jobs at once) or on each other:
-    # one per task, so that none waits for a free thread.
+    # one per task, so that none waits for a free thread. The queue: the
+    # first split's online runs (the longest), the oracle and the
+    # baselines, the other online runs, then the self-training.
     tasks = 1 + len(args.splits) * (1 + len(args.methods))
+    online = [(s, m) for s in args.splits for m in args.methods if m in ONLINE]
+    first = [(s, m) for s, m in online if s == args.splits[0]]
     with ThreadPoolExecutor(tasks) as pool:
+        runs = {key: pool.submit(bench.online, *key) for key in first}
         oracle = None if args.no_oracle else pool.submit(bench.supervised)
         baselines = {s: pool.submit(bench.supervised, s) for s in args.splits}
-        runs = {(s, m): pool.submit(
-            lambda s, m: bench.self_training(s, m, baselines[s].result()), s,
-            m)
-                for s in args.splits for m in args.methods}
+        runs.update({(s, m): pool.submit(bench.method, s, m, baselines)
+                     for s in args.splits for m in args.methods
+                     if (s, m) not in first})
         splits = {
             s: dict(
                 baseline=baselines[s].result(),
@@ -461,6 +624,7 @@ def run_benchmark(args: argparse.Namespace, bench: Benchmark) -> Dict:
         ratio=args.ratio,
         methods=args.methods,
         jobs=args.jobs,
+        test_root=args.test_root,
         cfg_options=args.cfg_options,
         supervised_options=args.supervised_options,
         splits=splits,
@@ -477,14 +641,17 @@ def main() -> None:
         raise FileNotFoundError(
             f'CamVid not found at {args.data_root} (train.txt missing); '
             'pass --data-root')
+    for method in args.methods:
+        config_path(args.model, method, args.ratio)  # no config: fail now
     os.makedirs(args.out, exist_ok=True)
     split_dir = make_splits(args.data_root, args.out, args.ratio,
                             max(args.splits))
     results = run_benchmark(args, Benchmark(args, split_dir))
-    atomic_write_json(osp.join(args.out, 'results.json'), results)
+    name = osp.join(args.out, f'{{}}_1-{args.ratio}.{{}}')
+    atomic_write_json(name.format('results', 'json'), results)
     text = table(results)
-    atomic_write_bytes(osp.join(args.out, 'results.md'), text.encode())
-    plot(results, osp.join(args.out, 'miou_per_round.png'))
+    atomic_write_bytes(name.format('results', 'md'), text.encode())
+    plot(results, name.format('miou', 'png'))
     print(text)
     print(f'{results["wall_seconds"] / 60:.1f} min; results in {args.out}')
 

@@ -1,7 +1,11 @@
 """Tests of CamVidDataset (classes, palette and void -> ignore on load) and
 of ``use_test_root`` (an extra test set in the CamVid layout)."""
+import glob
 import os
 import os.path as osp
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,6 +16,7 @@ from PIL import Image
 from dst_cbc.datasets.camvid import CamVidDataset, use_test_root
 from mmseg.registry import DATASETS
 
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # ../shared beside the repository (our machines and CI); skipped without it.
 CAMVID_ROOT = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
@@ -142,3 +147,43 @@ def test_use_test_root_checks_the_layout_then_points_the_test_set(tmp_path):
         img_path='test', seg_map_path='testannot')
     assert dataset.ann_file == 'test.txt'
     assert dataset.pipeline == PIPELINE
+
+
+CAMVID_CONFIGS = sorted(
+    glob.glob(osp.join(REPO, 'configs', 'camvid', '*camvid-1-*.py')) +
+    glob.glob(osp.join(REPO, 'configs', 'unimatch', '*camvid-1-*.py')))
+
+
+@pytest.fixture(scope='module')
+def split_root(tmp_path_factory):
+    """A training list of 32 names split by tools/make_splits.py into
+    ``<root>/splits``, as the CamVid configs' comments say."""
+    root = tmp_path_factory.mktemp('camvid')
+    names = [f'f{i:02d}' for i in range(32)]
+    (root / 'train.txt').write_text('\n'.join(names) + '\n')
+    subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'make_splits.py'), '--train-list',
+        str(root / 'train.txt'), '--out-dir',
+        str(root / 'splits'), '--ratios', '16', '8', '--batch-size', '1'
+    ],
+                   check=True,
+                   capture_output=True)
+    return root
+
+
+@pytest.mark.parametrize(
+    'path', CAMVID_CONFIGS, ids=[osp.basename(p) for p in CAMVID_CONFIGS])
+def test_configs_read_the_split_lists_under_the_data_root(path, split_root):
+    """A config trains on <data_root>/splits with only data_root set."""
+    dataset = Config.fromfile(path).train_dataloader.dataset
+    ratio = re.search(r'camvid-1-(\d+)_', path).group(1)
+    for half in ('labeled', 'unlabeled'):
+        assert dataset[half].data_root == 'data/camvid'
+        dataset[half].data_root = str(split_root)
+        dataset[half].pipeline = []
+        dataset[half].data_prefix = dict(img_path='train')
+    built = DATASETS.build(dataset)
+    labeled = open(split_root / f'splits/split1/labeled_1-{ratio}.txt').read()
+    assert len(built.labeled) == len(labeled.split()) == 32 // int(ratio)
+    assert len(built.labeled) + len(built.unlabeled) == 32

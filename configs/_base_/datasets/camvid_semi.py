@@ -1,10 +1,10 @@
 # CamVid (SegNet layout: train/, trainannot/, val/, valannot/, train.txt,
 # val.txt),
 # at half resolution (180x240), semi-supervised. Split lists come from
-# tools/make_splits.py; set `splits_dir` to where it wrote them.
+# tools/make_splits.py --out-dir data/camvid/splits; like every list they are
+# read relative to `data_root`.
 dataset_type = 'CamVidDataset'
 data_root = 'data/camvid'
-splits_dir = 'data/camvid/splits'
 # Training crops of 128x176 from the randomly resized ~180x240 image: a
 # Fast-SCNN step on 8 crops took 0.16 s against 0.29 s on whole 180x240
 # images (2 cores, same run); evaluation and labeling see whole images.
@@ -51,13 +51,13 @@ train_dataloader = dict(
             type=dataset_type,
             data_root=data_root,
             data_prefix=train_images,
-            ann_file=splits_dir + '/split{split}/labeled_1-8.txt',
+            ann_file='splits/split{split}/labeled_1-8.txt',
             pipeline=train_pipeline),
         unlabeled=dict(
             type=dataset_type,
             data_root=data_root,
             data_prefix=train_images,
-            ann_file=splits_dir + '/split{split}/unlabeled_1-8.txt',
+            ann_file='splits/split{split}/unlabeled_1-8.txt',
             pipeline=train_pipeline)))
 val_dataloader = dict(
     batch_size=8,
