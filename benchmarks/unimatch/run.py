@@ -15,18 +15,20 @@ DeepLabV3+, ImageNet weights) on one fixed batch of 4 labeled + 4 unlabeled
 
 Before timing, ``loss`` and ``bare`` run once from the same weights and
 random state: their four terms must agree. Prints the medians and the ratios
-to ``bare`` (the framework's overhead), with the CPU and the threads.
+to ``bare`` (the framework's overhead), with the CPU and the threads, and
+writes them to ``<out>/results.json`` and ``results.md``.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python -m benchmarks.unimatch.run [--iters 20]
+    OMP_NUM_THREADS=1 python -m benchmarks.unimatch.run [--iters 20] \\
+        [--out DIR]
 """
 import argparse
 import copy
 import os
 import os.path as osp
 import statistics
-from typing import Dict
+from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -35,7 +37,8 @@ from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 from mmengine.structures import PixelData
 
-from benchmarks.common import interleave, machine, machine_line
+from benchmarks.common import interleave, machine, machine_line, write_results
+from dst_cbc.engine.report import markdown_table
 from dst_cbc.models.unimatch import UniMatch
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
@@ -49,12 +52,16 @@ LABELED, UNLABELED = 4, 8
 LR = 0.005
 
 
-def parse_args() -> argparse.Namespace:
-    """Parse the command line."""
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Parse the command line (``argv``, else ``sys.argv``)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument(
         '--iters', type=int, default=20, help='timed steps of each side')
-    return parser.parse_args()
+    parser.add_argument(
+        '--out',
+        default=osp.join(ROOT, 'work_dirs', 'benchmarks', 'unimatch_step'),
+        help='folder of results.json and results.md')
+    return parser.parse_args(argv)
 
 
 def build_model() -> UniMatch:
@@ -152,9 +159,9 @@ def check_same_terms(model: UniMatch, data: dict) -> float:
     return max(abs(a[k].item() - b[k].item()) for k in b)
 
 
-def main() -> None:
-    """Time the three sides and print the medians and ratios."""
-    args = parse_args()
+def main(argv: Optional[List[str]] = None) -> None:
+    """Time the three sides; write and print the medians and ratios."""
+    args = parse_args(argv)
     torch.manual_seed(0)
     model = build_model()
     batch = make_batch()
@@ -190,15 +197,35 @@ def main() -> None:
     interleave(fns, 2)  # warm-up
     seconds = interleave(fns, args.iters)
     medians = {name: statistics.median(s) for name, s in seconds.items()}
-    print(f'machine: {machine_line(machine())} '
-          f'OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS", "unset")}')
-    print(f'batch: {LABELED} labeled + {UNLABELED // 2} unlabeled + '
-          f'{UNLABELED // 2} CutMix-source crops of 128 x 176; '
-          f'{args.iters} timed steps per side, interleaved')
-    print(f'terms of UniMatch.loss vs the bare step: max |diff| = {diff:.2e}')
-    for name, median in medians.items():
-        print(f'{name:>10}: {median:.3f} s per iteration (median), '
-              f'{median / medians["bare"]:.3f} x bare')
+    results = dict(
+        machine=machine(),
+        omp_num_threads=os.environ.get('OMP_NUM_THREADS'),
+        command='OMP_NUM_THREADS=1 python -m benchmarks.unimatch.run '
+        f'--iters {args.iters}',
+        batch=f'{LABELED} labeled + {UNLABELED // 2} unlabeled + '
+        f'{UNLABELED // 2} CutMix-source crops of 128 x 176',
+        iters=args.iters,
+        max_term_difference=diff,
+        seconds=seconds,
+        median_seconds=medians,
+        ratio_to_bare={k: v / medians['bare']
+                       for k, v in medians.items()})
+    write_results(args.out, results, table(results))
+
+
+def table(results: Dict) -> str:
+    """The results as Markdown: machine, batch, terms, medians, ratios."""
+    rows = [[
+        f'`{name}`', f'{median:.3f}', f'{results["ratio_to_bare"][name]:.2f}'
+    ] for name, median in results['median_seconds'].items()]
+    return '\n'.join([
+        f'{machine_line(results["machine"])} '
+        f'OMP_NUM_THREADS={results["omp_num_threads"] or "unset"}; '
+        f'{results["batch"]}, {results["iters"]} timed steps per side, '
+        'interleaved; terms of UniMatch.loss against the bare step: max '
+        f'|difference| {results["max_term_difference"]:.1e}.', '',
+        markdown_table(['side', 'median s / iteration', 'x bare'], rows)
+    ])
 
 
 if __name__ == '__main__':
