@@ -3,6 +3,8 @@ import re
 from pathlib import Path
 
 import pytest
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
+from mmengine.registry import init_default_scope
 
 import dst_cbc  # noqa: F401
 from mmseg.registry import (DATA_SAMPLERS, DATASETS, HOOKS, LOOPS,
@@ -36,8 +38,6 @@ REGISTERED = [
     (HOOKS, 'CurriculumReportHook', 'dst_cbc.engine.report'),
     (HOOKS, 'AtomicCheckpointHook', 'dst_cbc.engine.checkpoints'),
     (OPTIM_WRAPPERS, 'BF16OptimWrapper', 'dst_cbc.engine.precision'),
-    (MODEL_WRAPPERS, 'ChannelsLastDistributedDataParallel',
-     'dst_cbc.engine.precision'),
     (MODELS, 'UniMatch', 'dst_cbc.models.unimatch'),
     (MODELS, 'UniMatchDataPreProcessor',
      'dst_cbc.models.unimatch_data_preprocessor'),
@@ -57,6 +57,24 @@ def test_registered_in_mmseg_scope(registry, name, module):
     assert obj.__module__ == module
 
 
+#: Registered in MMEngine's own registry (Runner.wrap_model looks there).
+MMENGINE_REGISTERED = [
+    (MMENGINE_MODEL_WRAPPERS, 'ChannelsLastDistributedDataParallel',
+     'dst_cbc.engine.precision')
+]
+
+
+@pytest.mark.parametrize('registry,name,module', MMENGINE_REGISTERED)
+def test_registered_where_mmengine_looks(registry, name, module):
+    """Runner.wrap_model takes ``MODEL_WRAPPERS.get(type)`` of MMEngine's
+    registry under the mmseg scope (None before: the 2-process run of a
+    channels_last config failed); MMSeg's registry builds it too."""
+    init_default_scope('mmseg')
+    assert registry.scope == 'mmengine'
+    assert registry.get(name).__module__ == module
+    assert MODEL_WRAPPERS.get(name) is registry.get(name)
+
+
 def test_every_registered_class_is_listed():
     """The list above holds every name the package registers (read from the
     ``@REGISTRY.register_module(...)`` decorators of its sources)."""
@@ -67,7 +85,10 @@ def test_every_registered_class_is_listed():
                 r"@\w+\.register_module\((?:name='(\w+)')?\)\n"
                 r'(?:class|def) (\w+)', path.read_text()):
             decorated.add(named or cls)
-    assert decorated == {name for _, name, _ in REGISTERED}
+    assert decorated == {
+        name
+        for _, name, _ in REGISTERED + MMENGINE_REGISTERED
+    }
 
 
 def test_dynamic_head_subclasses_the_registered_head():

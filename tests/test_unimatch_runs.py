@@ -2,7 +2,11 @@
 (EfficientNet-Lite0, resumed mid-run to the same weights, bf16 autocast) and
 VOC (DeepLabV3+ R101 at a tiny crop), with the report of the loss terms."""
 import json
+import os
 import os.path as osp
+import socket
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -46,6 +50,12 @@ def camvid_root(tmp_path_factory):
     return root
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(('127.0.0.1', 0))
+        return sock.getsockname()[1]
+
+
 def shrink(cfg, crop, scale):
     """Smaller crops, from images resized to ``scale``."""
     train = cfg.train_dataloader.dataset
@@ -65,7 +75,6 @@ def camvid_cfg(root, work_dir, iters):
     train = cfg.train_dataloader.dataset
     for half in (train.labeled, train.unlabeled):
         half.data_root = root
-        half.ann_file = half.ann_file.replace('data/camvid/', '')
     cfg.val_dataloader.dataset.data_root = root
     cfg.test_dataloader = cfg.val_dataloader
     shrink(cfg, (64, 64), (120, 90))
@@ -128,6 +137,37 @@ def test_camvid_trains_reports_and_resumes_to_the_same_weights(
         assert torch.equal(ours[key], theirs[key]), key
     report = json.loads((tmp_path / 'cut' / 'report.json').read_text())
     assert [v['iter'] for v in report['val']] == [2, 4]
+
+
+@pytest.mark.slow  # 2 spawned processes
+def test_camvid_trains_on_two_processes(camvid_root, tmp_path):
+    """tools/dist_train.sh: 2 CPU processes share an epoch (each takes 2 of
+    the 8 unlabeled images per iteration: 2 iterations, not 4) and rank 0
+    writes the report."""
+    cfg = camvid_cfg(camvid_root, tmp_path / 'work', 4)
+    cfg.dump(str(tmp_path / 'unimatch.py'))
+    env = dict(
+        os.environ,
+        PYTHON=sys.executable,
+        PORT=str(free_port()),
+        OMP_NUM_THREADS='1')
+    proc = subprocess.run([
+        'bash',
+        osp.join(ROOT, 'tools', 'dist_train.sh'),
+        str(tmp_path / 'unimatch.py'), '2'
+    ],
+                          cwd=str(tmp_path),
+                          env=env,
+                          text=True,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert 'Distributed training: True' in proc.stdout
+    assert 'Iter(train) [2/2]' in proc.stdout
+    report = json.loads((tmp_path / 'work' / 'report.json').read_text())
+    assert [v['iter'] for v in report['val']] == [2]
+    assert set(TERMS) <= set(report['ranges'])
+    assert (tmp_path / 'work' / 'iter_2.pth').is_file()
 
 
 @pytest.mark.skipif(not cpu_supports_bf16(), reason='no bf16 on this CPU')

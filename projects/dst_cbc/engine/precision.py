@@ -25,11 +25,12 @@ from mmengine.device import get_device
 from mmengine.hooks import Hook
 from mmengine.model import MMDistributedDataParallel, is_model_wrapper
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from mmengine.registry import MODEL_WRAPPERS
 from mmengine.runner.amp import autocast
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from mmseg.registry import HOOKS, MODEL_WRAPPERS, OPTIM_WRAPPERS
+from mmseg.registry import HOOKS, OPTIM_WRAPPERS
 
 
 def cpu_supports_bf16() -> bool:
@@ -151,6 +152,11 @@ class ChannelsLastDistributedDataParallel(MMDistributedDataParallel):
     """MMEngine's DDP wrapper around a model converted to channels_last
     first (:func:`to_channels_last`), so that DDP's gradient buckets have
     the parameters' layout from the first step on.
+
+    Registered in MMEngine's own ``MODEL_WRAPPERS``, beside
+    ``MMDistributedDataParallel``: ``Runner.wrap_model`` looks the type up
+    there, not in the default scope's registry (MMSeg's registry builds it
+    through its parent).
 
     Args:
         module (nn.Module): The model to convert and wrap.
