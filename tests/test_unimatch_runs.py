@@ -2,6 +2,7 @@
 (EfficientNet-Lite0, resumed mid-run to the same weights, bf16 autocast) and
 VOC (DeepLabV3+ R101 at a tiny crop), with the report of the loss terms."""
 import json
+import math
 import os
 import os.path as osp
 import socket
@@ -28,6 +29,9 @@ CAMVID = osp.join(
 VOC = osp.join(
     CONFIGS, 'unimatch_deeplabv3plus-r101-d16_1xb8+16_voc-classic-1-16_'
     '321x321.py')
+CITYSCAPES = osp.join(
+    CONFIGS, 'unimatch_deeplabv3plus-r101-d16_1xb8+16_cityscapes-1-16_'
+    '801x801.py')
 TERMS = ('loss_x', 'loss_s1', 'loss_s2', 'loss_fp', 'confident_ratio')
 
 
@@ -229,3 +233,55 @@ def test_voc_config_trains_two_iterations(tmp_path, one_thread):
     for term in TERMS:
         assert len(runner.message_hub.get_scalar(f'train/{term}').data[0]) == 2
     assert (tmp_path / 'work' / 'report.md').is_file()
+
+
+def test_cityscapes_config_trains_two_iterations(tmp_path, one_thread):
+    """DeepLabV3+ R101 (no pretrained weights), OHEM on the labeled crops,
+    threshold 0, sliding-window validation, on 33 x 33 crops of a tiny
+    Cityscapes tree: 1 labeled + 2 unlabeled crops per iteration."""
+    root = str(tmp_path / 'cityscapes')
+    names = {
+        'train': [f'aachen/aachen_{i:06d}_000019' for i in range(6)],
+        'val': ['lindau/lindau_000000_000019']
+    }
+    for split, items in names.items():
+        for i, name in enumerate(items):
+            write_image(
+                osp.join(root, 'leftImg8bit', split,
+                         name + '_leftImg8bit.png'), (64, 32), i)
+            write_label(
+                osp.join(root, 'gtFine', split,
+                         name + '_gtFine_labelTrainIds.png'), (64, 32), 19)
+    write_list(osp.join(root, 'val.txt'), names['val'])
+    train = names['train']
+    write_list(osp.join(root, 'splits/unimatch/1_16/labeled.txt'), train[:2])
+    write_list(osp.join(root, 'splits/unimatch/1_16/unlabeled.txt'), train[2:])
+    cfg = Config.fromfile(CITYSCAPES)
+    assert cfg.model.decode_head.loss_decode.type == 'OhemCrossEntropyLoss'
+    assert cfg.model.conf_thresh == 0.0
+    cfg.model.backbone.init_cfg = None
+    shrink(cfg, (33, 33), (64, 32))
+    cfg.model.test_cfg.update(crop_size=(33, 33), stride=(22, 22))
+    train_set = cfg.train_dataloader.dataset
+    for dataset in (train_set.labeled, train_set.unlabeled,
+                    cfg.val_dataloader.dataset):
+        dataset.data_root = root
+    cfg.test_dataloader = cfg.val_dataloader
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        loader.update(num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.batch_size = 3
+    cfg.train_dataloader.sampler.num_pseudo = 2
+    cfg.train_cfg.update(epochs=0.5, unlabeled_per_iter=1, val_interval=2)
+    cfg.default_hooks.checkpoint.update(interval=10, save_best=None)
+    cfg.work_dir = str(tmp_path / 'work')
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == runner.train_loop.max_iters == 2
+    for term in TERMS:
+        values = runner.message_hub.get_scalar(f'train/{term}').data[0]
+        assert len(values) == 2 and all(map(math.isfinite, values))
+    # threshold 0: every pixel of the weak views is confident
+    assert runner.message_hub.get_scalar(
+        'train/confident_ratio').current() == 1.0
+    report = json.loads((tmp_path / 'work' / 'report.json').read_text())
+    assert [v['iter'] for v in report['val']] == [2]
