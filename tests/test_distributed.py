@@ -4,7 +4,6 @@ import json
 import os
 import os.path as osp
 import re
-import socket
 
 import pytest
 import torch
@@ -13,17 +12,13 @@ import torch.multiprocessing as mp
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
+from tests.helpers.dist_train import dist_train, free_port
+
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(ROOT, 'configs', 'dst_cbc',
                   'dst-cbc_dlv2-r18-mini_1xb4+4_synthetic-1-8_64x64.py')
 
 pytestmark = pytest.mark.slow  # 2 spawned processes per run
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _label_and_sample(rank: int, world_size: int, port: int, data_root: str,
@@ -98,7 +93,7 @@ def runs(tmp_path_factory):
     mp.spawn(
         _label_and_sample,
         nprocs=2,
-        args=(2, _free_port(), data_root, weights, double))
+        args=(2, free_port(), data_root, weights, double))
     return single, double, len(unlab)
 
 
@@ -145,23 +140,14 @@ def test_ranks_sample_disjoint_slices_covering_the_unlabeled_set(runs):
 def test_dist_train_runs_the_curriculum_on_two_processes(
         tmp_path, tiny_synthetic):
     """tools/dist_train.sh: baseline + one round on 2 CPU processes."""
-    import subprocess
-    import sys
     data_root = tiny_synthetic(
         str(tmp_path / 'data' / 'synthetic'), num_train=24, num_val=4)
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()))
-    proc = subprocess.run([
-        'bash',
-        osp.join(ROOT, 'tools', 'dist_train.sh'), CONFIG, '2', '--work-dir',
-        'work', '--cfg-options', 'train_cfg.baseline_iters=4',
-        'train_cfg.round_iters=2', 'train_cfg.val_interval=2',
-        'train_cfg.alphas=[1.0]'
-    ],
-                          cwd=str(tmp_path),
-                          env=env,
-                          text=True,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT)
+    proc = dist_train(
+        str(tmp_path), CONFIG, 2, [
+            '--work-dir', 'work', '--cfg-options',
+            'train_cfg.baseline_iters=4', 'train_cfg.round_iters=2',
+            'train_cfg.val_interval=2', 'train_cfg.alphas=[1.0]'
+        ])
     assert proc.returncode == 0, proc.stdout[-3000:]
     summary = json.load(open(tmp_path / 'work' / 'summary.json'))
     assert [r['round'] for r in summary['rounds']] == [0, 1]
@@ -199,28 +185,14 @@ custom_hooks = [dict(type='PseudoLabelHook', batch_size=8),
 
 def _dist_train(cwd, work_dir, kill=None, resume=False):
     """tools/dist_train.sh on 2 CPU processes of one thread each."""
-    import subprocess
-    import sys
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        PORT=str(_free_port()),
-        OMP_NUM_THREADS='1',
-        PYTHONPATH=osp.join(ROOT, 'tests', 'helpers'))
-    env.pop('DST_CBC_TEST_KILL', None)
-    if kill:
-        env['DST_CBC_TEST_KILL'] = kill
-    return subprocess.run(
-        [
-            'bash',
-            osp.join(ROOT, 'tools', 'dist_train.sh'), 'killable.py', '2',
-            '--work-dir', work_dir
-        ] + (['--resume'] if resume else []),
-        cwd=cwd,
-        env=env,
-        text=True,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT)
+    return dist_train(
+        cwd,
+        'killable.py',
+        2, ['--work-dir', work_dir] + (['--resume'] if resume else []),
+        env=dict(
+            OMP_NUM_THREADS='1',
+            PYTHONPATH=osp.join(ROOT, 'tests', 'helpers'),
+            DST_CBC_TEST_KILL=kill))
 
 
 def test_two_process_resume_after_kill_repeats_the_scores(

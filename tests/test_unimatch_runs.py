@@ -3,11 +3,7 @@
 VOC (DeepLabV3+ R101 at a tiny crop), with the report of the loss terms."""
 import json
 import math
-import os
 import os.path as osp
-import socket
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -19,7 +15,8 @@ import dst_cbc  # noqa: F401
 from dst_cbc import cli
 from dst_cbc.datasets import write_list
 from dst_cbc.engine.precision import cpu_supports_bf16
-from tests.helpers.fake_trees import write_image, write_label
+from tests.helpers.dist_train import dist_train
+from tests.helpers.fake_trees import fake_cityscapes, write_image, write_label
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = osp.join(ROOT, 'configs', 'unimatch')
@@ -52,12 +49,6 @@ def camvid_root(tmp_path_factory):
     write_list(osp.join(root, 'splits/split1/labeled_1-8.txt'), train[:4])
     write_list(osp.join(root, 'splits/split1/unlabeled_1-8.txt'), train[4:])
     return root
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
 
 
 def shrink(cfg, crop, scale):
@@ -150,21 +141,8 @@ def test_camvid_trains_on_two_processes(camvid_root, tmp_path):
     writes the report."""
     cfg = camvid_cfg(camvid_root, tmp_path / 'work', 4)
     cfg.dump(str(tmp_path / 'unimatch.py'))
-    env = dict(
-        os.environ,
-        PYTHON=sys.executable,
-        PORT=str(free_port()),
-        OMP_NUM_THREADS='1')
-    proc = subprocess.run([
-        'bash',
-        osp.join(ROOT, 'tools', 'dist_train.sh'),
-        str(tmp_path / 'unimatch.py'), '2'
-    ],
-                          cwd=str(tmp_path),
-                          env=env,
-                          text=True,
-                          stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT)
+    proc = dist_train(
+        str(tmp_path), 'unimatch.py', 2, env=dict(OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert 'Distributed training: True' in proc.stdout
     assert 'Iter(train) [2/2]' in proc.stdout
@@ -193,6 +171,32 @@ def test_the_loop_needs_online_unlabeled_images(camvid_root, tmp_path):
         Runner.from_cfg(cfg).train()
 
 
+def two_iterations(cfg, root, work_dir, scale):
+    """Train ``cfg`` (no pretrained weights) on ``root`` for 2 iterations of
+    1 labeled + 2 unlabeled crops of 33 x 33 from images resized to
+    ``scale``, validating after the second; the runner."""
+    cfg.model.backbone.init_cfg = None
+    shrink(cfg, (33, 33), scale)
+    if cfg.model.test_cfg.get('mode') == 'slide':
+        cfg.model.test_cfg.update(crop_size=(33, 33), stride=(22, 22))
+    train_set = cfg.train_dataloader.dataset
+    for dataset in (train_set.labeled, train_set.unlabeled,
+                    cfg.val_dataloader.dataset):
+        dataset.data_root = root
+    cfg.test_dataloader = cfg.val_dataloader
+    for loader in (cfg.train_dataloader, cfg.val_dataloader):
+        loader.update(num_workers=0, persistent_workers=False)
+    cfg.train_dataloader.batch_size = 3
+    cfg.train_dataloader.sampler.num_pseudo = 2
+    cfg.train_cfg.update(epochs=0.5, unlabeled_per_iter=1, val_interval=2)
+    cfg.default_hooks.checkpoint.update(interval=10, save_best=None)
+    cfg.work_dir = str(work_dir)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == runner.train_loop.max_iters == 2
+    return runner
+
+
 def test_voc_config_trains_two_iterations(tmp_path, one_thread):
     """DeepLabV3+ R101 (no pretrained weights) on 33 x 33 crops of a tiny
     VOC tree: 1 labeled + 2 unlabeled crops per iteration."""
@@ -212,71 +216,26 @@ def test_voc_config_trains_two_iterations(tmp_path, one_thread):
         osp.join(root, 'ImageSets/Segmentation/val.txt'), ['2007_000000'])
     write_list(osp.join(root, 'splits/unimatch/92/labeled.txt'), train[:2])
     write_list(osp.join(root, 'splits/unimatch/92/unlabeled.txt'), train[2:])
-    cfg = Config.fromfile(VOC)
-    cfg.model.backbone.init_cfg = None
-    shrink(cfg, (33, 33), (50, 50))
-    train_set = cfg.train_dataloader.dataset
-    for dataset in (train_set.labeled, train_set.unlabeled,
-                    cfg.val_dataloader.dataset):
-        dataset.data_root = root
-    cfg.test_dataloader = cfg.val_dataloader
-    for loader in (cfg.train_dataloader, cfg.val_dataloader):
-        loader.update(num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.batch_size = 3
-    cfg.train_dataloader.sampler.num_pseudo = 2
-    cfg.train_cfg.update(epochs=0.5, unlabeled_per_iter=1, val_interval=2)
-    cfg.default_hooks.checkpoint.update(interval=10, save_best=None)
-    cfg.work_dir = str(tmp_path / 'work')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    assert runner.iter == runner.train_loop.max_iters == 2
+    runner = two_iterations(
+        Config.fromfile(VOC), root, tmp_path / 'work', scale=(50, 50))
     for term in TERMS:
         assert len(runner.message_hub.get_scalar(f'train/{term}').data[0]) == 2
     assert (tmp_path / 'work' / 'report.md').is_file()
 
 
 def test_cityscapes_config_trains_two_iterations(tmp_path, one_thread):
-    """DeepLabV3+ R101 (no pretrained weights), OHEM on the labeled crops,
-    threshold 0, sliding-window validation, on 33 x 33 crops of a tiny
-    Cityscapes tree: 1 labeled + 2 unlabeled crops per iteration."""
+    """DeepLabV3+ R101, OHEM on the labeled crops, threshold 0,
+    sliding-window validation, on a tiny Cityscapes tree of 64 x 32
+    images."""
     root = str(tmp_path / 'cityscapes')
-    names = {
-        'train': [f'aachen/aachen_{i:06d}_000019' for i in range(6)],
-        'val': ['lindau/lindau_000000_000019']
-    }
-    for split, items in names.items():
-        for i, name in enumerate(items):
-            write_image(
-                osp.join(root, 'leftImg8bit', split,
-                         name + '_leftImg8bit.png'), (64, 32), i)
-            write_label(
-                osp.join(root, 'gtFine', split,
-                         name + '_gtFine_labelTrainIds.png'), (64, 32), 19)
-    write_list(osp.join(root, 'val.txt'), names['val'])
-    train = names['train']
+    train = fake_cityscapes(root, 6, 1, {}, size=(64, 32))['train']
     write_list(osp.join(root, 'splits/unimatch/1_16/labeled.txt'), train[:2])
     write_list(osp.join(root, 'splits/unimatch/1_16/unlabeled.txt'), train[2:])
     cfg = Config.fromfile(CITYSCAPES)
     assert cfg.model.decode_head.loss_decode.type == 'OhemCrossEntropyLoss'
     assert cfg.model.conf_thresh == 0.0
-    cfg.model.backbone.init_cfg = None
-    shrink(cfg, (33, 33), (64, 32))
-    cfg.model.test_cfg.update(crop_size=(33, 33), stride=(22, 22))
-    train_set = cfg.train_dataloader.dataset
-    for dataset in (train_set.labeled, train_set.unlabeled,
-                    cfg.val_dataloader.dataset):
-        dataset.data_root = root
-    cfg.test_dataloader = cfg.val_dataloader
-    for loader in (cfg.train_dataloader, cfg.val_dataloader):
-        loader.update(num_workers=0, persistent_workers=False)
-    cfg.train_dataloader.batch_size = 3
-    cfg.train_dataloader.sampler.num_pseudo = 2
-    cfg.train_cfg.update(epochs=0.5, unlabeled_per_iter=1, val_interval=2)
-    cfg.default_hooks.checkpoint.update(interval=10, save_best=None)
-    cfg.work_dir = str(tmp_path / 'work')
-    runner = Runner.from_cfg(cfg)
-    runner.train()
-    assert runner.iter == runner.train_loop.max_iters == 2
+    assert cfg.model.test_cfg.mode == 'slide'
+    runner = two_iterations(cfg, root, tmp_path / 'work', scale=(64, 32))
     for term in TERMS:
         values = runner.message_hub.get_scalar(f'train/{term}').data[0]
         assert len(values) == 2 and all(map(math.isfinite, values))

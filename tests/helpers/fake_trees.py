@@ -84,11 +84,17 @@ def fake_voc(root: str, num_train: int, num_val: int,
     return names
 
 
-def fake_cityscapes(root: str, num_train: int, num_val: int,
-                    labeled: Dict[int, int]) -> Dict[str, List[str]]:
-    """``data/cityscapes`` after cityscapes.py and make_splits.py, images at
-    half size (1024x512) to keep tests fast (the pipelines resize to
-    absolute or relative sizes alike); valtiny is the first val image.
+def fake_cityscapes(
+    root: str,
+    num_train: int,
+    num_val: int,
+    labeled: Dict[int, int],
+    size: Sequence[int] = (1024, 512)
+) -> Dict[str, List[str]]:
+    """``data/cityscapes`` after cityscapes.py and make_splits.py, images of
+    ``size`` (default half size, 1024x512, to keep tests fast: the
+    pipelines resize to absolute or relative sizes alike); valtiny is the
+    first val image.
 
     Returns:
         dict: The ``train`` and ``val`` names.
@@ -101,10 +107,10 @@ def fake_cityscapes(root: str, num_train: int, num_val: int,
         for i, name in enumerate(items):
             write_image(
                 osp.join(root, 'leftImg8bit', split,
-                         name + '_leftImg8bit.png'), (1024, 512), i)
+                         name + '_leftImg8bit.png'), size, i)
             write_label(
                 osp.join(root, 'gtFine', split,
-                         name + '_gtFine_labelTrainIds.png'), (1024, 512), 19)
+                         name + '_gtFine_labelTrainIds.png'), size, 19)
         write_list(osp.join(root, f'{split}.txt'), items)
     write_list(osp.join(root, 'splits/valtiny.txt'), names['val'][:1])
     write_splits(root, names['train'], labeled)
