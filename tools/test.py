@@ -7,14 +7,23 @@ Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out DIR]
 ``--test-root DIR`` scores the checkpoint on a set of your own in the CamVid
 layout (``DIR/test.txt``, images in ``DIR/test``, labels in
 ``DIR/testannot``) instead of the config's test set.
+
+The config's runner runs the test (``CurriculumRunner``, as MMSeg's own
+``tools/test.py`` builds it). Without ``--work-dir`` the test writes its
+log to ``test/`` inside the work dir MMSeg would choose (the training's,
+``./work_dirs/<config name>``): beside the training's files, never over
+them, and also while that run trains (its work dir is locked and keeps its
+own config and identity).
 """
 import argparse
+import os.path as osp
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from dst_cbc.cli import add_common_args, load_config
 from dst_cbc.datasets import use_test_root
+from mmseg.registry import RUNNERS
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,6 +71,8 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> None:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args)
+    if args.work_dir is None:
+        cfg.work_dir = osp.join(cfg.work_dir, 'test')
     cfg.load_from = args.checkpoint
     if args.test_root:
         use_test_root(cfg, args.test_root)
@@ -74,7 +85,10 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    runner = Runner.from_cfg(cfg)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
     runner.test()
 
 

@@ -10,6 +10,7 @@ that the predictions hold several classes.
 import os
 import os.path as osp
 import runpy
+import shutil
 import sys
 
 import mmengine.logging
@@ -223,6 +224,45 @@ def test_tools_test_scores_a_test_root(run, busy_checkpoint, tmp_path,
     (root / 'test.txt').unlink()
     with pytest.raises(FileNotFoundError, match='test.txt is missing'):
         tools_test(str(tmp_path / 'none'), '--test-root', str(root))
+
+
+def test_tools_test_logs_beside_the_training_and_changes_none_of_it(
+        run, busy_checkpoint, tmp_path, monkeypatch):
+    """Without --work-dir, tools/test.py tests in ``test/`` inside the work
+    dir MMSeg picks (the training's, ./work_dirs/<config name>), through the
+    config's CurriculumRunner: other test settings than the training's are
+    taken there, and the training's files (its saved config, run.json,
+    checkpoints) stay as they were."""
+    work = tmp_path / 'work_dirs' / 'tiny'
+    shutil.copytree(run.work, work)
+    (tmp_path /
+     'tiny.py').write_text(f'_base_ = [{run.config!r}]\nwork_dir = None\n')
+
+    def files():
+        return {
+            str(path.relative_to(work)): path.read_bytes()
+            for path in work.rglob('*') if path.is_file()
+        }
+
+    before = files()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, 'argv', [
+        'test.py', 'tiny.py', busy_checkpoint, '--cfg-options',
+        'test_dataloader.batch_size=3', 'visualizer.name=test_beside',
+        'experiment_name=test_beside'
+    ])
+    with torch_threads(1):
+        runpy.run_path(osp.join(ROOT, 'tools', 'test.py'), run_name='__main__')
+    after = files()
+    added = sorted(set(after) - set(before))
+    assert added and all(name.startswith('test/') for name in added)
+    assert {k: v for k, v in after.items() if k in before} == before
+    # its log folder only (MMEngine's vis_data/config.py in it): no config
+    # saved into the work dir, the lock released
+    [log] = [name for name in added if name.endswith('.log')]
+    assert 'Iter(test)' in after[log].decode()
+    assert all(name.count('/') >= 2 for name in added), added
+    assert not any(name.endswith('run.lock') for name in added)
 
 
 def test_infer_single_file_and_listing(run, busy_checkpoint, tmp_path):

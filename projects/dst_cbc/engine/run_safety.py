@@ -396,6 +396,8 @@ class CurriculumRunner(Runner):
       raises;
     - the temporary files a killed run left are removed
       (:func:`sweep_temporary_files`);
+    - the config is saved into the work dir when training starts, not when
+      the runner is built: a test or validation run leaves it as it is;
     - ``resume=True`` continues from the newest checkpoint that verifies
       (:func:`~.checkpoints.resume_point`: ``last_checkpoint``, else the
       newest complete one, with a warning), or from the start when there is
@@ -439,9 +441,20 @@ class CurriculumRunner(Runner):
                 self._load_from = checkpoint
         super().load_or_resume()
 
+    def dump_config(self) -> None:
+        """Save nothing yet: :meth:`train` saves the config.
+
+        ``Runner`` saves it when built, so a test or validation run in a
+        training's work dir would overwrite the training's saved config
+        (with ``load_from`` set to the tested checkpoint, say), which the
+        pseudo-label tools and a user retraining from it read.
+        """
+
     def train(self):
-        """Train, then release the work dir (also on an error)."""
+        """Save the config into the work dir, train, then release the work
+        dir (also on an error)."""
         try:
+            super().dump_config()
             return super().train()
         finally:
             self._release_work_dir()
