@@ -10,9 +10,7 @@ _base_ = [
 model = dict(data_preprocessor=dict(size={{_base_.crop_size}}))
 train_dataloader = dict(
     dataset=dict(
-        labeled=dict(
-            ann_file='splits/split{split}/labeled_1-16.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-16.txt')))
+        labeled=dict(ann_file='splits/split{split}/labeled_1-16.txt'),
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-16.txt')))
 train_cfg = dict(alphas=(), baseline_iters=6000, val_interval=250)
 custom_hooks = {{_base_.supervised_hooks}}

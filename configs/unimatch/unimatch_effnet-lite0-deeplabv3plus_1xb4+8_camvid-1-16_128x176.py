@@ -7,8 +7,6 @@
 _base_ = '../_base_/protocols/unimatch_camvid.py'
 train_dataloader = dict(
     dataset=dict(
-        labeled=dict(
-            ann_file='splits/split{split}/labeled_1-16.txt'),
-        unlabeled=dict(
-            ann_file='splits/split{split}/unlabeled_1-16.txt')))
+        labeled=dict(ann_file='splits/split{split}/labeled_1-16.txt'),
+        unlabeled=dict(ann_file='splits/split{split}/unlabeled_1-16.txt')))
 train_cfg = dict(epochs=80)
