@@ -531,9 +531,12 @@ def table(results: Dict) -> str:
         'split', 'method', 'baseline val / test', 'val / test (kept)', 'gain',
         'gap closed', 'wall time'
     ]
+    tested = all('test_mIoU' in e['baseline']
+                 for e in results['splits'].values())
     return '\n'.join([
-        f'CamVid 1/{results["ratio"]}, {results["title"]}. '
-        'gain and gap closed: on test. ' + machines_line(results), '',
+        f'CamVid 1/{results["ratio"]}, {results["title"]}. gain and gap '
+        f'closed: on {"test" if tested else "val"}. ' +
+        machines_line(results), '',
         markdown_table(header, rows), ''
     ] + lines)
 

@@ -348,7 +348,7 @@ def test_online_run_keeps_its_best_validation(tmp_path):
     assert ('iter_450.pth', None) in scored
 
 
-def test_table_val_test_gain_gap_closed_and_wall_time():
+def test_table_val_test_gain_gap_closed_and_wall_time(tmp_path):
     rounds = [dict(round=0, val_mIoU=50., valtiny_mIoU=51.)]
     results = dict(
         machine=dict(cpu='CPU', capability='AVX2', threads=1, torch='2'),
@@ -385,6 +385,8 @@ def test_table_val_test_gain_gap_closed_and_wall_time():
             for split, base, dst, uni, cpu in ((1, 50., 54., 58., 'A'),
                                                (2, 40., 41., 50., 'B'))
         })
+    run.plot(results, str(tmp_path / 'miou.png'))
+    assert (tmp_path / 'miou.png').read_bytes()[:4] == b'\x89PNG'
     text = re.sub(' +', ' ', run.table(results))
     # split 1 on test: 45 -> 49, +4.00, 4 / (55 - 45) = 40 %, (600 + 420) s
     assert ('| 1 | dst-cbc | 50.00 / 45.00 | 54.00 / 49.00 (round 3) | '
@@ -405,3 +407,11 @@ def test_table_val_test_gain_gap_closed_and_wall_time():
     # every CPU a run recorded
     assert text.startswith('CamVid 1/8, Model. gain and gap closed: on test.'
                            ' A (AVX2), 1 thread(s), torch 2. B (AVX2)')
+    # without a test set: on val
+    for entry in results['splits'].values():
+        for result in entry.values():
+            del result['test_mIoU']
+    text = re.sub(' +', ' ', run.table(results))
+    assert text.startswith('CamVid 1/8, Model. gain and gap closed: on val.')
+    assert ('| 1 | dst-cbc | 50.00 / - | 54.00 / - (round 3) | +4.00 | 40 % |'
+            ) in text
