@@ -44,7 +44,9 @@ import argparse
 import copy
 import glob
 import hashlib
+import heapq
 import io
+import itertools
 import json
 import os
 import os.path as osp
@@ -54,7 +56,8 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Dict, Iterable, List, Optional
+from contextlib import contextmanager
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
 from mmengine.config import Config, DictAction
 
@@ -207,24 +210,55 @@ class Processes:
     """Runs commands as processes, at most ``jobs`` at once, each with
     ``OMP_NUM_THREADS = max(1, cores // jobs)`` unless it is set.
 
+    A free slot goes to the waiting command of the lowest ``priority``,
+    then to the one that asked first: evaluations (priority 0) do not wait
+    behind the trainings queued before them.
+
     Args:
         jobs (int): Processes at once.
     """
 
     def __init__(self, jobs: int) -> None:
-        self._slots = threading.Semaphore(jobs)
+        self._free = jobs
+        self._waiting: List[tuple] = []
+        self._tickets = itertools.count()
+        self._changed = threading.Condition()
         self.env = dict(os.environ)
         self.env.setdefault('OMP_NUM_THREADS',
                             str(max(1, (os.cpu_count() or 1) // jobs)))
 
-    def run(self, cmd: List[str], log: str) -> float:
+    @contextmanager
+    def _slot(self, priority: int) -> Iterator[None]:
+        """Hold a slot, taken in ``(priority, arrival)`` order."""
+        with self._changed:
+            ticket = (priority, next(self._tickets))
+            heapq.heappush(self._waiting, ticket)
+            self._changed.wait_for(
+                lambda: self._free and self._waiting[0] == ticket)
+            heapq.heappop(self._waiting)
+            self._free -= 1
+            self._changed.notify_all()  # the next may take another slot
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._free += 1
+                self._changed.notify_all()
+
+    def run(self, cmd: List[str], log: str, priority: int = 1) -> float:
         """Run ``cmd`` with its output appended to ``log``; its wall
         seconds.
+
+        Args:
+            cmd (list[str]): The command.
+            log (str): Its log file.
+            priority (int): Its place in the queue: lower runs first.
+                Defaults to 1 (a training; evaluations pass 0).
 
         Raises:
             RuntimeError: If the command fails, naming its log.
         """
-        with self._slots, open(log, 'a') as f:
+        with self._slot(priority), open(log, 'a') as f:
             start = time.time()
             code = subprocess.run(
                 cmd, stdout=f, stderr=subprocess.STDOUT,
@@ -319,7 +353,7 @@ class Benchmark:
                 f'{work_dir}/benchmark_config.py', checkpoint, '--work-dir',
                 out
             ] + (['--test-root', test_root] if test_root else [])
-            self.processes.run(cmd, f'{out}.log')
+            self.processes.run(cmd, f'{out}.log', priority=0)
         with open(sorted(glob.glob(f'{out}/*/*.json'))[-1]) as f:
             return json.loads(f.read().splitlines()[-1])['mIoU']
 
@@ -600,7 +634,8 @@ def run_benchmark(args: argparse.Namespace, bench: Benchmark) -> Dict:
     """
     start = time.time()
     # Threads wait on processes (at most --jobs at once) or on each other:
-    # one per task, so that none waits for a free thread. The queue: the
+    # one per task, so that none waits for a free thread. Submitted in this
+    # order (trainings take free slots about so, evaluations first): the
     # first split's online runs (the longest), the oracle and the
     # baselines, the other online runs, then the self-training.
     tasks = 1 + len(args.splits) * (1 + len(args.methods))

@@ -4,6 +4,8 @@ import os
 import os.path as osp
 import re
 import sys
+import threading
+import time
 
 import pytest
 from mmengine.config import Config
@@ -189,6 +191,27 @@ def test_processes_split_the_cores_and_name_the_failing_log(
         procs.run([sys.executable, '-c', 'raise SystemExit(3)'], log)
 
 
+def test_a_free_slot_goes_to_evaluations_then_to_the_first_asker():
+    """One slot, held: a training asks, then another, then an evaluation;
+    on release the evaluation runs first, then the trainings in order."""
+    procs = run.Processes(1)
+    order, threads = [], []
+    with procs._slot(1):
+        for name, priority in (('train a', 1), ('train b', 1), ('eval', 0)):
+
+            def take(name=name, priority=priority):
+                with procs._slot(priority):
+                    order.append(name)
+
+            threads.append(threading.Thread(target=take))
+            threads[-1].start()
+            while len(procs._waiting) < len(threads):  # it is queued
+                time.sleep(0.01)
+    for thread in threads:
+        thread.join(10)
+    assert order == ['eval', 'train a', 'train b']
+
+
 def test_a_finished_training_is_read_not_trained_again(tmp_path):
     """A work dir is named by the config's digest: the same config is
     trained once (an unfinished one resumed); another one gets a work dir
@@ -235,7 +258,8 @@ def test_a_checkpoint_is_scored_once_by_tools_test(tmp_path):
 
     class Processes:
 
-        def run(self, cmd, log):
+        def run(self, cmd, log, priority=1):
+            assert priority == 0  # evaluations go first
             with open(log, 'w'):  # as the real one, beside the results
                 pass
             calls.append(cmd)
