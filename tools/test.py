@@ -19,11 +19,9 @@ import argparse
 import os.path as osp
 
 from mmengine.config import Config
-from mmengine.runner import Runner
 
-from dst_cbc.cli import add_common_args, load_config
+from dst_cbc.cli import add_common_args, build_runner, load_config
 from dst_cbc.datasets import use_test_root
-from mmseg.registry import RUNNERS
 
 
 def parse_args() -> argparse.Namespace:
@@ -85,11 +83,7 @@ def main() -> None:
     if args.out is not None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

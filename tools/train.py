@@ -10,11 +10,8 @@ without CUDA (gloo).
 """
 import argparse
 
-from mmengine.runner import Runner
-
 import dst_cbc  # noqa: F401  (registers the extension's modules)
-from dst_cbc.cli import add_common_args, enable_amp, load_config
-from mmseg.registry import RUNNERS
+from dst_cbc.cli import add_common_args, build_runner, enable_amp, load_config
 
 
 def parse_args() -> argparse.Namespace:
@@ -40,11 +37,7 @@ def main() -> None:
     if args.amp:
         enable_amp(cfg)
     cfg.resume = args.resume
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    runner.train()
+    build_runner(cfg).train()
 
 
 if __name__ == '__main__':

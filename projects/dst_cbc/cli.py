@@ -11,7 +11,9 @@ import os.path as osp
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from mmengine.runner import Runner
 
+from mmseg.registry import RUNNERS
 from .engine.precision import (ChannelsLastDistributedDataParallel,
                                ChannelsLastHook, cpu_supports_bf16)
 
@@ -72,6 +74,21 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     return cfg
+
+
+def build_runner(cfg: Config) -> Runner:
+    """The config's runner, as MMSeg's tools build it: ``runner_type``
+    (``CurriculumRunner`` in this project's configs), else ``Runner``.
+
+    Args:
+        cfg (Config): The config of :func:`load_config`.
+
+    Returns:
+        Runner: The runner, built.
+    """
+    if 'runner_type' not in cfg:
+        return Runner.from_cfg(cfg)
+    return RUNNERS.build(cfg)
 
 
 def use_channels_last_ddp(cfg: Config) -> None:
