@@ -16,7 +16,7 @@ oracle, the supervised recipe on every label. Every model is selected on
 ``valtiny`` (one val image per class); every number reported is the full
 val set (101 images) and the test split (233 images of other sequences:
 ``<data-root>/test.txt``, or ``--test-root``). Baselines, oracle and
-UniMatch are also scored on val at six points of their training (the
+UniMatch are also scored on val at about six points of their training (the
 curves of ``miou_1-<ratio>.png``).
 
 Each training and evaluation is a process (``tools/train.py``,
@@ -153,14 +153,13 @@ def config_path(model: str, method: str, ratio: int = 8) -> str:
         FileNotFoundError: If neither exists.
     """
     part = MODELS[model][1]
-    names = dict(
-        baseline='camvid/baseline_{part}_1xb8_camvid-{ratio}_128x176.py',
-        oracle='camvid/baseline_{part}_1xb8_camvid-full_128x176.py',
-        unimatch='unimatch/unimatch_{part}_1xb4+8_camvid-{ratio}_128x176.py',
-        **{
-            'dst-cbc':
-            'camvid/{method}_{part}_1xb4+4_camvid-{ratio}_128x176.py'
-        })
+    names = {
+        'baseline': 'camvid/baseline_{part}_1xb8_camvid-{ratio}_128x176.py',
+        'oracle': 'camvid/baseline_{part}_1xb8_camvid-full_128x176.py',
+        'dst-cbc': 'camvid/dst-cbc_{part}_1xb4+4_camvid-{ratio}_128x176.py',
+        'unimatch':
+        'unimatch/unimatch_{part}_1xb4+8_camvid-{ratio}_128x176.py',
+    }
     name = names.get(
         method, 'camvid/ablations/{method}_{part}_1xb4+4_camvid-{ratio}'
         '_128x176.py')
@@ -319,14 +318,15 @@ class Benchmark:
         work_dir = osp.join(self.args.out, f'{name}-{digest}')
         done = osp.join(work_dir, 'benchmark.json')
         machines = osp.join(work_dir, MACHINES_JSON)
+        seen = read_json(machines) if osp.isfile(machines) else []
         if not osp.isfile(done):
             os.makedirs(work_dir, exist_ok=True)
             path = osp.join(work_dir, 'benchmark_config.py')
             atomic_write_bytes(path, text.encode())
-            seen = read_json(machines) if osp.isfile(machines) else []
             here = machine(int(self.processes.env['OMP_NUM_THREADS']))
             if here not in seen:
-                atomic_write_json(machines, seen + [here])
+                seen = seen + [here]
+                atomic_write_json(machines, seen)
             cmd = [
                 sys.executable, f'{ROOT}/tools/train.py', path, '--work-dir',
                 work_dir, '--resume'
@@ -336,7 +336,7 @@ class Benchmark:
         return dict(
             work_dir=work_dir,
             seconds=read_json(done)['seconds'],
-            machines=read_json(machines) if osp.isfile(machines) else [])
+            machines=seen)
 
     def evaluate(self,
                  work_dir: str,
@@ -523,6 +523,11 @@ def machines_line(results: Dict) -> str:
     return ' '.join(machine_line(m) for m in seen or [results['machine']])
 
 
+def curve_text(curve: Dict[int, float]) -> str:
+    """A training curve as ``iteration: mIoU, ...``."""
+    return ', '.join(f'{k}: {v:.2f}' for k, v in curve.items())
+
+
 def table(results: Dict) -> str:
     """The benchmark's Markdown tables: every split and method (val / test
     mIoU, gains on test, wall time: baseline + self-training, or the online
@@ -550,17 +555,14 @@ def table(results: Dict) -> str:
                                                    for r in res['rounds']))
             else:
                 lines.append(f'split {split}, {method}, val by iteration: ' +
-                             ', '.join(f'{k}: {v:.2f}'
-                                       for k, v in res['curve'].items()))
+                             curve_text(res['curve']))
         lines.append(f'split {split} baseline, val by iteration: ' +
-                     ', '.join(f'{k}: {v:.2f}'
-                               for k, v in base['curve'].items()))
+                     curve_text(base['curve']))
     lines += [mean_line(results, method) for method in results['methods']]
     if oracle:
         lines.append(f'oracle: val / test {pair(oracle)}, '
                      f'{oracle["seconds"] / 60:.0f} min; val by iteration ' +
-                     ', '.join(f'{k}: {v:.2f}'
-                               for k, v in oracle['curve'].items()))
+                     curve_text(oracle['curve']))
     header = [
         'split', 'method', 'baseline val / test', 'val / test (kept)', 'gain',
         'gap closed', 'wall time'
@@ -639,8 +641,7 @@ def run_benchmark(args: argparse.Namespace, bench: Benchmark) -> Dict:
     # first split's online runs (the longest), the oracle and the
     # baselines, the other online runs, then the self-training.
     tasks = 1 + len(args.splits) * (1 + len(args.methods))
-    online = [(s, m) for s in args.splits for m in args.methods if m in ONLINE]
-    first = [(s, m) for s, m in online if s == args.splits[0]]
+    first = [(args.splits[0], m) for m in args.methods if m in ONLINE]
     with ThreadPoolExecutor(tasks) as pool:
         runs = {key: pool.submit(bench.online, *key) for key in first}
         oracle = None if args.no_oracle else pool.submit(bench.supervised)
@@ -685,11 +686,12 @@ def main() -> None:
     split_dir = make_splits(args.data_root, args.out, args.ratio,
                             max(args.splits))
     results = run_benchmark(args, Benchmark(args, split_dir))
-    name = osp.join(args.out, f'{{}}_1-{args.ratio}.{{}}')
-    atomic_write_json(name.format('results', 'json'), results)
+    ratio = f'1-{args.ratio}'
+    atomic_write_json(osp.join(args.out, f'results_{ratio}.json'), results)
     text = table(results)
-    atomic_write_bytes(name.format('results', 'md'), text.encode())
-    plot(results, name.format('miou', 'png'))
+    atomic_write_bytes(
+        osp.join(args.out, f'results_{ratio}.md'), text.encode())
+    plot(results, osp.join(args.out, f'miou_{ratio}.png'))
     print(text)
     print(f'{results["wall_seconds"] / 60:.1f} min; results in {args.out}')
 
