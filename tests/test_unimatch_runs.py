@@ -9,12 +9,14 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
+from mmengine.registry import init_default_scope
+from mmengine.runner import Runner, load_checkpoint
 
 import dst_cbc  # noqa: F401
 from dst_cbc import cli
 from dst_cbc.datasets import write_list
 from dst_cbc.engine.precision import cpu_supports_bf16
+from mmseg.registry import MODELS
 from tests.helpers.dist_train import dist_train
 from tests.helpers.fake_trees import fake_cityscapes, write_image, write_label
 
@@ -244,3 +246,32 @@ def test_cityscapes_config_trains_two_iterations(tmp_path, one_thread):
         'train/confident_ratio').current() == 1.0
     report = json.loads((tmp_path / 'work' / 'report.json').read_text())
     assert [v['iter'] for v in report['val']] == [2]
+
+
+def test_unimatch_from_baseline_loads_every_baseline_weight(tmp_path):
+    """The from-baseline config loads the baseline config's checkpoint
+    (its default work dir's round_0_best.pth): the same keys and shapes,
+    so a strict load leaves no weight at its ImageNet or random init."""
+    cfg = Config.fromfile(
+        osp.join(
+            CONFIGS, 'unimatch-from-baseline_effnet-lite0-deeplabv3plus_'
+            '1xb4+8_camvid-1-8_128x176.py'))
+    baseline = 'baseline_effnet-lite0-deeplabv3plus_1xb8_camvid-1-8_128x176'
+    assert cfg.load_from == f'work_dirs/{baseline}/round_0_best.pth'
+    assert (cfg.model.type, cfg.train_cfg.epochs) == ('UniMatch', 30)
+    base_cfg = Config.fromfile(
+        osp.join(ROOT, 'configs', 'camvid', baseline + '.py'))
+    for c in (cfg, base_cfg):
+        c.model.backbone.init_cfg = None  # no ImageNet weights needed
+    init_default_scope('mmseg')
+    torch.manual_seed(0)
+    trained = MODELS.build(base_cfg.model).state_dict()
+    path = str(tmp_path / 'round_0_best.pth')
+    torch.save(dict(state_dict=trained), path)
+    torch.manual_seed(1)
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, path, strict=True)
+    loaded = model.state_dict()
+    assert loaded.keys() == trained.keys()
+    for key in trained:
+        assert torch.equal(loaded[key], trained[key]), key

@@ -11,8 +11,10 @@ checkpoint on ``valtiny`` is the baseline), then every self-training
 ``configs/camvid/ablations/<method>_*`` (the paper's Table 5: ``st``,
 ``dst``, ``dst-c``, ``ow``; ``dst-cbc-cutmix`` beyond it). ``unimatch``
 trains the model's UniMatch config from ImageNet weights, as its authors
-do, not from the baseline. Once for all splits and ratios it trains the
-oracle, the supervised recipe on every label. Every model is selected on
+do, not from the baseline; ``unimatch-from-baseline`` starts UniMatch from
+the split's baseline checkpoint (``load_from``) instead. Once for all
+splits and ratios it trains the oracle, the supervised recipe on every
+label. Every model is selected on
 ``valtiny`` (one val image per class); every number reported is the full
 val set (101 images) and the test split (233 images of other sequences:
 ``<data-root>/test.txt``, or ``--test-root``). Baselines, oracle and
@@ -33,7 +35,8 @@ Usage::
 
     python -m benchmarks.camvid.run [--model effnet-lite0] [--data-root DIR]
         [--out DIR] [--splits 1 2] [--ratio 8] [--no-oracle]
-        [--methods dst-cbc st dst dst-c ow dst-cbc-cutmix unimatch]
+        [--methods dst-cbc st dst dst-c ow dst-cbc-cutmix unimatch
+                   unimatch-from-baseline]
         [--baseline-iters N] [--jobs 2] [--test-root DIR]
         [--cfg-options k=v ...] [--supervised-options k=v ...]
 
@@ -77,8 +80,10 @@ MODELS = {
 }
 #: Self-training methods: DST-CBC and the ablations' config prefixes.
 METHODS = ('dst-cbc', 'st', 'dst', 'dst-c', 'ow', 'dst-cbc-cutmix')
-#: Online methods, trained from ImageNet weights beside the baseline.
-ONLINE = ('unimatch', )
+#: Online methods: one training, kept at its best validation.
+ONLINE = ('unimatch', 'unimatch-from-baseline')
+#: The online methods that start from the split's baseline, not ImageNet.
+FROM_BASELINE = ('unimatch-from-baseline', )
 NUM_CLASSES = 11
 #: The training curves: val scores at this many points of a run.
 CURVE_POINTS = 6
@@ -154,11 +159,17 @@ def config_path(model: str, method: str, ratio: int = 8) -> str:
     """
     part = MODELS[model][1]
     names = {
-        'baseline': 'camvid/baseline_{part}_1xb8_camvid-{ratio}_128x176.py',
-        'oracle': 'camvid/baseline_{part}_1xb8_camvid-full_128x176.py',
-        'dst-cbc': 'camvid/dst-cbc_{part}_1xb4+4_camvid-{ratio}_128x176.py',
+        'baseline':
+        'camvid/baseline_{part}_1xb8_camvid-{ratio}_128x176.py',
+        'oracle':
+        'camvid/baseline_{part}_1xb8_camvid-full_128x176.py',
+        'dst-cbc':
+        'camvid/dst-cbc_{part}_1xb4+4_camvid-{ratio}_128x176.py',
         'unimatch':
         'unimatch/unimatch_{part}_1xb4+8_camvid-{ratio}_128x176.py',
+        'unimatch-from-baseline':
+        'unimatch/unimatch-from-baseline_{part}_1xb4+8_camvid-{ratio}'
+        '_128x176.py',
     }
     name = names.get(
         method, 'camvid/ablations/{method}_{part}_1xb4+4_camvid-{ratio}'
@@ -440,12 +451,17 @@ class Benchmark:
                               self.args.test_root))
         return result
 
-    def online(self, split: int, method: str) -> Dict:
-        """``method`` (UniMatch) on the split from ImageNet weights: its
-        best validation on valtiny is kept; a checkpoint at every
-        validation, :data:`CURVE_POINTS` of them scored on val
-        (``curve``)."""
+    def online(self,
+               split: int,
+               method: str,
+               baseline: Optional[Dict] = None) -> Dict:
+        """``method`` (UniMatch) on the split from ImageNet weights, or
+        from ``baseline``'s checkpoint: its best validation on valtiny is
+        kept; a checkpoint at every validation, :data:`CURVE_POINTS` of them
+        scored on val (``curve``)."""
         cfg = self.config(method, split)
+        if baseline is not None:
+            cfg.load_from = baseline['checkpoint']
         interval = cfg.train_cfg.val_interval
         cfg.merge_from_dict({
             'default_hooks.checkpoint.interval': interval,
@@ -467,8 +483,11 @@ class Benchmark:
             machines=run['machines'])
 
     def method(self, split: int, method: str, baselines: Dict) -> Dict:
-        """``method`` on ``split``: online, or self-training from the
-        split's baseline (a future in ``baselines``)."""
+        """``method`` on ``split``: online (from ImageNet or from the
+        split's baseline), or self-training from the split's baseline (a
+        future in ``baselines``)."""
+        if method in FROM_BASELINE:
+            return self.online(split, method, baselines[split].result())
         if method in ONLINE:
             return self.online(split, method)
         return self.self_training(split, method, baselines[split].result())
@@ -530,8 +549,8 @@ def curve_text(curve: Dict[int, float]) -> str:
 
 def table(results: Dict) -> str:
     """The benchmark's Markdown tables: every split and method (val / test
-    mIoU, gains on test, wall time: baseline + self-training, or the online
-    method alone), the means, the rounds and the curves."""
+    mIoU, gains on test, wall time: baseline + the method, or the online
+    method from ImageNet alone), the means, the rounds and the curves."""
     oracle = results.get('oracle', {})
     rows, lines = [], []
     for split, entry in sorted(results['splits'].items()):
@@ -539,8 +558,9 @@ def table(results: Dict) -> str:
         for method in results['methods']:
             res = entry[method]
             key = 'test_mIoU' if 'test_mIoU' in res else 'mIoU'
-            seconds = res['seconds'] + (
-                base['seconds'] if method not in ONLINE else 0)
+            from_imagenet = method in ONLINE and method not in FROM_BASELINE
+            seconds = res['seconds'] + (0
+                                        if from_imagenet else base['seconds'])
             rows.append([
                 str(split), method,
                 pair(base), f'{pair(res)} ({kept(res)})',
@@ -580,7 +600,8 @@ def table(results: Dict) -> str:
 def plot(results: Dict, path: str) -> None:
     """Left: val mIoU of each round's best checkpoint per split and
     self-training method; right: val mIoU along the trainings of the
-    baselines, the online methods and the oracle."""
+    baselines, the online methods (those from a baseline after its
+    iterations) and the oracle."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -589,7 +610,11 @@ def plot(results: Dict, path: str) -> None:
         curves = dict(baseline=entry['baseline']['curve'])
         for method in results['methods']:
             if method in ONLINE:
-                curves[method] = entry[method]['curve']
+                start = entry['baseline']['iters'] * (method in FROM_BASELINE)
+                curves[method] = {
+                    int(k) + start: v
+                    for k, v in entry[method]['curve'].items()
+                }
                 continue
             rounds = entry[method]['rounds']
             rounds_ax.plot([r['round'] for r in rounds],
@@ -641,7 +666,8 @@ def run_benchmark(args: argparse.Namespace, bench: Benchmark) -> Dict:
     # first split's online runs (the longest), the oracle and the
     # baselines, the other online runs, then the self-training.
     tasks = 1 + len(args.splits) * (1 + len(args.methods))
-    first = [(args.splits[0], m) for m in args.methods if m in ONLINE]
+    first = [(args.splits[0], m) for m in args.methods
+             if m in ONLINE and m not in FROM_BASELINE]
     with ThreadPoolExecutor(tasks) as pool:
         runs = {key: pool.submit(bench.online, *key) for key in first}
         oracle = None if args.no_oracle else pool.submit(bench.supervised)

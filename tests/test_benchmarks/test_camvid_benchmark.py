@@ -114,6 +114,10 @@ def test_config_paths_fall_back_to_the_1_8_configs():
     assert run.config_path('effnet-lite0', 'unimatch', 16).endswith(
         'unimatch/unimatch_effnet-lite0-deeplabv3plus_1xb4+8_camvid-1-16_'
         '128x176.py')
+    assert run.config_path('effnet-lite0', 'unimatch-from-baseline',
+                           16).endswith(
+                               'unimatch/unimatch-from-baseline_effnet-lite0-'
+                               'deeplabv3plus_1xb4+8_camvid-1-8_128x176.py')
     with pytest.raises(
             FileNotFoundError, match='no config of unimatch for '
             'fast-scnn'):
@@ -296,24 +300,27 @@ class Recording(run.Benchmark):
         self.trained.append(f'{baseline["checkpoint"]} -> {method}')
         return dict(mIoU=baseline['mIoU'] + 1, selected_round=1, seconds=60.)
 
-    def online(self, split, method):
-        self.trained.append(f'split{split}/{method}')
+    def online(self, split, method, baseline=None):
+        start = f'{baseline["checkpoint"]} -> ' if baseline else ''
+        self.trained.append(f'{start}split{split}/{method}')
         return dict(mIoU=50. + split, kept_iteration=200, seconds=60.)
 
 
 def test_every_method_trains_from_its_splits_baseline():
     args = run.parse_args([
         '--splits', '1', '2', '--methods', 'dst-cbc', 'unimatch', 'st',
-        '--no-oracle', '--model', 'effnet-lite0'
+        'unimatch-from-baseline', '--no-oracle', '--model', 'effnet-lite0'
     ])
     bench = Recording(args)
     bench.processes = run.Processes(1)
     results = run.run_benchmark(args, bench)
     assert sorted(bench.trained) == [
         'split1/baseline', 'split1/baseline -> dst-cbc',
+        'split1/baseline -> split1/unimatch-from-baseline',
         'split1/baseline -> st', 'split1/unimatch', 'split2/baseline',
-        'split2/baseline -> dst-cbc', 'split2/baseline -> st',
-        'split2/unimatch'
+        'split2/baseline -> dst-cbc',
+        'split2/baseline -> split2/unimatch-from-baseline',
+        'split2/baseline -> st', 'split2/unimatch'
     ]
     # the first split's online run is queued first (the longest)
     assert bench.trained[0] == 'split1/unimatch'
@@ -370,6 +377,14 @@ def test_online_run_keeps_its_best_validation(tmp_path):
     assert result['curve'] == {200: 60., 400: 60., 450: 60.}
     assert ('best_mIoU_iter_400.pth', '/test') in scored
     assert ('iter_450.pth', None) in scored
+    assert cfg.load_from is None  # ImageNet weights (the backbone's init)
+    # from the split's baseline: its checkpoint loaded, 30 epochs
+    bench.online(2, 'unimatch-from-baseline', dict(checkpoint='/b/best.pth'))
+    name, cfg = trained[-1]
+    assert name == 'split2/unimatch-from-baseline'
+    assert cfg.load_from == '/b/best.pth'
+    assert cfg.train_dataloader.dataset.split == 2
+    assert (cfg.model.type, cfg.train_cfg.epochs) == ('UniMatch', 30)
 
 
 def test_table_val_test_gain_gap_closed_and_wall_time(tmp_path):
@@ -378,7 +393,7 @@ def test_table_val_test_gain_gap_closed_and_wall_time(tmp_path):
         machine=dict(cpu='CPU', capability='AVX2', threads=1, torch='2'),
         ratio=8,
         title='Model',
-        methods=['dst-cbc', 'unimatch'],
+        methods=['dst-cbc', 'unimatch', 'unimatch-from-baseline'],
         oracle=dict(mIoU=60., test_mIoU=55., seconds=900., curve={6000: 60.}),
         splits={
             split: {
@@ -387,6 +402,7 @@ def test_table_val_test_gain_gap_closed_and_wall_time(tmp_path):
                     mIoU=base,
                     test_mIoU=base - 5,
                     seconds=600.,
+                    iters=3000,
                     curve={3000: base},
                     machines=[
                         dict(cpu=cpu, capability='AVX2', threads=1, torch='2')
@@ -404,7 +420,14 @@ def test_table_val_test_gain_gap_closed_and_wall_time(tmp_path):
                     test_mIoU=uni - 6,
                     kept_iteration=400,
                     seconds=3000.,
-                    curve={400: uni})
+                    curve={400: uni}),
+                'unimatch-from-baseline':
+                dict(
+                    mIoU=base,
+                    test_mIoU=base - 5,
+                    kept_iteration=200,
+                    seconds=1200.,
+                    curve={200: base})
             }
             for split, base, dst, uni, cpu in ((1, 50., 54., 58., 'A'),
                                                (2, 40., 41., 50., 'B'))
@@ -418,6 +441,9 @@ def test_table_val_test_gain_gap_closed_and_wall_time(tmp_path):
     # UniMatch alone: 3000 s; test 45 -> 52, 7 / 10 = 70 %
     assert ('| 1 | unimatch | 50.00 / 45.00 | 58.00 / 52.00 (iter 400) | '
             '+7.00 | 70 % | 50 min |') in text
+    # from the baseline: (600 + 1200) s
+    assert ('| 1 | unimatch-from-baseline | 50.00 / 45.00 | 50.00 / 45.00 '
+            '(iter 200) | +0.00 | 0 % | 30 min |') in text
     assert ('| 2 | dst-cbc | 40.00 / 35.00 | 41.00 / 36.00 (round 3) | '
             '+1.00 |') in text
     # means on test 40 -> 42.5 (gap (55 - 40): 17 %), on val 45 -> 47.5
