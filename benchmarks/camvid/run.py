@@ -14,12 +14,12 @@ trains the model's UniMatch config from ImageNet weights, as its authors
 do, not from the baseline; ``unimatch-from-baseline`` starts UniMatch from
 the split's baseline checkpoint (``load_from``) instead. Once for all
 splits and ratios it trains the oracle, the supervised recipe on every
-label. Every model is selected on
-``valtiny`` (one val image per class); every number reported is the full
-val set (101 images) and the test split (233 images of other sequences:
-``<data-root>/test.txt``, or ``--test-root``). Baselines, oracle and
-UniMatch are also scored on val at about six points of their training (the
-curves of ``miou_1-<ratio>.png``).
+label. Every model is selected on ``valtiny`` (one val image per class);
+every number reported is the full val set (101 images) and the test
+split (233 images of other sequences: ``<data-root>/test.txt``, or
+``--test-root``). Baselines, oracle and UniMatch are also scored on val at
+about six points of their training (the curves of
+``miou_1-<ratio>.png``).
 
 Each training and evaluation is a process (``tools/train.py``,
 ``tools/test.py``), up to ``--jobs`` at once with ``cores / jobs`` threads
