@@ -20,7 +20,8 @@ import os.path as osp
 
 from mmengine.config import Config
 
-from dst_cbc.cli import add_common_args, build_runner, load_config
+from dst_cbc.cli import (add_common_args, build_runner, destroy_process_group,
+                         load_config)
 from dst_cbc.datasets import use_test_root
 
 
@@ -84,6 +85,7 @@ def main() -> None:
         cfg.test_evaluator['output_dir'] = args.out
         cfg.test_evaluator['keep_results'] = True
     build_runner(cfg).test()
+    destroy_process_group()
 
 
 if __name__ == '__main__':

@@ -11,7 +11,8 @@ without CUDA (gloo).
 import argparse
 
 import dst_cbc  # noqa: F401  (registers the extension's modules)
-from dst_cbc.cli import add_common_args, build_runner, enable_amp, load_config
+from dst_cbc.cli import (add_common_args, build_runner, destroy_process_group,
+                         enable_amp, load_config)
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,6 +39,7 @@ def main() -> None:
         enable_amp(cfg)
     cfg.resume = args.resume
     build_runner(cfg).train()
+    destroy_process_group()
 
 
 if __name__ == '__main__':

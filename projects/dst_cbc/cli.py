@@ -9,6 +9,7 @@ import os
 import os.path as osp
 
 import torch
+import torch.distributed as dist
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.runner import Runner
@@ -89,6 +90,19 @@ def build_runner(cfg: Config) -> Runner:
     if 'runner_type' not in cfg:
         return Runner.from_cfg(cfg)
     return RUNNERS.build(cfg)
+
+
+def destroy_process_group() -> None:
+    """Destroy the default process group, if any, after a finished run.
+
+    MMEngine leaves it to the process's exit, where gloo's worker threads
+    can still hold tensors while the interpreter is torn down: the process
+    then aborts ("terminate called without an active exception", SIGABRT)
+    and a finished multi-process run exits with an error. Call it only
+    after success: after an error another rank may be in a collective.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def use_channels_last_ddp(cfg: Config) -> None:
