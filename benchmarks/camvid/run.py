@@ -93,6 +93,11 @@ MACHINES_JSON = 'benchmark_machines.json'
 LOG_TIME = re.compile(r'^(\d{4}/\d\d/\d\d \d\d:\d\d:\d\d) - ')
 
 
+def from_imagenet(method: str) -> bool:
+    """Whether ``method`` trains from ImageNet weights, not a baseline."""
+    return method in ONLINE and method not in FROM_BASELINE
+
+
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     """Parse the command line (``argv``, else ``sys.argv``)."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -558,9 +563,8 @@ def table(results: Dict) -> str:
         for method in results['methods']:
             res = entry[method]
             key = 'test_mIoU' if 'test_mIoU' in res else 'mIoU'
-            from_imagenet = method in ONLINE and method not in FROM_BASELINE
-            seconds = res['seconds'] + (0
-                                        if from_imagenet else base['seconds'])
+            seconds = res['seconds'] + (0 if from_imagenet(method) else
+                                        base['seconds'])
             rows.append([
                 str(split), method,
                 pair(base), f'{pair(res)} ({kept(res)})',
@@ -666,8 +670,7 @@ def run_benchmark(args: argparse.Namespace, bench: Benchmark) -> Dict:
     # first split's online runs (the longest), the oracle and the
     # baselines, the other online runs, then the self-training.
     tasks = 1 + len(args.splits) * (1 + len(args.methods))
-    first = [(args.splits[0], m) for m in args.methods
-             if m in ONLINE and m not in FROM_BASELINE]
+    first = [(args.splits[0], m) for m in args.methods if from_imagenet(m)]
     with ThreadPoolExecutor(tasks) as pool:
         runs = {key: pool.submit(bench.online, *key) for key in first}
         oracle = None if args.no_oracle else pool.submit(bench.supervised)
